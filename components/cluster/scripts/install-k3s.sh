@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Installs or reconciles K3s on this node. Idempotent: a second run with the same inputs changes nothing.
+# Inputs (environment, set by the K3s component):
+#   K3S_ROLE          server | agent
+#   K3S_VERSION       pinned release, e.g. v1.34.1+k3s1
+#   K3S_TOKEN         cluster join token (secret)
+#   K3S_URL           agents only: https://<server private address>:6443
+#   K3S_CONFIG_B64    base64 of /etc/rancher/k3s/config.yaml
+#   REGISTRIES_B64    base64 of /etc/rancher/k3s/registries.yaml
+#   ROLLOUTS_VERSION  servers only: kubectl-argo-rollouts plugin release (PM-16)
+set -euo pipefail
+
+: "${K3S_ROLE:?K3S_ROLE is required (server or agent)}"
+: "${K3S_VERSION:?K3S_VERSION is required}"
+: "${K3S_TOKEN:?K3S_TOKEN is required}"
+: "${K3S_CONFIG_B64:?K3S_CONFIG_B64 is required}"
+: "${REGISTRIES_B64:?REGISTRIES_B64 is required}"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-k3s: must run as root (the component runs it with sudo)" >&2
+  exit 1
+fi
+
+changed=0
+# Writes a file only when its content differs, so K3s restarts only on a real change.
+put_file() {
+  local path="$1" b64="$2" mode="$3" tmp
+  tmp="$(mktemp)"
+  printf '%s' "$b64" | base64 -d > "$tmp"
+  if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
+    rm -f "$tmp"
+    return 0
+  fi
+  install -D -m "$mode" "$tmp" "$path"
+  rm -f "$tmp"
+  changed=1
+  echo "install-k3s: wrote $path"
+}
+
+put_file /etc/rancher/k3s/config.yaml "$K3S_CONFIG_B64" 0600
+put_file /etc/rancher/k3s/registries.yaml "$REGISTRIES_B64" 0600
+
+installed=""
+if command -v k3s >/dev/null 2>&1; then
+  installed="$(k3s --version | awk 'NR==1 {print $3}')"
+fi
+
+unit="k3s"
+[ "$K3S_ROLE" = "agent" ] && unit="k3s-agent"
+
+if [ "$installed" != "$K3S_VERSION" ]; then
+  echo "install-k3s: installing K3s $K3S_VERSION as $K3S_ROLE (found: ${installed:-none})"
+  # The install script is taken from the same tag as the binary, not the moving get.k3s.io.
+  script_url="https://raw.githubusercontent.com/k3s-io/k3s/${K3S_VERSION}/install.sh"
+  installer="$(mktemp)"
+  curl -sfL --retry 5 --retry-delay 5 "$script_url" -o "$installer"
+  if [ "$K3S_ROLE" = "agent" ]; then
+    : "${K3S_URL:?K3S_URL is required for agents}"
+    INSTALL_K3S_VERSION="$K3S_VERSION" K3S_URL="$K3S_URL" K3S_TOKEN="$K3S_TOKEN" sh "$installer" agent < /dev/null
+  else
+    INSTALL_K3S_VERSION="$K3S_VERSION" K3S_TOKEN="$K3S_TOKEN" sh "$installer" server < /dev/null
+  fi
+  rm -f "$installer"
+elif [ "$changed" -eq 1 ]; then
+  echo "install-k3s: configuration changed, restarting $unit"
+  systemctl restart "$unit"
+else
+  echo "install-k3s: K3s $K3S_VERSION already installed and configured; nothing to do"
+fi
+
+if [ "$K3S_ROLE" = "server" ]; then
+  for _ in $(seq 1 60); do
+    if k3s kubectl get --raw /readyz >/dev/null 2>&1; then break; fi
+    sleep 5
+  done
+  k3s kubectl get --raw /readyz >/dev/null
+
+  # PM-16: the Rollouts plugin next to kubectl, so `kubectl argo rollouts` works on the server.
+  if [ -n "${ROLLOUTS_VERSION:-}" ]; then
+    plugin=/usr/local/bin/kubectl-argo-rollouts
+    current=""
+    if [ -x "$plugin" ]; then
+      current="$("$plugin" version --short 2>/dev/null | awk '{print $2}' | cut -d+ -f1 || true)"
+    fi
+    if [ "$current" != "$ROLLOUTS_VERSION" ]; then
+      case "$(uname -m)" in
+        aarch64|arm64) arch=arm64 ;;
+        x86_64|amd64) arch=amd64 ;;
+        *) echo "install-k3s: unsupported architecture $(uname -m)" >&2; exit 1 ;;
+      esac
+      url="https://github.com/argoproj/argo-rollouts/releases/download/${ROLLOUTS_VERSION}/kubectl-argo-rollouts-linux-${arch}"
+      curl -sfL --retry 5 --retry-delay 5 "$url" -o "$plugin.tmp"
+      install -m 0755 "$plugin.tmp" "$plugin"
+      rm -f "$plugin.tmp"
+      echo "install-k3s: installed kubectl-argo-rollouts $ROLLOUTS_VERSION"
+    fi
+  fi
+fi
+echo "install-k3s: done"

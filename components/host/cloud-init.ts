@@ -1,0 +1,32 @@
+// cloud-init for OCI nodes: fix Oracle's iptables REJECT rules before K3s, persist them.
+import { stableYaml } from "../cluster/k3s-config";
+import { readScript } from "../lib/scripts";
+
+export interface CloudInitArgs {
+  readonly vcnCidr: string;
+  readonly podCidr?: string;
+  readonly serviceCidr?: string;
+}
+
+/** Ports opened in the host firewall; the VCN security list narrows who may reach them. */
+export const FIREWALL_TCP_PORTS = [80, 443, 6443, 10250] as const;
+export const FIREWALL_UDP_PORTS = [8472, 51820, 51821] as const;
+
+export function cloudInit(args: CloudInitArgs): string {
+  const env = [
+    `POD_CIDR=${args.podCidr ?? "10.42.0.0/16"}`,
+    `SERVICE_CIDR=${args.serviceCidr ?? "10.43.0.0/16"}`,
+    `VCN_CIDR=${args.vcnCidr}`,
+    `TCP_PORTS="${FIREWALL_TCP_PORTS.join(" ")}"`,
+    `UDP_PORTS="${FIREWALL_UDP_PORTS.join(" ")}"`,
+  ].join(" ");
+  const doc = {
+    package_update: true,
+    packages: ["iptables-persistent", "curl"],
+    write_files: [
+      { path: "/usr/local/sbin/oci-firewall.sh", permissions: "0755", content: readScript("host/scripts/oci-firewall.sh") },
+    ],
+    runcmd: [`env ${env} /usr/local/sbin/oci-firewall.sh`],
+  };
+  return `#cloud-config\n${stableYaml(doc)}`;
+}

@@ -1,0 +1,158 @@
+// ARM64 Ampere A1 instance(s) on Oracle Cloud, sized to the Always Free tier by default.
+import * as pulumi from "@pulumi/pulumi";
+import * as oci from "@pulumi/oci";
+import * as tls from "@pulumi/tls";
+import * as command from "@pulumi/command";
+import { cloudInit, FIREWALL_UDP_PORTS } from "./cloud-init";
+import { HostNode, SSH_DIAL } from "./node";
+
+export const A1_SHAPE = "VM.Standard.A1.Flex";
+
+export interface OciHostArgs {
+  readonly compartmentId: string;
+  /** The one CIDR allowed to reach SSH (22) and the Kubernetes API (6443). */
+  readonly adminCidr: string;
+  /** OCPUs per node. @default 4 */
+  readonly ocpus: number;
+  /** Memory per node in GB. @default 24 */
+  readonly memoryGb: number;
+  /** One K3s server, the rest agents. @default 1 */
+  readonly nodeCount: number;
+  readonly bootVolumeGb: number;
+  /** @default "24.04" */
+  readonly ubuntuVersion: string;
+  readonly availabilityDomainIndex: number;
+  /** When absent a key pair is generated and its private key exported as a secret. */
+  readonly sshPublicKey?: string;
+  readonly sshPrivateKey?: pulumi.Input<string>;
+  /** @default "10.0.0.0/16" */
+  readonly vcnCidr?: string;
+  /** @default "10.0.1.0/24" */
+  readonly subnetCidr?: string;
+}
+
+type Rule = oci.types.input.Core.SecurityListIngressSecurityRule;
+
+const TCP = "6";
+const UDP = "17";
+const ICMP = "1";
+
+/** 80/443 from anywhere; 22 and 6443 from adminCidr only; K3s node-to-node ports inside the VCN. */
+export function ingressRules(adminCidr: string, vcnCidr: string): Rule[] {
+  const tcp = (source: string, min: number, max: number, description: string): Rule => ({
+    protocol: TCP, source, description, tcpOptions: { min, max },
+  });
+  const udp = (source: string, min: number, max: number, description: string): Rule => ({
+    protocol: UDP, source, description, udpOptions: { min, max },
+  });
+  const [flannel, wgMin, wgMax] = [FIREWALL_UDP_PORTS[0], FIREWALL_UDP_PORTS[1], FIREWALL_UDP_PORTS[2]];
+  return [
+    tcp("0.0.0.0/0", 80, 80, "HTTP to the Istio ingress gateway"),
+    tcp("0.0.0.0/0", 443, 443, "HTTPS to the Istio ingress gateway"),
+    tcp(adminCidr, 22, 22, "SSH from the admin CIDR only"),
+    tcp(adminCidr, 6443, 6443, "Kubernetes API from the admin CIDR only"),
+    tcp(vcnCidr, 6443, 6443, "Kubernetes API from agents"),
+    tcp(vcnCidr, 10250, 10250, "kubelet metrics and exec between nodes"),
+    tcp(vcnCidr, 30000, 32767, "NodePorts between nodes (registry mirror, Gitea for the runner)"),
+    udp(vcnCidr, flannel, flannel, "flannel VXLAN"),
+    udp(vcnCidr, wgMin, wgMax, "flannel WireGuard"),
+    { protocol: ICMP, source: "0.0.0.0/0", description: "path MTU discovery", icmpOptions: { type: 3, code: 4 } },
+  ];
+}
+
+export class OciHost extends pulumi.ComponentResource {
+  public readonly nodes: HostNode[];
+  /** Generated SSH private key (secret), or undefined when the user supplied a key. */
+  public readonly generatedPrivateKey?: pulumi.Output<string>;
+  public readonly publicIps: pulumi.Output<string[]>;
+
+  constructor(name: string, args: OciHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("platform:host:OciHost", name, {}, opts);
+    const vcnCidr = args.vcnCidr ?? "10.0.0.0/16";
+    const subnetCidr = args.subnetCidr ?? "10.0.1.0/24";
+    const compartmentId = args.compartmentId;
+
+    let publicKey: pulumi.Input<string>;
+    let privateKey: pulumi.Input<string>;
+    if (args.sshPublicKey && args.sshPrivateKey) {
+      publicKey = args.sshPublicKey;
+      privateKey = pulumi.secret(args.sshPrivateKey);
+    } else {
+      const key = new tls.PrivateKey(`${name}-ssh`, { algorithm: "ED25519" }, { parent: this });
+      publicKey = key.publicKeyOpenssh;
+      privateKey = pulumi.secret(key.privateKeyOpenssh);
+      this.generatedPrivateKey = pulumi.secret(key.privateKeyOpenssh);
+    }
+
+    const vcn = new oci.core.Vcn(`${name}-vcn`, {
+      compartmentId, cidrBlocks: [vcnCidr], displayName: `${name}-vcn`, dnsLabel: "platform",
+    }, { parent: this });
+    const igw = new oci.core.InternetGateway(`${name}-igw`, {
+      compartmentId, vcnId: vcn.id, enabled: true, displayName: `${name}-igw`,
+    }, { parent: this });
+    const routes = new oci.core.RouteTable(`${name}-routes`, {
+      compartmentId, vcnId: vcn.id, displayName: `${name}-routes`,
+      routeRules: [{ destination: "0.0.0.0/0", destinationType: "CIDR_BLOCK", networkEntityId: igw.id }],
+    }, { parent: this });
+    const securityList = new oci.core.SecurityList(`${name}-security`, {
+      compartmentId, vcnId: vcn.id, displayName: `${name}-security`,
+      ingressSecurityRules: ingressRules(args.adminCidr, vcnCidr),
+      egressSecurityRules: [{ protocol: "all", destination: "0.0.0.0/0", description: "all egress" }],
+    }, { parent: this });
+    const subnet = new oci.core.Subnet(`${name}-subnet`, {
+      compartmentId, vcnId: vcn.id, cidrBlock: subnetCidr, displayName: `${name}-subnet`, dnsLabel: "nodes",
+      routeTableId: routes.id, securityListIds: [securityList.id], prohibitPublicIpOnVnic: false,
+    }, { parent: this });
+
+    const ads = oci.identity.getAvailabilityDomainsOutput({ compartmentId }, { parent: this });
+    const availabilityDomain = ads.availabilityDomains.apply((list) => {
+      const ad = list[args.availabilityDomainIndex];
+      if (!ad) throw new Error(`platform:availabilityDomainIndex: ${args.availabilityDomainIndex} is out of range; this region has ${list.length} availability domain(s)`);
+      return ad.name;
+    });
+    // Newest Ubuntu image for the A1 shape. Platform images rotate: the instance ignores later
+    // lookups (ignoreChanges below) so a new image never replaces a running node.
+    const image = oci.core.getImagesOutput({
+      compartmentId, operatingSystem: "Canonical Ubuntu", operatingSystemVersion: args.ubuntuVersion,
+      shape: A1_SHAPE, sortBy: "TIMECREATED", sortOrder: "DESC", state: "AVAILABLE",
+    }, { parent: this });
+    const imageId = image.images.apply((list) => {
+      if (list.length === 0) throw new Error(`no Canonical Ubuntu ${args.ubuntuVersion} image for ${A1_SHAPE} in this region; check platform:ubuntuVersion`);
+      return list[0].id;
+    });
+
+    const userData = Buffer.from(cloudInit({ vcnCidr }), "utf8").toString("base64");
+    this.nodes = [];
+    const ips: pulumi.Output<string>[] = [];
+    for (let i = 0; i < args.nodeCount; i++) {
+      const nodeName = i === 0 ? "server-0" : `agent-${i}`;
+      const instance = new oci.core.Instance(`${name}-${nodeName}`, {
+        compartmentId, availabilityDomain, shape: A1_SHAPE, displayName: `${name}-${nodeName}`,
+        shapeConfig: { ocpus: args.ocpus, memoryInGbs: args.memoryGb },
+        sourceDetails: { sourceType: "image", sourceId: imageId, bootVolumeSizeInGbs: String(args.bootVolumeGb) },
+        createVnicDetails: { subnetId: subnet.id, assignPublicIp: "true", hostnameLabel: nodeName },
+        metadata: { ssh_authorized_keys: publicKey, user_data: userData },
+      }, {
+        parent: this,
+        // ssh_authorized_keys and user_data are read only at launch; the image id rotates. None of
+        // them may silently replace a running node. To roll a node on purpose:
+        //   pulumi up --replace 'urn:…:oci:core/instance:Instance::<name>'
+        ignoreChanges: ["metadata", "sourceDetails.sourceId"],
+      });
+      const connection = { host: instance.publicIp, user: "ubuntu", privateKey, ...SSH_DIAL };
+      // K3s must not start before cloud-init has opened the firewall.
+      const cloudInitDone = new command.remote.Command(`${name}-${nodeName}-cloud-init`, {
+        connection,
+        // Exit 2 is "done, with deprecation warnings" (cloud-init 23.4+): fine for us.
+        create: "cloud-init status --wait --long || test $? -eq 2",
+      }, { parent: this, dependsOn: [instance] });
+      ips.push(instance.publicIp);
+      this.nodes.push({
+        name: nodeName, connection, publicAddress: instance.publicIp, privateAddress: instance.privateIp,
+        cpus: args.ocpus, memoryGb: args.memoryGb, ready: [cloudInitDone],
+      });
+    }
+    this.publicIps = pulumi.all(ips);
+    this.registerOutputs({ publicIps: this.publicIps });
+  }
+}

@@ -1,0 +1,68 @@
+// Everything that can be decided before a resource exists: nodes, capacity, the port plan and the
+// resource budget. index.ts calls planPlatform() first, so a bad plan registers nothing (PM-07, PM-08).
+import { PlatformConfig } from "../config";
+import { Budget, BudgetItem, capacityOf, computeBudget, assertBudget } from "./lib/budget";
+import { checkNodePorts, checkUniquePorts, DEFAULT_PORTS, hostPorts, PortPlan } from "./lib/endpoints";
+import { ContainerKey, sizeOf } from "./lib/sizes";
+
+export interface NodePlan {
+  readonly name: string;
+  readonly cpus: number;
+  readonly memoryGb: number;
+}
+
+export interface Plan {
+  readonly nodes: readonly NodePlan[];
+  readonly ports: PortPlan;
+  readonly budget: Budget;
+}
+
+/** Every long-running container the platform deploys, with its replica count. */
+export const PLATFORM_CONTAINERS: readonly { key: ContainerKey; component: string; replicas?: number }[] = [
+  { key: "gitea", component: "gitea" },
+  { key: "actRunner", component: "runner" },
+  { key: "dind", component: "runner" },
+  { key: "registry", component: "registry" },
+  { key: "argocdController", component: "argocd" },
+  { key: "argocdServer", component: "argocd" },
+  { key: "argocdRepoServer", component: "argocd" },
+  { key: "argocdRedis", component: "argocd" },
+  { key: "rolloutsController", component: "argo-rollouts" },
+  { key: "istiod", component: "istio" },
+  { key: "istioGateway", component: "istio" },
+  { key: "kiali", component: "kiali" },
+  { key: "prometheus", component: "prometheus" },
+  { key: "prometheusReload", component: "prometheus" },
+  { key: "kubeStateMetrics", component: "kube-state-metrics" },
+  // The sample app: 2 stable replicas, each with an Istio sidecar, and Postgres with one.
+  { key: "sampleApi", component: "sample-app", replicas: 2 },
+  { key: "samplePostgres", component: "sample-app" },
+  { key: "istioProxy", component: "sample-app", replicas: 3 },
+];
+
+export function nodesOf(cfg: PlatformConfig): NodePlan[] {
+  if (cfg.oci) {
+    return Array.from({ length: cfg.oci.nodeCount }, (_, i) => ({
+      name: i === 0 ? "server-0" : `agent-${i}`, cpus: cfg.oci!.ocpus, memoryGb: cfg.oci!.memoryGb,
+    }));
+  }
+  return [{ name: "server-0", cpus: cfg.hostCpus, memoryGb: cfg.hostMemoryGb }];
+}
+
+export function budgetItems(cfg: PlatformConfig): BudgetItem[] {
+  return PLATFORM_CONTAINERS.map((c) => ({
+    name: `${c.component}/${c.key}`, resources: sizeOf(cfg.profile.size, c.key), replicas: c.replicas,
+  }));
+}
+
+export function planPlatform(cfg: PlatformConfig, ports: PortPlan = DEFAULT_PORTS): Plan {
+  checkNodePorts(ports);
+  checkUniquePorts({ ...hostPorts(cfg.environment), ...ports }, `${cfg.environment} host and NodePort plan`);
+  const nodes = nodesOf(cfg);
+  const where = cfg.oci
+    ? `${nodes.length} x VM.Standard.A1.Flex (${cfg.oci.ocpus} OCPU / ${cfg.oci.memoryGb} GB each)`
+    : `the ${cfg.environment} host (${cfg.hostCpus} CPUs / ${cfg.hostMemoryGb} GB, platform:hostCpus / hostMemoryGb)`;
+  const budget = computeBudget(budgetItems(cfg), capacityOf(nodes, where));
+  assertBudget(budget, cfg.profile.budget);
+  return { nodes, ports, budget };
+}

@@ -1,0 +1,88 @@
+// Composition only: host -> cluster -> one Kubernetes provider -> everything on the cluster.
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { PlatformConfig } from "../config";
+import { Plan } from "./plan";
+import { OciHost } from "./host/oci-host";
+import { BareMetalHost } from "./host/bare-metal-host";
+import { HostNode } from "./host/node";
+import { K3s, RegistryMirror } from "./cluster/k3s";
+import { K3d } from "./cluster/k3d";
+import { Endpoints, endpoints, REGISTRY_USER } from "./lib/endpoints";
+import { platformSecrets, PlatformSecrets } from "./lib/secrets";
+
+export interface PlatformArgs {
+  readonly config: PlatformConfig;
+  readonly plan: Plan;
+}
+
+export class Platform extends pulumi.ComponentResource {
+  public readonly endpoints: Endpoints;
+  public readonly secrets: PlatformSecrets;
+  public readonly kubeconfig: pulumi.Output<string>;
+  public readonly apiServer: pulumi.Output<string>;
+  public readonly provider: k8s.Provider;
+  /** Public addresses of the nodes (oci, homelab); empty on dev. */
+  public readonly nodeAddresses: pulumi.Output<string[]>;
+  /** Private key generated for the OCI nodes (secret), when none was configured. */
+  public readonly sshPrivateKey?: pulumi.Output<string>;
+
+  constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("platform:index:Platform", name, {}, opts);
+    const cfg = args.config;
+    this.secrets = platformSecrets(name, cfg.secrets, this);
+
+    // Host.
+    let nodes: HostNode[] = [];
+    if (cfg.oci) {
+      const host = new OciHost("oci", { ...cfg.oci, adminCidr: cfg.adminCidr! }, { parent: this });
+      nodes = host.nodes;
+      this.sshPrivateKey = host.generatedPrivateKey;
+    } else if (cfg.homelab) {
+      const server = args.plan.nodes[0];
+      const host = new BareMetalHost("homelab", {
+        address: cfg.homelab.hostAddress, user: cfg.homelab.sshUser, port: cfg.homelab.sshPort,
+        privateKey: cfg.homelab.sshPrivateKey, cpus: server.cpus, memoryGb: server.memoryGb,
+        // The host must really have (nearly) the memory the budget was checked against.
+        minMemoryMb: Math.floor(server.memoryGb * 1024 * 0.9),
+      }, { parent: this });
+      nodes = host.nodes;
+    }
+    this.nodeAddresses = pulumi.all(nodes.map((n) => n.publicAddress));
+
+    // Addresses (PM-40): job containers and nodes reach Gitea's NodePort on the server's private
+    // address; on dev, on the k3d server container, whose name k3d adds to CoreDNS.
+    const nodeAddress = nodes.length > 0 ? nodes[0].privateAddress : pulumi.output(`k3d-${cfg.dev!.clusterName}-server-0`);
+    this.endpoints = endpoints({ environment: cfg.environment, domain: cfg.domain, nodeAddress, ports: args.plan.ports });
+    const ep = this.endpoints;
+    const registry: RegistryMirror = {
+      host: ep.registry.host, endpoint: ep.registry.nodeMirror, username: REGISTRY_USER, password: this.secrets.registryPassword,
+    };
+
+    // Cluster.
+    if (cfg.profile.cluster === "k3s") {
+      const [server, ...agents] = nodes;
+      const k3s = new K3s("k3s", {
+        server, agents, token: this.secrets.k3sToken, registry, extraTlsSans: [`api.${cfg.domain}`],
+      }, { parent: this });
+      this.kubeconfig = k3s.kubeconfig;
+      this.apiServer = k3s.apiServer;
+    } else {
+      const k3d = new K3d("k3d", {
+        name: cfg.dev!.clusterName, httpPort: ep.hostPorts.ingressHttp, httpsPort: ep.hostPorts.ingressHttps,
+        apiPort: ep.hostPorts.kubeApi, nodePorts: [ep.ports.giteaHttp, ep.ports.registry], registry,
+      }, { parent: this });
+      this.kubeconfig = k3d.kubeconfig;
+      this.apiServer = k3d.apiServer;
+    }
+
+    // The one Kubernetes provider: never the ambient ~/.kube/config.
+    this.provider = new k8s.Provider("k8s", {
+      kubeconfig: this.kubeconfig,
+      enableServerSideApply: true,
+      deleteUnreachable: true,
+    }, { parent: this });
+
+    this.registerOutputs({ kubeconfig: this.kubeconfig, apiServer: this.apiServer });
+  }
+}

@@ -1,0 +1,46 @@
+// The program: read and validate config, plan (budget, ports), then build the platform.
+// Nothing is registered until config and plan have both passed.
+import * as pulumi from "@pulumi/pulumi";
+import { loadConfig } from "./config";
+import { planPlatform } from "./components/plan";
+import { Platform } from "./components/platform";
+
+const config = loadConfig();
+const plan = planPlatform(config);
+const platform = new Platform("platform", { config, plan });
+const ep = platform.endpoints;
+
+export const environment = config.environment;
+export const apiServer = platform.apiServer;
+/** Admin kubeconfig: `pulumi stack output kubeconfig --show-secrets > kubeconfig`. */
+export const kubeconfig = pulumi.secret(platform.kubeconfig);
+export const nodeAddresses = platform.nodeAddresses;
+export const urls = {
+  gitea: ep.gitea.publicUrl,
+  argocd: ep.argocd.publicUrl,
+  kiali: ep.kiali.publicUrl,
+  prometheus: ep.prometheus.publicUrl,
+  app: `http://${ep.hostnames.app}${ep.hostPorts.ingressHttp === 80 ? "" : `:${ep.hostPorts.ingressHttp}`}`,
+  giteaNodePort: ep.gitea.runnerUrl,
+  registry: ep.registry.host,
+};
+/** Every generated or configured credential, as one secret object. */
+export const credentials = pulumi.secret({
+  giteaAdmin: { username: "platform-admin", password: platform.secrets.giteaAdminPassword },
+  argocdAdmin: { username: "admin", password: platform.secrets.argocdAdminPassword },
+  argocdGuest: { username: "guest", password: platform.secrets.guestPassword },
+  registry: { username: "platform", password: platform.secrets.registryPassword },
+});
+/** Only set when the stack generated the OCI nodes' SSH key. */
+export const sshPrivateKey = platform.sshPrivateKey ? pulumi.secret(platform.sshPrivateKey) : undefined;
+export const budget = {
+  capacity: plan.budget.capacity,
+  requests: plan.budget.requests,
+  limits: plan.budget.limits,
+  freeMemoryPercent: Math.round(plan.budget.freeMemoryRatio * 100),
+};
+export const nextSteps = [
+  "pulumi stack output kubeconfig --show-secrets > kubeconfig && export KUBECONFIG=$PWD/kubeconfig",
+  "kubectl get nodes",
+  "pulumi stack output credentials --show-secrets",
+];
