@@ -1,14 +1,54 @@
 // Every version the platform installs, in one file. Each pin names the upstream source it was
-// checked against. Images are multi-arch (linux/amd64 + linux/arm64) unless noted: ARM64 (OCI A1)
-// is a first-class target. Never `latest`.
+// checked against. Images are multi-arch (linux/amd64 + linux/arm64): ARM64 (OCI A1) is a
+// first-class target. Never `latest`.
+
+export interface ChartPin {
+  readonly repo: string;
+  readonly chart: string;
+  readonly version: string;
+}
 
 export const versions = {
   /** K3s release; source: k3s-io/k3s releases. */
   k3s: "v1.34.1+k3s1",
   /** k3d CLI the dev stack expects; source: k3d-io/k3d releases. */
   k3d: "v5.8.3",
-  /** kubectl-argo-rollouts plugin installed next to kubectl on servers (PM-16); same as the controller's app version. */
-  kubectlArgoRollouts: "v1.8.3",
+  /** kubectl-argo-rollouts on servers (PM-16), same release as the controller (chart appVersion v1.9.0). */
+  kubectlArgoRollouts: "v1.9.0",
+} as const;
+
+export const charts = {
+  /** argoproj/argo-helm charts/argo-cd/Chart.yaml: 10.1.1, appVersion v3.4.4. */
+  argoCd: { repo: "https://argoproj.github.io/argo-helm", chart: "argo-cd", version: "10.1.1" },
+  /** argoproj/argo-helm charts/argo-rollouts/Chart.yaml: 2.41.0, appVersion v1.9.0. */
+  argoRollouts: { repo: "https://argoproj.github.io/argo-helm", chart: "argo-rollouts", version: "2.41.0" },
+  /** gitea/helm-gitea Chart.yaml (v12 line). */
+  gitea: { repo: "https://dl.gitea.com/charts/", chart: "gitea", version: "12.4.0" },
+  /** istio/istio manifests/charts (chart version = Istio version). */
+  istioBase: { repo: "https://istio-release.storage.googleapis.com/charts", chart: "base", version: "1.27.3" },
+  istiod: { repo: "https://istio-release.storage.googleapis.com/charts", chart: "istiod", version: "1.27.3" },
+  istioGateway: { repo: "https://istio-release.storage.googleapis.com/charts", chart: "gateway", version: "1.27.3" },
+  /** kiali/helm-charts kiali-server/Chart.yaml. */
+  kiali: { repo: "https://kiali.org/helm-charts", chart: "kiali-server", version: "2.17.0" },
+  /** prometheus-community/helm-charts charts/prometheus/Chart.yaml. */
+  prometheus: { repo: "https://prometheus-community.github.io/helm-charts", chart: "prometheus", version: "27.39.0" },
+} as const satisfies Record<string, ChartPin>;
+
+export const images = {
+  /** gitea/act_runner releases. */
+  actRunner: "docker.io/gitea/act_runner:0.2.13",
+  /** docker:dind pinned to 28: Docker 29 broke act_runner's act fork (late 2025). */
+  dind: "docker.io/library/docker:28.5.2-dind",
+  /** distribution/distribution v3 (official image `registry`). */
+  registry: "docker.io/library/registry:3.0.0",
+  /** kubernetes/kube-state-metrics releases. */
+  kubeStateMetrics: "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.17.0",
+  /** Git + curl for the bootstrap Job. */
+  gitClient: "docker.io/alpine/git:v2.49.1",
+  /** docker-library/official-images library/postgres. */
+  postgres: "docker.io/library/postgres:17.6",
+  /** Placeholder API until the first CI release lands (multi-arch; /healthz, /readyz, /metrics). */
+  samplePlaceholder: "ghcr.io/stefanprodan/podinfo:6.9.2",
 } as const;
 
 /** The rancher/k3s image for k3d: Docker tags use "-" where K3s versions use "+". */

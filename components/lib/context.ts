@@ -1,0 +1,11 @@
+// What every in-cluster component receives from the Platform: the environment's profile and the
+// one endpoints object. The Kubernetes provider reaches components through `providers` on their
+// options and flows to children through `{ parent: this }`.
+import { Environment, Profile } from "./profiles";
+import { Endpoints } from "./endpoints";
+
+export interface ClusterContext {
+  readonly environment: Environment;
+  readonly profile: Profile;
+  readonly endpoints: Endpoints;
+}

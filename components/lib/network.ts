@@ -1,0 +1,78 @@
+// NetworkPolicy builders: default deny per namespace, then explicit allows (issue 5 hardening,
+// PM-20 Prometheus scrapes, PM-27 rollouts -> Prometheus).
+import { K8sObject } from "./k8s";
+
+export interface Peer {
+  /** Namespace name (matched by kubernetes.io/metadata.name). */
+  readonly namespace?: string;
+  readonly podLabels?: Record<string, string>;
+  /** An IP block instead of pods, e.g. the node or VCN CIDR. */
+  readonly cidr?: string;
+}
+
+export interface PortRef {
+  readonly port: number | string;
+  readonly protocol?: "TCP" | "UDP";
+}
+
+function peer(p: Peer): Record<string, unknown> {
+  if (p.cidr) return { ipBlock: { cidr: p.cidr } };
+  const out: Record<string, unknown> = {};
+  if (p.namespace) out.namespaceSelector = { matchLabels: { "kubernetes.io/metadata.name": p.namespace } };
+  out.podSelector = { matchLabels: p.podLabels ?? {} };
+  return out;
+}
+
+const ports = (list: readonly PortRef[]) => list.map((p) => ({ port: p.port, protocol: p.protocol ?? "TCP" }));
+
+export function defaultDeny(namespace: string): K8sObject {
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: { name: "default-deny", namespace },
+    spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+  };
+}
+
+/** Every pod may resolve names through CoreDNS. */
+export function allowDns(namespace: string): K8sObject {
+  return allowEgress({
+    name: "allow-dns", namespace,
+    to: [{ namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } }],
+    ports: [{ port: 53, protocol: "UDP" }, { port: 53, protocol: "TCP" }],
+  });
+}
+
+export interface RuleArgs {
+  readonly name: string;
+  readonly namespace: string;
+  /** Pods the rule applies to. @default all pods in the namespace */
+  readonly podLabels?: Record<string, string>;
+  readonly ports: readonly PortRef[];
+}
+
+export function allowIngress(args: RuleArgs & { readonly from: readonly Peer[] }): K8sObject {
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: { name: args.name, namespace: args.namespace },
+    spec: {
+      podSelector: { matchLabels: args.podLabels ?? {} },
+      policyTypes: ["Ingress"],
+      ingress: [{ from: args.from.map(peer), ports: ports(args.ports) }],
+    },
+  };
+}
+
+export function allowEgress(args: RuleArgs & { readonly to: readonly Peer[] }): K8sObject {
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: { name: args.name, namespace: args.namespace },
+    spec: {
+      podSelector: { matchLabels: args.podLabels ?? {} },
+      policyTypes: ["Egress"],
+      egress: [{ to: args.to.map(peer), ports: ports(args.ports) }],
+    },
+  };
+}
