@@ -24,14 +24,14 @@ export const charts = {
   argoRollouts: { repo: "https://argoproj.github.io/argo-helm", chart: "argo-rollouts", version: "2.41.0" },
   /** gitea/helm-gitea Chart.yaml (v12 line). */
   gitea: { repo: "https://dl.gitea.com/charts/", chart: "gitea", version: "12.4.0" },
-  /** istio/istio manifests/charts (chart version = Istio version). */
-  istioBase: { repo: "https://istio-release.storage.googleapis.com/charts", chart: "base", version: "1.27.3" },
-  istiod: { repo: "https://istio-release.storage.googleapis.com/charts", chart: "istiod", version: "1.27.3" },
-  istioGateway: { repo: "https://istio-release.storage.googleapis.com/charts", chart: "gateway", version: "1.27.3" },
-  /** kiali/helm-charts kiali-server/Chart.yaml. */
-  kiali: { repo: "https://kiali.org/helm-charts", chart: "kiali-server", version: "2.17.0" },
-  /** prometheus-community/helm-charts charts/prometheus/Chart.yaml. */
-  prometheus: { repo: "https://prometheus-community.github.io/helm-charts", chart: "prometheus", version: "27.39.0" },
+  /** istio/istio manifests/charts (chart version = Istio version); 1.30 supports Kubernetes 1.32+ (istio.io supported releases). */
+  istioBase: { repo: "https://istio-release.storage.googleapis.com/charts", chart: "base", version: "1.30.3" },
+  istiod: { repo: "https://istio-release.storage.googleapis.com/charts", chart: "istiod", version: "1.30.3" },
+  istioGateway: { repo: "https://istio-release.storage.googleapis.com/charts", chart: "gateway", version: "1.30.3" },
+  /** kiali/helm-charts kiali-server/Chart.yaml: 2.29.0 (app v2.29.0). */
+  kiali: { repo: "https://kiali.org/helm-charts", chart: "kiali-server", version: "2.29.0" },
+  /** prometheus-community/helm-charts charts/prometheus/Chart.yaml: 29.27.0 (Prometheus v3.14.0). */
+  prometheus: { repo: "https://prometheus-community.github.io/helm-charts", chart: "prometheus", version: "29.27.0" },
 } as const satisfies Record<string, ChartPin>;
 
 export const images = {
@@ -41,14 +41,18 @@ export const images = {
   dind: "docker.io/library/docker:28.5.2-dind",
   /** distribution/distribution v3 (official image `registry`). */
   registry: "docker.io/library/registry:3.0.0",
-  /** kubernetes/kube-state-metrics releases. */
-  kubeStateMetrics: "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.17.0",
+  /** kubernetes/kube-state-metrics CHANGELOG: v2.20.0 watches MutatingAdmissionPolicy v1 (Kubernetes 1.36+), so 2.19.x for K3s 1.34. */
+  kubeStateMetrics: "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.19.1",
   /** Git + curl for the bootstrap Job. */
   gitClient: "docker.io/alpine/git:v2.49.1",
-  /** docker-library/official-images library/postgres. */
-  postgres: "docker.io/library/postgres:17.6",
-  /** Placeholder API until the first CI release lands (multi-arch; /healthz, /readyz, /metrics). */
-  samplePlaceholder: "ghcr.io/stefanprodan/podinfo:6.9.2",
+  /** docker-library/official-images library/postgres: 17.11 (Debian variant, uid 999). */
+  postgres: "docker.io/library/postgres:17.11",
+  /** stefanprodan/podinfo releases: 6.14.1 (multi-arch; port 9898, /healthz, /readyz, /metrics). */
+  samplePlaceholder: "ghcr.io/stefanprodan/podinfo:6.14.1",
+  /** docker-library/official-images library/python: base of the sample app's Dockerfile. */
+  python: "docker.io/library/python:3.12.14-slim",
+  /** aquasecurity/trivy releases: 0.74.0. Never a 0.69.4-0.69.6 build (compromised, March 2026). */
+  trivy: "docker.io/aquasec/trivy:0.74.0",
 } as const;
 
 /** The rancher/k3s image for k3d: Docker tags use "-" where K3s versions use "+". */

@@ -6,6 +6,8 @@ export interface Created {
   readonly type: string;
   readonly name: string;
   readonly inputs: Record<string, any>;
+  /** Provider reference (urn::id) the engine would use, when one was given or inherited. */
+  readonly provider?: string;
 }
 
 /** The marker Pulumi wraps secret inputs in when they reach newResource. */
@@ -36,7 +38,7 @@ let ipCounter = 0;
 export function mocks(created: Created[]): pulumiType.runtime.Mocks {
   return {
     newResource(args) {
-      created.push({ type: args.type, name: args.name, inputs: args.inputs });
+      created.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
       const state: Record<string, any> = { ...args.inputs };
       switch (args.type) {
         case "oci:Core/instance:Instance":

@@ -1,0 +1,56 @@
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
+import { k3dConfig } from "../components/cluster/k3d-config";
+import { k3sImage, versions } from "../components/lib/versions";
+import { Created, find, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
+
+const args = { name: "platform", httpPort: 8080, httpsPort: 8443, apiPort: 6445, nodePorts: [30300, 30500], registriesYaml: "mirrors: {}\n" };
+
+describe("k3d config builder", () => {
+  it("k3d.io/v1alpha5 Simple, pinned rancher/k3s image, traefik disabled, ingress ports mapped", () => {
+    const cfg = k3dConfig(args) as any;
+    expect(cfg.apiVersion).toBe("k3d.io/v1alpha5");
+    expect(cfg.kind).toBe("Simple");
+    expect(cfg.image).toBe(k3sImage());
+    expect(cfg.image).toBe(`rancher/k3s:${versions.k3s.replace("+", "-")}`);
+    expect(cfg.image).not.toMatch(/latest/);
+    expect(cfg.options.k3s.extraArgs).toContainEqual({ arg: "--disable=traefik", nodeFilters: ["server:*"] });
+    expect(cfg.ports).toContainEqual({ port: "8080:80", nodeFilters: ["loadbalancer"] });
+    expect(cfg.ports).toContainEqual({ port: "127.0.0.1:30500:30500", nodeFilters: ["server:0"] });
+    expect(cfg.kubeAPI.hostPort).toBe("6445");
+    expect(cfg.registries.config).toBe("mirrors: {}\n");
+  });
+
+  it("refuses a cluster name k3d cannot use", () => {
+    expect(() => k3dConfig({ ...args, name: "Dev_Cluster" })).toThrow(/invalid cluster name/);
+  });
+});
+
+describe("K3d component under mocks", () => {
+  const created: Created[] = [];
+  beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
+  beforeEach(() => { created.length = 0; });
+
+  it("PM-04 creates the cluster from the config file with the registry mirror, deletes on destroy, kubeconfig secret", async () => {
+    const { K3d } = await import("../components/cluster/k3d");
+    const k3d = new K3d("k3d", {
+      name: "platform", httpPort: 8080, httpsPort: 8443, apiPort: 6445, nodePorts: [30300],
+      registry: { host: "registry.platform.internal:5000", endpoint: "http://127.0.0.1:30500", username: "platform", password: pulumi.secret("pw") },
+    });
+    expect(await k3d.kubeconfig.isSecret).toBe(true);
+    await unwrap(k3d.kubeconfig);
+    const cmd = find(created, "command:local:Command");
+    expect(cmd.inputs.create).toContain("k3d cluster create --config");
+    expect(cmd.inputs.delete).toContain("k3d cluster delete");
+    // The registry password is inside the config, so the environment reaches the engine as a secret.
+    expect(isSecretInput(cmd.inputs.environment)).toBe(true);
+    const env = plain(cmd.inputs.environment);
+    expect(env.K3D_VERSION).toBe(versions.k3d);
+    const raw = env.K3D_CONFIG_B64;
+    const cfg = YAML.parse(Buffer.from(raw, "base64").toString("utf8"));
+    const registries = YAML.parse(cfg.registries.config);
+    expect(registries.mirrors["registry.platform.internal:5000"].endpoint).toEqual(["http://127.0.0.1:30500"]);
+    expect(registries.configs["127.0.0.1:30500"].auth.password).toBe("pw");
+  });
+});

@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { ROOT } from "./helpers/stack";
+
+function shellScripts(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    if (e.name === "node_modules" || e.name.startsWith(".git") || e.name === "out") return [];
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? shellScripts(p) : e.name.endsWith(".sh") ? [p] : [];
+  });
+}
+
+describe("shell scripts", () => {
+  const scripts = shellScripts(ROOT);
+  it("there are scripts to check", () => {
+    expect(scripts.map((s) => path.relative(ROOT, s))).toEqual(expect.arrayContaining([
+      "components/cluster/scripts/install-k3s.sh", "components/host/scripts/preflight.sh", "components/cluster/scripts/k3d-up.sh",
+    ]));
+  });
+  it("pass shellcheck at warning level", () => {
+    const r = spawnSync("shellcheck", ["-S", "warning", "-f", "gcc", ...scripts], { encoding: "utf8" });
+    if (r.error) throw new Error(`shellcheck is not installed (apt-get install -y shellcheck): ${r.error.message}`);
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+  it("install-k3s.sh is idempotent by construction: files compared before writing, install skipped at the same version", () => {
+    const text = fs.readFileSync(path.join(ROOT, "components/cluster/scripts/install-k3s.sh"), "utf8");
+    expect(text).toContain('cmp -s "$tmp" "$path"');
+    expect(text).toContain('if [ "$installed" != "$K3S_VERSION" ]');
+    expect(text).toContain("nothing to do");
+  });
+});
