@@ -48,7 +48,7 @@ describe("config contract: valid input", () => {
   it("secrets absent from config stay undefined (generated later), present ones stay secret", async () => {
     const cfg = parseConfig(source({}, { guestPassword: "pw" }), "dev");
     expect(cfg.secrets.giteaAdminPassword).toBeUndefined();
-    expect(await (cfg.secrets.guestPassword as any).isSecret).toBe(true);
+    expect(await pulumi.isSecret(cfg.secrets.guestPassword!)).toBe(true);
   });
 
   it("two A1 nodes of 2 OCPU / 12 GB fit the Always Free tier", () => {

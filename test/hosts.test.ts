@@ -66,7 +66,7 @@ describe("hosts under mocks", () => {
     const host = new OciHost("oci", { ...base, nodeCount: 1 });
     await settle();
     find(created, "tls:index/privateKey:PrivateKey");
-    expect(await host.generatedPrivateKey!.isSecret).toBe(true);
+    expect(await pulumi.isSecret(host.generatedPrivateKey!)).toBe(true);
     const wait = find(created, "command:remote:Command", (c) => /cloud-init$/.test(c.name));
     // @pulumi/command marks the whole connection secret; the key must be in it.
     expect(isSecretInput(wait.inputs.connection)).toBe(true);

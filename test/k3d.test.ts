@@ -38,7 +38,7 @@ describe("K3d component under mocks", () => {
       name: "platform", httpPort: 8080, httpsPort: 8443, apiPort: 6445, nodePorts: [30300],
       registry: { host: "registry.platform.internal:5000", endpoint: "http://127.0.0.1:30500", username: "platform", password: pulumi.secret("pw") },
     });
-    expect(await k3d.kubeconfig.isSecret).toBe(true);
+    expect(await pulumi.isSecret(k3d.kubeconfig)).toBe(true);
     await unwrap(k3d.kubeconfig);
     const cmd = find(created, "command:local:Command");
     expect(cmd.inputs.create).toContain("k3d cluster create --config");

@@ -124,7 +124,7 @@ describe("K3s component under mocks", () => {
 
   it("kubeconfig is read back as a secret and points at the public address", async () => {
     const { k3s, kubeconfig } = await build();
-    expect(await k3s.kubeconfig.isSecret).toBe(true);
+    expect(await pulumi.isSecret(k3s.kubeconfig)).toBe(true);
     expect(YAML.parse(kubeconfig).clusters[0].cluster.server).toBe("https://198.51.100.1:6443");
     const read = find(created, "command:remote:Command", (c) => c.name === "k3s-kubeconfig");
     expect(read.inputs.logging).toBe("none");
