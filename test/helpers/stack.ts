@@ -60,7 +60,8 @@ export async function runStack(stack: string, opts: StackOptions = {}): Promise<
     if (k === "default" || k === "__esModule") continue;
     // An output that never resolves means a failed invoke or apply under mocks: say which.
     outputs[k] = await Promise.race([
-      unwrap(v as any),
+      // pulumi.output() lifts nested Outputs, as the engine does for stack outputs.
+      unwrap(v === undefined ? v : pulumi.output(v as any)),
       new Promise((_, reject) => setTimeout(() => reject(new Error(`stack ${stack}: output "${k}" did not resolve within 10 s (an unmocked invoke or a failing apply?)`)), 10_000)),
     ]);
   }
