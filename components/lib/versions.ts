@@ -9,11 +9,11 @@ export interface ChartPin {
 }
 
 export const versions = {
-  /** K3s release; source: k3s-io/k3s releases. */
-  k3s: "v1.34.1+k3s1",
-  /** k3d CLI the dev stack expects; source: k3d-io/k3d releases. */
-  k3d: "v5.8.3",
-  /** kubectl-argo-rollouts on servers (PM-16), same release as the controller (chart appVersion v1.9.0). */
+  /** K3s release, stable channel; source: k3s-io/k3s releases (v1.35.9+k3s1, 2026-09-30; 1.34 is end of life since 2026-10-27). */
+  k3s: "v1.35.9+k3s1",
+  /** k3d CLI the dev stack expects; source: k3d-io/k3d releases v5.9.0, schema pkg/config/v1alpha5/schema.json. */
+  k3d: "v5.9.0",
+  /** kubectl-argo-rollouts on servers (PM-16), same release as the controller (argo-rollouts chart 2.41.0 appVersion). */
   kubectlArgoRollouts: "v1.9.0",
 } as const;
 
@@ -22,8 +22,8 @@ export const charts = {
   argoCd: { repo: "https://argoproj.github.io/argo-helm", chart: "argo-cd", version: "10.1.1" },
   /** argoproj/argo-helm charts/argo-rollouts/Chart.yaml: 2.41.0, appVersion v1.9.0. */
   argoRollouts: { repo: "https://argoproj.github.io/argo-helm", chart: "argo-rollouts", version: "2.41.0" },
-  /** gitea/helm-gitea Chart.yaml (v12 line). */
-  gitea: { repo: "https://dl.gitea.com/charts/", chart: "gitea", version: "12.4.0" },
+  /** gitea/helm-gitea Chart.yaml: 12.7.0 (no `actions` section since 12.0.0; http Service headless by default). */
+  gitea: { repo: "https://dl.gitea.com/charts/", chart: "gitea", version: "12.7.0" },
   /** istio/istio manifests/charts (chart version = Istio version); 1.30 supports Kubernetes 1.32+ (istio.io supported releases). */
   istioBase: { repo: "https://istio-release.storage.googleapis.com/charts", chart: "base", version: "1.30.3" },
   istiod: { repo: "https://istio-release.storage.googleapis.com/charts", chart: "istiod", version: "1.30.3" },
@@ -35,12 +35,14 @@ export const charts = {
 } as const satisfies Record<string, ChartPin>;
 
 export const images = {
-  /** gitea/act_runner releases. */
+  /** Gitea server image (go-gitea/gitea releases 1.27.3); the pre-shared runner token needs >= 1.23 (services/actions/init.go). */
+  gitea: "docker.io/gitea/gitea:1.27.3-rootless",
+  /** gitea/act_runner releases: 0.2.13, the last 0.2.x; env and config.yaml keys as documented in its README. */
   actRunner: "docker.io/gitea/act_runner:0.2.13",
   /** docker:dind pinned to 28: Docker 29 broke act_runner's act fork (late 2025). */
   dind: "docker.io/library/docker:28.5.2-dind",
-  /** distribution/distribution v3 (official image `registry`). */
-  registry: "docker.io/library/registry:3.0.0",
+  /** distribution/distribution v3 (official image `registry`, docker-library/official-images library/registry): 3.1.1. */
+  registry: "docker.io/library/registry:3.1.1",
   /** kubernetes/kube-state-metrics CHANGELOG: v2.20.0 watches MutatingAdmissionPolicy v1 (Kubernetes 1.36+), so 2.19.x for K3s 1.34. */
   kubeStateMetrics: "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.19.1",
   /** Git + curl for the bootstrap Job. */
