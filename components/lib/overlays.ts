@@ -60,3 +60,30 @@ export const OVERLAYS: Record<OverlayName, Overlay> = {
 export function applyOverlays(obj: K8sObject, names: readonly OverlayName[]): K8sObject {
   return names.reduce((acc, name) => OVERLAYS[name](acc), obj);
 }
+
+/**
+ * The same overlays, mirrored into chart values where a chart owns the workload: `podSecurityPaths`
+ * names where the chart takes the pod securityContext of a workload that mounts a PVC
+ * (e.g. ["podSecurityContext"] for Gitea, ["server", "securityContext"] for Prometheus).
+ */
+export function overlayChartValues(
+  values: Record<string, unknown>,
+  names: readonly OverlayName[],
+  pvcPodSecurityPaths: readonly (readonly string[])[],
+): Record<string, unknown> {
+  if (!names.includes("drop-pvc-pod-security-context")) return values;
+  const out = clone(values);
+  for (const path of pvcPodSecurityPaths) {
+    if (path.length === 0) throw new Error("overlayChartValues: empty path");
+    let node: any = out;
+    for (const key of path.slice(0, -1)) node = node?.[key];
+    // Helm deep-merges user values over the chart's defaults, so an absent or empty map would keep the
+    // default fsGroup: every key is set to null, which Helm treats as "remove".
+    const key = path[path.length - 1];
+    if (node && typeof node === "object") {
+      const current = (node[key] ?? {}) as Record<string, unknown>;
+      node[key] = Object.fromEntries([...new Set([...Object.keys(current), "fsGroup", "fsGroupChangePolicy"])].sort().map((k) => [k, null]));
+    }
+  }
+  return out;
+}

@@ -39,6 +39,8 @@ export const images = {
   gitea: "docker.io/gitea/gitea:1.27.3-rootless",
   /** gitea/act_runner releases: 0.2.13, the last 0.2.x; env and config.yaml keys as documented in its README. */
   actRunner: "docker.io/gitea/act_runner:0.2.13",
+  /** Image for workflow jobs labelled ubuntu-latest (git + node for actions/checkout); docker-library/official-images library/node. */
+  runnerJob: "docker.io/library/node:24.19.0-bookworm",
   /** docker:dind pinned to 28: Docker 29 broke act_runner's act fork (late 2025). */
   dind: "docker.io/library/docker:28.5.2-dind",
   /** distribution/distribution v3 (official image `registry`, docker-library/official-images library/registry): 3.1.1. */
