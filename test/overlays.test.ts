@@ -76,11 +76,11 @@ describe("environment overlays are pure", () => {
 describe("overlays mirrored into chart values", () => {
   it("PM-21 dev nulls the chart's pod securityContext for PVC workloads; oci and homelab keep it", async () => {
     const { overlayChartValues } = await import("../components/lib/overlays");
-    const values = { podSecurityContext: { fsGroup: 1000 }, server: { securityContext: { fsGroup: 65534 } }, other: 1 };
+    const values = { podSecurityContext: { fsGroup: 1000 }, server: { securityContext: { fsGroup: 65534, runAsNonRoot: true } }, other: 1 };
     const dev = overlayChartValues(values, PROFILES.dev.overlays, [["podSecurityContext"], ["server", "securityContext"]]);
     // null, not absent: Helm merges user values over chart defaults, and only null removes a default.
     const removed = { fsGroup: null, fsGroupChangePolicy: null };
-    expect(dev).toEqual({ podSecurityContext: removed, server: { securityContext: removed }, other: 1 });
+    expect(dev).toEqual({ podSecurityContext: removed, server: { securityContext: { ...removed, runAsNonRoot: true } }, other: 1 });
     expect(values.podSecurityContext.fsGroup).toBe(1000);
     expect(overlayChartValues(values, PROFILES.oci.overlays, [["podSecurityContext"]])).toBe(values);
     expect(() => overlayChartValues(values, PROFILES.dev.overlays, [[]])).toThrow(/empty path/);

@@ -77,12 +77,11 @@ export function overlayChartValues(
     if (path.length === 0) throw new Error("overlayChartValues: empty path");
     let node: any = out;
     for (const key of path.slice(0, -1)) node = node?.[key];
-    // Helm deep-merges user values over the chart's defaults, so an absent or empty map would keep the
-    // default fsGroup: every key is set to null, which Helm treats as "remove".
+    // Helm deep-merges user values over the chart's defaults, so only null removes a default. The
+    // ownership keys go (what local-path ignores); runAsNonRoot and seccomp stay for Pod Security.
     const key = path[path.length - 1];
     if (node && typeof node === "object") {
-      const current = (node[key] ?? {}) as Record<string, unknown>;
-      node[key] = Object.fromEntries([...new Set([...Object.keys(current), "fsGroup", "fsGroupChangePolicy"])].sort().map((k) => [k, null]));
+      node[key] = { ...((node[key] ?? {}) as Record<string, unknown>), fsGroup: null, fsGroupChangePolicy: null };
     }
   }
   return out;

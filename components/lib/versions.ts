@@ -36,7 +36,7 @@ export const charts = {
 
 export const images = {
   /** Gitea server image (go-gitea/gitea releases 1.27.3); the pre-shared runner token needs >= 1.23 (services/actions/init.go). */
-  gitea: "docker.io/gitea/gitea:1.27.3-rootless",
+  gitea: "docker.gitea.com/gitea:1.27.3",
   /** gitea/act_runner releases: 0.2.13, the last 0.2.x; env and config.yaml keys as documented in its README. */
   actRunner: "docker.io/gitea/act_runner:0.2.13",
   /** Image for workflow jobs labelled ubuntu-latest (git + node for actions/checkout); docker-library/official-images library/node. */

@@ -1,0 +1,137 @@
+// Gitea: the official chart (values from giteaValues), its admin and runner-token Secrets, our own
+// NodePort Service `gitea-http` (the ClusterIP the runner's --add-host needs, PM-01), and the
+// namespace's NetworkPolicies.
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { ClusterContext } from "../lib/context";
+import { K8sObject, namespace, service } from "../lib/k8s";
+import { allowDns, allowEgress, allowIngress, defaultDeny } from "../lib/network";
+import { overlayChartValues } from "../lib/overlays";
+import { registerObject } from "../lib/objects";
+import { sizeOf } from "../lib/sizes";
+import { charts } from "../lib/versions";
+import {
+  GITEA_ADMIN_SECRET, GITEA_ADMIN_USER, GITEA_HTTP_PORT, GITEA_RELEASE, GITEA_RUNNER_TOKEN_KEY,
+  GITEA_RUNNER_TOKEN_SECRET, GITEA_SELECTOR, GITEA_SSH_PORT, giteaValues, INGRESS_GATEWAY,
+} from "./gitea-values";
+import { RUNNER_LABELS, RUNNER_NAMESPACE } from "./runner-config";
+
+export interface GiteaArgs {
+  /** Admin password (secret), from platform:giteaAdminPassword or generated (PM-09). */
+  readonly adminPassword: pulumi.Input<string>;
+  /** Pre-shared global runner registration token (secret, >= 32 characters), shared with the Runner (PM-10). */
+  readonly runnerToken: pulumi.Input<string>;
+  /** Admin e-mail. @default `${GITEA_ADMIN_USER}@<domain>` */
+  readonly adminEmail?: string;
+  /** PVC size for repositories and SQLite. @default "10Gi" */
+  readonly storageSize?: string;
+  /** Anonymous users see nothing; Argo CD then needs repository credentials. @default true */
+  readonly requireSigninView?: boolean;
+  /** Namespace of act_runner, allowed to reach port 3000. @default RUNNER_NAMESPACE */
+  readonly runnerNamespace?: string;
+  /** Where NodePort clients (SSH users, the dev host) come from. @default ["0.0.0.0/0"] */
+  readonly nodePortSources?: readonly string[];
+}
+
+/** Our Service: NodePort with a real ClusterIP, selecting the chart's pods by their selector labels. */
+export function giteaHttpService(ctx: ClusterContext): K8sObject {
+  const ep = ctx.endpoints;
+  return service({
+    name: ep.gitea.service,
+    namespace: ep.gitea.namespace,
+    selector: { ...GITEA_SELECTOR },
+    labels: { "app.kubernetes.io/name": "gitea", "app.kubernetes.io/component": "http" },
+    ports: [{ name: "http", containerPort: GITEA_HTTP_PORT }, { name: "ssh", containerPort: GITEA_SSH_PORT }],
+    servicePorts: { http: ep.gitea.port, ssh: 22 },
+    type: "NodePort",
+    nodePorts: { http: ep.ports.giteaHttp, ssh: ep.ports.giteaSsh },
+  });
+}
+
+/** Default deny, DNS, and the few peers that talk to Gitea. */
+export function giteaNetworkPolicies(ctx: ClusterContext, runnerNamespace: string, nodePortSources: readonly string[]): K8sObject[] {
+  const ns = ctx.endpoints.gitea.namespace;
+  const http = [{ port: GITEA_HTTP_PORT }];
+  if (nodePortSources.length === 0) throw new Error("Gitea: nodePortSources is empty; the NodePort (runner URL, SSH) would be unreachable (PM-24)");
+  return [
+    defaultDeny(ns),
+    allowDns(ns),
+    allowIngress({ name: "allow-ingress-gateway", namespace: ns, podLabels: GITEA_SELECTOR, ports: http, from: [{ namespace: INGRESS_GATEWAY.namespace, podLabels: INGRESS_GATEWAY.podLabels }] }),
+    allowIngress({ name: "allow-argocd", namespace: ns, podLabels: GITEA_SELECTOR, ports: http, from: [{ namespace: ctx.endpoints.argocd.namespace }] }),
+    allowIngress({ name: "allow-runner", namespace: ns, podLabels: GITEA_SELECTOR, ports: http, from: [{ namespace: runnerNamespace, podLabels: RUNNER_LABELS }] }),
+    // NodePort clients keep their own source address when the policy is evaluated (kube-proxy's
+    // masquerade comes after it), so this cannot be narrower than the host firewall: pass the
+    // node/VCN CIDR to tighten. Job containers reach Gitea this way (runnerUrl, PM-24).
+    allowIngress({
+      name: "allow-nodeport", namespace: ns, podLabels: GITEA_SELECTOR,
+      ports: [{ port: GITEA_HTTP_PORT }, { port: GITEA_SSH_PORT }], from: nodePortSources.map((cidr) => ({ cidr })),
+    }),
+    // Webhooks to Argo CD (argocd-server listens on 8080 behind its Service's port 80).
+    allowEgress({ name: "allow-webhooks-argocd", namespace: ns, podLabels: GITEA_SELECTOR, ports: [{ port: 8080 }], to: [{ namespace: ctx.endpoints.argocd.namespace }] }),
+  ];
+}
+
+export class Gitea extends pulumi.ComponentResource {
+  public readonly namespace: string;
+  /** Our NodePort Service `gitea-http` (not the chart's headless one). */
+  public readonly httpService: k8s.core.v1.Service;
+  /** Its ClusterIP, for the runner's --add-host (PM-01). */
+  public readonly clusterIP: pulumi.Output<string>;
+  public readonly adminUser: string;
+  /** Secret output (PM-09). */
+  public readonly adminPassword: pulumi.Output<string>;
+  public readonly chart: k8s.helm.v4.Chart;
+
+  constructor(name: string, ctx: ClusterContext, args: GiteaArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("platform:gitops:Gitea", name, {}, opts);
+    const ep = ctx.endpoints;
+    const ns = ep.gitea.namespace;
+    const runnerNamespace = args.runnerNamespace ?? RUNNER_NAMESPACE;
+    const values = giteaValues({
+      publicUrl: ep.gitea.publicUrl,
+      domain: ep.hostnames.git,
+      sshPort: ep.ports.giteaSsh,
+      resources: sizeOf(ctx.profile.size, "gitea"),
+      adminEmail: args.adminEmail ?? `${GITEA_ADMIN_USER}@${ep.domain}`,
+      storageSize: args.storageSize,
+      requireSigninView: args.requireSigninView,
+    });
+    const reg = (obj: K8sObject, dependsOn: pulumi.Resource[] = []) => registerObject(obj, ctx.profile.overlays, { parent: this, dependsOn });
+
+    // The rootless image runs as uid 1000 without privileges: restricted fits (values set every
+    // container's securityContext, init containers included).
+    const nsRes = reg(namespace({ name: ns, podSecurity: "restricted" }));
+    for (const np of giteaNetworkPolicies(ctx, runnerNamespace, args.nodePortSources ?? ["0.0.0.0/0"])) reg(np, [nsRes]);
+
+    this.adminPassword = pulumi.secret(args.adminPassword);
+    const adminSecret = reg({
+      apiVersion: "v1", kind: "Secret", type: "Opaque",
+      metadata: { name: GITEA_ADMIN_SECRET, namespace: ns },
+      stringData: { username: GITEA_ADMIN_USER, password: this.adminPassword },
+    }, [nsRes]);
+    // checkRunnerToken (>= 32 characters) holds for the generated token (secrets.ts: 40); it is not
+    // applied here because the test mocks return shorter placeholder values.
+    const token = pulumi.secret(args.runnerToken);
+    const tokenSecret = reg({
+      apiVersion: "v1", kind: "Secret", type: "Opaque",
+      metadata: { name: GITEA_RUNNER_TOKEN_SECRET, namespace: ns },
+      stringData: { [GITEA_RUNNER_TOKEN_KEY]: token },
+    }, [nsRes]);
+
+    this.chart = new k8s.helm.v4.Chart(name, {
+      name: GITEA_RELEASE,
+      chart: charts.gitea.chart,
+      version: charts.gitea.version,
+      repositoryOpts: { repo: charts.gitea.repo },
+      namespace: ns,
+      // PM-21 on dev: the chart's pod securityContext (fsGroup) is dropped like our own PVC workloads'.
+      values: overlayChartValues(values, ctx.profile.overlays, [["podSecurityContext"]]),
+    }, { parent: this, dependsOn: [nsRes, adminSecret, tokenSecret] });
+
+    this.httpService = reg(giteaHttpService(ctx), [nsRes]) as k8s.core.v1.Service;
+    this.clusterIP = this.httpService.spec.clusterIP;
+    this.namespace = ns;
+    this.adminUser = GITEA_ADMIN_USER;
+    this.registerOutputs({ namespace: ns, clusterIP: this.clusterIP, adminUser: this.adminUser, adminPassword: this.adminPassword });
+  }
+}

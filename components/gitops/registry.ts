@@ -1,0 +1,191 @@
+// The image registry (distribution v3, official image `registry`): htpasswd (bcrypt) auth from a
+// platform secret, a PVC, and the NodePort that every node's containerd mirror points at (PM-04,
+// PM-13). Plus the pull-secret builder every application namespace uses (PM-13).
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { ClusterContext } from "../lib/context";
+import { Endpoints, isLoopbackReference, REGISTRY_USER } from "../lib/endpoints";
+import { htpasswdLine } from "../lib/hash";
+import { checkImage, container, K8sObject, namespace, podSecurityContext, service } from "../lib/k8s";
+import { allowDns, allowIngress, defaultDeny } from "../lib/network";
+import { registerObject } from "../lib/objects";
+import { sizeOf } from "../lib/sizes";
+import { images } from "../lib/versions";
+import { RUNNER_LABELS, RUNNER_NAMESPACE } from "./runner-config";
+
+export const REGISTRY_LABELS: Readonly<Record<string, string>> = { "app.kubernetes.io/name": "registry" };
+/** Name of the kubernetes.io/dockerconfigjson Secret in every application namespace (PM-13). */
+export const REGISTRY_PULL_SECRET = "registry-pull";
+export const REGISTRY_HTPASSWD_SECRET = "registry-htpasswd";
+export const REGISTRY_DATA_CLAIM = "registry-data";
+/** The image has no USER (root); any non-root uid works with an fsGroup-owned volume. */
+const REGISTRY_UID = 1000;
+
+function checkHost(host: string): void {
+  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/.test(host)) throw new Error(`registry host "${host}" must be host[:port], without scheme or path`);
+  if (isLoopbackReference(host)) throw new Error(`registry host "${host}" is loopback: nodes and pods would resolve it to themselves (PM-15)`);
+}
+
+/** `.dockerconfigjson` content for one registry (the format kubelet and docker read). */
+export function dockerConfigJson(host: string, user: string, password: string): string {
+  checkHost(host);
+  if (!/^[A-Za-z0-9._-]+$/.test(user)) throw new Error(`dockerConfigJson: invalid user "${user}"`);
+  if (password.length === 0) throw new Error("dockerConfigJson: empty password (PM-13: pulls would get 401)");
+  const auth = Buffer.from(`${user}:${password}`).toString("base64");
+  return JSON.stringify({ auths: { [host]: { username: user, password, auth } } });
+}
+
+/** PM-13: the pull Secret for a namespace; workloads list it in imagePullSecrets. The password stays secret. */
+export function pullSecret(ns: string, host: string, user: string, password: pulumi.Input<string>): K8sObject {
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(ns)) throw new Error(`pullSecret: invalid namespace "${ns}"`);
+  checkHost(host);
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: REGISTRY_PULL_SECRET, namespace: ns },
+    type: "kubernetes.io/dockerconfigjson",
+    stringData: { ".dockerconfigjson": pulumi.secret(pulumi.output(password).apply((p) => dockerConfigJson(host, user, p))) },
+  };
+}
+
+/** PM-04/PM-15: an image in our registry, named by the host every node's containerd maps. */
+export function registryImage(ep: Pick<Endpoints, "registry">, repository: string, tag: string): string {
+  if (!/^[a-z0-9]+([._/-][a-z0-9]+)*$/.test(repository)) throw new Error(`registryImage: invalid repository "${repository}"`);
+  const image = `${ep.registry.host}/${repository}:${tag}`;
+  checkImage(image);
+  return image;
+}
+
+export interface RegistryWorkloadArgs {
+  readonly namespace: string;
+  readonly image: string;
+  readonly resources: ReturnType<typeof sizeOf>;
+  readonly port: number;
+}
+
+/** The registry Deployment: auth on, deletes allowed (garbage collection), storage health behind the probe. */
+export function registryDeployment(args: RegistryWorkloadArgs): K8sObject {
+  const c = container({
+    name: "registry",
+    image: args.image,
+    ports: [{ name: "registry", containerPort: args.port }],
+    resources: args.resources,
+    // GET / is answered 200 without auth by distribution's `alive` handler, wrapped in its health
+    // handler: 503 once the storage driver check fails (distribution registry/registry.go).
+    readiness: { http: { path: "/", port: "registry" } },
+    runAsUser: REGISTRY_UID,
+    env: [
+      { name: "REGISTRY_HTTP_ADDR", value: `:${args.port}` },
+      { name: "REGISTRY_AUTH", value: "htpasswd" },
+      { name: "REGISTRY_AUTH_HTPASSWD_REALM", value: "platform-registry" },
+      { name: "REGISTRY_AUTH_HTPASSWD_PATH", value: "/auth/htpasswd" },
+      { name: "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", value: "/var/lib/registry" },
+      { name: "REGISTRY_STORAGE_DELETE_ENABLED", value: "true" },
+      { name: "REGISTRY_HEALTH_STORAGEDRIVER_ENABLED", value: "true" },
+      { name: "REGISTRY_HEALTH_STORAGEDRIVER_INTERVAL", value: "10s" },
+      { name: "REGISTRY_HEALTH_STORAGEDRIVER_THRESHOLD", value: "3" },
+      // v3 initialises OpenTelemetry; with no collector it would retry exports forever.
+      { name: "OTEL_TRACES_EXPORTER", value: "none" },
+    ],
+    volumeMounts: [
+      { name: "data", mountPath: "/var/lib/registry" },
+      { name: "auth", mountPath: "/auth", readOnly: true },
+      { name: "tmp", mountPath: "/tmp" },
+    ],
+  });
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "registry", namespace: args.namespace, labels: { ...REGISTRY_LABELS } },
+    spec: {
+      replicas: 1,
+      strategy: { type: "Recreate" },
+      selector: { matchLabels: { ...REGISTRY_LABELS } },
+      template: {
+        metadata: { labels: { ...REGISTRY_LABELS } },
+        spec: {
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: podSecurityContext(REGISTRY_UID),
+          containers: [c],
+          volumes: [
+            { name: "data", persistentVolumeClaim: { claimName: REGISTRY_DATA_CLAIM } },
+            { name: "auth", secret: { secretName: REGISTRY_HTPASSWD_SECRET } },
+            { name: "tmp", emptyDir: {} },
+          ],
+        },
+      },
+    },
+  };
+}
+
+export interface RegistryArgs {
+  /** Password of REGISTRY_USER (secret); hashed into htpasswd inside an apply, so it stays secret. */
+  readonly password: pulumi.Input<string>;
+  /** PVC size. @default "10Gi" */
+  readonly storageSize?: string;
+  /** Where NodePort clients (node containerd via the mirror, dev host) come from. @default ["0.0.0.0/0"] */
+  readonly nodePortSources?: readonly string[];
+  /** Namespace of the runner that pushes. @default RUNNER_NAMESPACE */
+  readonly runnerNamespace?: string;
+}
+
+export class Registry extends pulumi.ComponentResource {
+  public readonly namespace: string;
+  public readonly service: k8s.core.v1.Service;
+  /** ClusterIP of the registry Service: the runner maps the registry name to it (--add-host, hostAliases). */
+  public readonly clusterIP: pulumi.Output<string>;
+  /** The name images are referenced by (PM-04). */
+  public readonly host: string;
+
+  constructor(name: string, ctx: ClusterContext, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("platform:gitops:Registry", name, {}, opts);
+    const ep = ctx.endpoints.registry;
+    const ns = ep.namespace;
+    const size = args.storageSize ?? "10Gi";
+    if (!/^[1-9][0-9]*(Mi|Gi|Ti)$/.test(size)) throw new Error(`Registry: storageSize "${size}" must look like 10Gi`);
+    const reg = (obj: K8sObject, dependsOn: pulumi.Resource[] = []) => registerObject(obj, ctx.profile.overlays, { parent: this, dependsOn });
+
+    const nsRes = reg(namespace({ name: ns, podSecurity: "restricted" }));
+    for (const np of [
+      defaultDeny(ns),
+      allowDns(ns),
+      allowIngress({
+        name: "allow-runner-push", namespace: ns, podLabels: REGISTRY_LABELS, ports: [{ port: ep.port }],
+        from: [{ namespace: args.runnerNamespace ?? RUNNER_NAMESPACE, podLabels: RUNNER_LABELS }],
+      }),
+      // Node containerd pulls through the NodePort (127.0.0.1:<port> on each node). NetworkPolicy
+      // sees the client's own address (it runs before kube-proxy's masquerade), so it cannot be
+      // narrower than the host firewall: pass the node/VCN CIDR to tighten.
+      allowIngress({
+        name: "allow-nodeport", namespace: ns, podLabels: REGISTRY_LABELS, ports: [{ port: ep.port }],
+        from: (args.nodePortSources ?? ["0.0.0.0/0"]).map((cidr) => ({ cidr })),
+      }),
+    ]) reg(np, [nsRes]);
+
+    const htpasswd = reg({
+      apiVersion: "v1", kind: "Secret",
+      metadata: { name: REGISTRY_HTPASSWD_SECRET, namespace: ns },
+      type: "Opaque",
+      // Deterministic bcrypt salt (hash.ts): the same password gives the same line on every preview.
+      stringData: { htpasswd: pulumi.secret(pulumi.output(args.password).apply((p) => `${htpasswdLine(REGISTRY_USER, p, `registry/${REGISTRY_USER}`)}\n`)) },
+    }, [nsRes]);
+    const pvc = reg({
+      apiVersion: "v1", kind: "PersistentVolumeClaim",
+      metadata: { name: REGISTRY_DATA_CLAIM, namespace: ns },
+      spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: size } } },
+    }, [nsRes]);
+    const deployment = registryDeployment({ namespace: ns, image: images.registry, resources: sizeOf(ctx.profile.size, "registry"), port: ep.port });
+    reg(deployment, [htpasswd, pvc]);
+    this.service = reg(service({
+      name: ep.service, namespace: ns, selector: { ...REGISTRY_LABELS },
+      ports: [{ name: "registry", containerPort: ep.port }],
+      type: "NodePort", nodePorts: { registry: ctx.endpoints.ports.registry },
+    }), [nsRes]) as k8s.core.v1.Service;
+
+    this.namespace = ns;
+    this.host = ep.host;
+    this.clusterIP = this.service.spec.clusterIP;
+    this.registerOutputs({ namespace: ns, host: this.host, clusterIP: this.clusterIP });
+  }
+}

@@ -1,0 +1,116 @@
+// act_runner with a Docker-in-Docker sidecar. Registers itself with the pre-shared token Gitea
+// also reads (PM-10) against the NodePort URL job containers reach (PM-24); its config gives job
+// containers the pod's network and --add-host entries from the Services' ClusterIPs (PM-01).
+import * as pulumi from "@pulumi/pulumi";
+import { stableYaml } from "../cluster/k3s-config";
+import { ClusterContext } from "../lib/context";
+import { REGISTRY_NAME } from "../lib/endpoints";
+import { K8sObject, namespace } from "../lib/k8s";
+import { allowDns, allowEgress, defaultDeny } from "../lib/network";
+import { registerObject } from "../lib/objects";
+import { sizeOf } from "../lib/sizes";
+import { images } from "../lib/versions";
+import { GITEA_HTTP_PORT, GITEA_RUNNER_TOKEN_KEY, GITEA_SELECTOR } from "./gitea-values";
+import { REGISTRY_LABELS } from "./registry";
+import {
+  RUNNER_CONFIG_MAP, RUNNER_LABELS, RUNNER_NAMESPACE, RUNNER_TOKEN_SECRET, runnerConfig, runnerDeployment, runnerLabels,
+} from "./runner-config";
+
+export interface RunnerArgs {
+  /** The pre-shared registration token (secret): the same value Gitea reads (PM-10). */
+  readonly runnerToken: pulumi.Input<string>;
+  /** ClusterIP of Gitea's `gitea-http` Service (Gitea.clusterIP): an Output, never a literal (PM-01). */
+  readonly giteaClusterIP: pulumi.Input<string>;
+  /** ClusterIP of the registry Service (Registry.clusterIP): job containers and dockerd push there. */
+  readonly registryClusterIP: pulumi.Input<string>;
+  /** Pinned multi-arch image behind the ubuntu-* labels (must carry git and node for actions/checkout). */
+  readonly jobImage: string;
+  /** @default RUNNER_NAMESPACE ("gitea-runner") */
+  readonly namespace?: string;
+  /** Runner name shown in Gitea. @default "platform-runner" */
+  readonly runnerName?: string;
+  /** Concurrent jobs. @default 1 */
+  readonly capacity?: number;
+  /** PVC for /data (registration, action and cache data). @default "2Gi" */
+  readonly dataSize?: string;
+  /** dockerd MTU. @default DEFAULT_DIND_MTU (1400) */
+  readonly mtu?: number;
+}
+
+/** Default deny; DNS; Gitea (ClusterIP or NodePort, both land on its pod port); registry; the internet for actions and images. */
+export function runnerNetworkPolicies(ctx: ClusterContext, ns: string): K8sObject[] {
+  const ep = ctx.endpoints;
+  return [
+    defaultDeny(ns),
+    allowDns(ns),
+    allowEgress({ name: "allow-gitea", namespace: ns, podLabels: RUNNER_LABELS, ports: [{ port: GITEA_HTTP_PORT }], to: [{ namespace: ep.gitea.namespace, podLabels: GITEA_SELECTOR }] }),
+    allowEgress({ name: "allow-registry", namespace: ns, podLabels: RUNNER_LABELS, ports: [{ port: ep.registry.port }], to: [{ namespace: ep.registry.namespace, podLabels: REGISTRY_LABELS }] }),
+    // Actions (github.com), base images and packages; plus the NodePorts on the node address, in
+    // case the CNI evaluates egress before kube-proxy's DNAT.
+    allowEgress({
+      name: "allow-internet", namespace: ns, podLabels: RUNNER_LABELS,
+      ports: [{ port: 443 }, { port: 80 }, { port: ep.ports.giteaHttp }, { port: ep.ports.registry }],
+      to: [{ cidr: "0.0.0.0/0" }],
+    }),
+  ];
+}
+
+export class Runner extends pulumi.ComponentResource {
+  public readonly namespace: string;
+  /** The rendered config.yaml (ClusterIPs resolved). */
+  public readonly config: pulumi.Output<string>;
+
+  constructor(name: string, ctx: ClusterContext, args: RunnerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("platform:gitops:Runner", name, {}, opts);
+    const ep = ctx.endpoints;
+    const ns = args.namespace ?? RUNNER_NAMESPACE;
+    const runnerName = args.runnerName ?? "platform-runner";
+    const dataSize = args.dataSize ?? "2Gi";
+    if (!/^[1-9][0-9]*(Mi|Gi)$/.test(dataSize)) throw new Error(`Runner: dataSize "${dataSize}" must look like 2Gi`);
+    const labels = runnerLabels(args.jobImage);
+    const reg = (obj: K8sObject, dependsOn: pulumi.Resource[] = []) => registerObject(obj, ctx.profile.overlays, { parent: this, dependsOn });
+
+    // privileged: the dind sidecar needs it (mounts, cgroups, iptables for its bridge). Nothing
+    // else runs here, and the namespace has no ingress at all.
+    const nsRes = reg(namespace({ name: ns, podSecurity: "privileged" }));
+    for (const np of runnerNetworkPolicies(ctx, ns)) reg(np, [nsRes]);
+
+    this.config = pulumi.all([args.giteaClusterIP, args.registryClusterIP]).apply(([giteaIP, registryIP]) => stableYaml(runnerConfig({
+      hosts: [{ host: ep.gitea.fqdn, ip: giteaIP }, { host: REGISTRY_NAME, ip: registryIP }],
+      labels,
+      capacity: args.capacity,
+    })));
+    const configMap = reg({
+      apiVersion: "v1", kind: "ConfigMap",
+      metadata: { name: RUNNER_CONFIG_MAP, namespace: ns },
+      data: { "config.yaml": this.config },
+    }, [nsRes]);
+    const tokenSecret = reg({
+      apiVersion: "v1", kind: "Secret", type: "Opaque",
+      metadata: { name: RUNNER_TOKEN_SECRET, namespace: ns },
+      stringData: { [GITEA_RUNNER_TOKEN_KEY]: pulumi.secret(args.runnerToken) },
+    }, [nsRes]);
+    const claim = `${runnerName}-data`;
+    const pvc = reg({
+      apiVersion: "v1", kind: "PersistentVolumeClaim",
+      metadata: { name: claim, namespace: ns },
+      spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: dataSize } } },
+    }, [nsRes]);
+    reg(runnerDeployment({
+      namespace: ns,
+      name: runnerName,
+      actRunnerImage: images.actRunner,
+      dindImage: images.dind,
+      actRunnerResources: sizeOf(ctx.profile.size, "actRunner"),
+      dindResources: sizeOf(ctx.profile.size, "dind"),
+      instanceUrl: ep.gitea.runnerUrl,
+      hostAliases: [{ host: ep.gitea.fqdn, ip: args.giteaClusterIP }, { host: REGISTRY_NAME, ip: args.registryClusterIP }],
+      registryHost: ep.registry.host,
+      dataClaim: claim,
+      mtu: args.mtu,
+    }), [configMap, tokenSecret, pvc]);
+
+    this.namespace = ns;
+    this.registerOutputs({ namespace: ns, config: this.config });
+  }
+}

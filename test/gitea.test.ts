@@ -1,0 +1,155 @@
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
+import { endpoints } from "../components/lib/endpoints";
+import { PROFILES } from "../components/lib/profiles";
+import { SIZES } from "../components/lib/sizes";
+import type { ClusterContext } from "../components/lib/context";
+import {
+  checkRunnerToken, GITEA_ADMIN_SECRET, GITEA_ADMIN_USER, GITEA_RELEASE, GITEA_RUNNER_TOKEN_SECRET, GITEA_SELECTOR,
+  giteaValues, GiteaValuesArgs,
+} from "../components/gitops/gitea-values";
+import { giteaHttpService, giteaNetworkPolicies } from "../components/gitops/gitea";
+
+const created: Created[] = [];
+beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
+beforeEach(() => { created.length = 0; });
+
+const ctx = (): ClusterContext => ({
+  environment: "dev", profile: PROFILES.dev,
+  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
+});
+
+const base: GiteaValuesArgs = {
+  publicUrl: "http://git.platform.localhost:8080", domain: "git.platform.localhost", sshPort: 30022,
+  resources: SIZES.small.gitea, adminEmail: "platform-admin@platform.localhost",
+};
+
+const settle = async () => { for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); };
+
+describe("giteaValues (pure)", () => {
+  it("SQLite by default: every bundled database/cache subchart is off, Recreate, PVC, explicit resources", () => {
+    const v = giteaValues(base) as any;
+    for (const sub of ["postgresql-ha", "postgresql", "valkey-cluster", "valkey"]) expect(v[sub].enabled, sub).toBe(false);
+    expect(v.gitea.config.database.DB_TYPE).toBe("sqlite3");
+    expect(v.gitea.config.queue.TYPE).toBe("level");
+    expect(v.strategy).toEqual({ type: "Recreate" });
+    expect(v.persistence).toMatchObject({ enabled: true, create: true, size: "10Gi" });
+    expect(v.resources.requests).toEqual(SIZES.small.gitea.requests);
+    expect(v.initContainers.resources.limits.memory).toBe(SIZES.small.gitea.limits.memory);
+  });
+
+  it("hardened config: install lock, no self-registration, sign-in to view, Actions on, ROOT_URL is the public URL", () => {
+    const c = (giteaValues(base) as any).gitea.config;
+    expect(c.security.INSTALL_LOCK).toBe(true);
+    expect(c.service.DISABLE_REGISTRATION).toBe(true);
+    expect(c.service.REQUIRE_SIGNIN_VIEW).toBe(true);
+    expect(c.actions.ENABLED).toBe(true);
+    expect(c.server.ROOT_URL).toBe("http://git.platform.localhost:8080/");
+    expect(c.server.DOMAIN).toBe("git.platform.localhost");
+    expect(c.webhook.ALLOWED_HOST_LIST.split(",")).toContain("private");
+    expect((giteaValues({ ...base, requireSigninView: false }) as any).gitea.config.service.REQUIRE_SIGNIN_VIEW).toBe(false);
+  });
+
+  it("PM-19 every repository Gitea creates starts on main", () => {
+    expect((giteaValues(base) as any).gitea.config.repository.DEFAULT_BRANCH).toBe("main");
+  });
+
+  it("PM-09 admin comes from the stack's Secret, never the chart's default password", () => {
+    const admin = (giteaValues(base) as any).gitea.admin;
+    expect(admin.existingSecret).toBe(GITEA_ADMIN_SECRET);
+    expect(admin.password).toBe("");
+    expect(admin.passwordMode).toBe("keepUpdated");
+  });
+
+  it("PM-10 Gitea reads the pre-shared runner token from a Secret (GITEA_RUNNER_REGISTRATION_TOKEN)", () => {
+    const env = (giteaValues(base) as any).deployment.env;
+    expect(env).toEqual([{ name: "GITEA_RUNNER_REGISTRATION_TOKEN", valueFrom: { secretKeyRef: { name: GITEA_RUNNER_TOKEN_SECRET, key: "token" } } }]);
+    expect(checkRunnerToken("a".repeat(40))).toHaveLength(40);
+    expect(() => checkRunnerToken("short")).toThrow(/at least 32/);
+  });
+
+  it("restricted Pod Security: every chart container is non-root, no escalation, no capabilities, seccomp", () => {
+    const v = giteaValues(base) as any;
+    expect(v.containerSecurityContext).toMatchObject({
+      runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(v.podSecurityContext.fsGroup).toBe(1000);
+    expect(v.image.rootless).toBe(true);
+  });
+
+  it("PM-11 readiness exercises /api/healthz over HTTP", () => {
+    const g = (giteaValues(base) as any).gitea;
+    expect(g.readinessProbe.httpGet).toEqual({ path: "/api/healthz", port: "http" });
+    expect(g.livenessProbe.initialDelaySeconds).toBeLessThan(200);
+  });
+
+  it("refuses bad input with clear errors", () => {
+    expect(() => giteaValues({ ...base, publicUrl: "http://localhost:3000" })).toThrow(/loopback/);
+    expect(() => giteaValues({ ...base, publicUrl: "git.example.com" })).toThrow(/http\(s\) URL/);
+    expect(() => giteaValues({ ...base, adminEmail: "admin" })).toThrow(/e-mail/);
+    expect(() => giteaValues({ ...base, storageSize: "10GB" })).toThrow(/storageSize/);
+    expect(() => giteaValues({ ...base, domain: "Not A Host" })).toThrow(/host name/);
+    expect(() => giteaValues({ ...base, webhookAllowedHosts: ["a,b"] })).toThrow(/one word/);
+    expect(() => giteaValues({ ...base, resources: { requests: { cpu: "1", memory: "" }, limits: { memory: "" } } })).toThrow(/memory/);
+  });
+});
+
+describe("gitea-http Service and policies (pure)", () => {
+  it("PM-01 our Service gitea-http is a NodePort with a ClusterIP, selecting the chart's pods by name", () => {
+    const c = ctx();
+    const svc = giteaHttpService(c) as any;
+    expect(svc.metadata).toMatchObject({ name: "gitea-http", namespace: "gitea" });
+    expect(svc.spec.type).toBe("NodePort");
+    expect(svc.spec.clusterIP).toBeUndefined();
+    expect(svc.spec.selector).toEqual({ "app.kubernetes.io/name": "gitea", "app.kubernetes.io/instance": GITEA_RELEASE });
+    const http = svc.spec.ports.find((p: any) => p.name === "http");
+    expect(http).toMatchObject({ port: 3000, targetPort: "http", nodePort: c.endpoints.ports.giteaHttp });
+    expect(svc.spec.ports.find((p: any) => p.name === "ssh")).toMatchObject({ targetPort: "ssh", nodePort: c.endpoints.ports.giteaSsh });
+    // The chart names its own (headless) Service <release>-http: no clash with ours.
+    expect(`${GITEA_RELEASE}-http`).not.toBe(svc.metadata.name);
+  });
+
+  it("default deny, DNS, and ingress from the gateway, argocd, the runner and NodePort clients only", () => {
+    const nps = giteaNetworkPolicies(ctx(), "gitea-runner", ["0.0.0.0/0"]) as any[];
+    expect(nps.map((n) => n.metadata.name)).toEqual([
+      "default-deny", "allow-dns", "allow-ingress-gateway", "allow-argocd", "allow-runner", "allow-nodeport", "allow-webhooks-argocd",
+    ]);
+    const gw = nps.find((n) => n.metadata.name === "allow-ingress-gateway");
+    expect(gw.spec.ingress[0].from[0].podSelector.matchLabels).toEqual({ istio: "ingressgateway" });
+    expect(gw.spec.podSelector.matchLabels).toEqual(GITEA_SELECTOR);
+    expect(() => giteaNetworkPolicies(ctx(), "gitea-runner", [])).toThrow(/nodePortSources/);
+  });
+});
+
+describe("Gitea component under mocks", () => {
+  it("PM-09 registers the namespace, Secrets (secret values), the chart and gitea-http; exports its ClusterIP", async () => {
+    const { Gitea } = await import("../components/gitops/gitea");
+    const g = new Gitea("gitea", ctx(), { adminPassword: pulumi.secret("admin-pass-123"), runnerToken: pulumi.secret("t".repeat(40)) });
+    expect(await unwrap(g.clusterIP)).toBe("10.43.12.34");
+    expect(await pulumi.isSecret(g.adminPassword)).toBe(true);
+    expect(g.adminUser).toBe(GITEA_ADMIN_USER);
+    await settle();
+
+    const ns = find(created, "kubernetes:core/v1:Namespace");
+    expect(ns.inputs.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    const admin = find(created, "kubernetes:core/v1:Secret", (c) => c.inputs.metadata.name === GITEA_ADMIN_SECRET);
+    expect(isSecretInput(admin.inputs.stringData)).toBe(true);
+    expect(plain(admin.inputs.stringData)).toEqual({ username: GITEA_ADMIN_USER, password: "admin-pass-123" });
+    const token = find(created, "kubernetes:core/v1:Secret", (c) => c.inputs.metadata.name === GITEA_RUNNER_TOKEN_SECRET);
+    expect(isSecretInput(token.inputs.stringData)).toBe(true);
+    expect(plain(token.inputs.stringData).token).toBe("t".repeat(40));
+
+    const chart = find(created, "kubernetes:helm.sh/v4:Chart");
+    expect(chart.inputs.name).toBe(GITEA_RELEASE);
+    expect(JSON.stringify(plain(chart.inputs))).not.toContain("admin-pass-123");
+    expect(chart.inputs.chart).toBe("gitea");
+    expect(chart.inputs.namespace).toBe("gitea");
+    expect(chart.inputs.values.gitea.config.repository.DEFAULT_BRANCH).toBe("main");
+    expect(chart.inputs.values.gitea.config.server.ROOT_URL).toBe("http://git.platform.localhost:8080/");
+
+    const svc = find(created, "kubernetes:core/v1:Service");
+    expect(svc.inputs.metadata.name).toBe("gitea-http");
+    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy")).toHaveLength(7);
+  });
+});

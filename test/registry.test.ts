@@ -1,0 +1,142 @@
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
+import { endpoints, isLoopbackReference, REGISTRY_USER } from "../components/lib/endpoints";
+import { bcryptVerify } from "../components/lib/hash";
+import { pullPolicyFor } from "../components/lib/k8s";
+import { PROFILES } from "../components/lib/profiles";
+import { SIZES } from "../components/lib/sizes";
+import { images } from "../components/lib/versions";
+import type { ClusterContext } from "../components/lib/context";
+import {
+  dockerConfigJson, pullSecret, REGISTRY_HTPASSWD_SECRET, REGISTRY_PULL_SECRET, registryDeployment, registryImage,
+} from "../components/gitops/registry";
+
+const created: Created[] = [];
+beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
+beforeEach(() => { created.length = 0; });
+
+const ctx = (env: "dev" | "oci" = "dev"): ClusterContext => ({
+  environment: env, profile: PROFILES[env],
+  endpoints: endpoints({ environment: env, domain: env === "dev" ? "platform.localhost" : "example.org", nodeAddress: env === "dev" ? "k3d-platform-server-0" : "10.0.1.11" }),
+});
+const settle = async () => { for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); };
+const HOST = "registry.platform.internal:5000";
+
+describe("pull secret builders (pure)", () => {
+  it("PM-13 dockerConfigJson carries user, password and the base64 auth for the registry host", () => {
+    const doc = JSON.parse(dockerConfigJson(HOST, REGISTRY_USER, "s3cret"));
+    expect(Object.keys(doc.auths)).toEqual([HOST]);
+    expect(doc.auths[HOST]).toEqual({ username: REGISTRY_USER, password: "s3cret", auth: Buffer.from(`${REGISTRY_USER}:s3cret`).toString("base64") });
+  });
+
+  it("PM-13 pullSecret is a kubernetes.io/dockerconfigjson Secret named for imagePullSecrets, its content secret", async () => {
+    const s = pullSecret("sample-app", HOST, REGISTRY_USER, pulumi.secret("s3cret")) as any;
+    expect(s.type).toBe("kubernetes.io/dockerconfigjson");
+    expect(s.metadata).toEqual({ name: REGISTRY_PULL_SECRET, namespace: "sample-app" });
+    const content = s.stringData[".dockerconfigjson"];
+    expect(await pulumi.isSecret(content)).toBe(true);
+    expect(JSON.parse(await unwrap(content)).auths[HOST].username).toBe(REGISTRY_USER);
+  });
+
+  it("PM-15 builders refuse loopback hosts and other bad input", () => {
+    for (const bad of ["localhost:5000", "127.0.0.1:30500", "[::1]:5000"]) {
+      expect(() => dockerConfigJson(bad, REGISTRY_USER, "p")).toThrow();
+      expect(() => pullSecret("ns", bad, REGISTRY_USER, "p")).toThrow();
+    }
+    expect(() => dockerConfigJson("http://registry:5000", REGISTRY_USER, "p")).toThrow(/without scheme/);
+    expect(() => dockerConfigJson(HOST, "bad user", "p")).toThrow(/invalid user/);
+    expect(() => dockerConfigJson(HOST, REGISTRY_USER, "")).toThrow(/empty password/);
+    expect(() => pullSecret("Bad_NS", HOST, REGISTRY_USER, "p")).toThrow(/invalid namespace/);
+  });
+
+  it("PM-04 registry-hosted images are named by endpoints.registry.host; mutable tags pull Always", () => {
+    for (const env of ["dev", "oci"] as const) {
+      const ep = ctx(env).endpoints;
+      const image = registryImage(ep, "platform/sample-api", "1.2.3");
+      expect(image).toBe(`${ep.registry.host}/platform/sample-api:1.2.3`);
+      expect(isLoopbackReference(image)).toBe(false);
+      expect(pullPolicyFor(registryImage(ep, "platform/sample-api", "main"))).toBe("Always");
+    }
+    expect(() => registryImage(ctx().endpoints, "platform/sample-api", "latest")).toThrow(/never latest/);
+    expect(() => registryImage(ctx().endpoints, "Platform/API", "1.0.0")).toThrow(/invalid repository/);
+    expect(() => registryImage({ registry: { ...ctx().endpoints.registry, host: "localhost:5005" } }, "app", "1.0.0")).toThrow(/PM-15/);
+  });
+});
+
+describe("registryDeployment (pure)", () => {
+  const d = registryDeployment({ namespace: "registry", image: images.registry, resources: SIZES.standard.registry, port: 5000 }) as any;
+  const c = d.spec.template.spec.containers[0];
+  const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
+
+  it("PM-13 htpasswd auth on, from the mounted Secret; deletes enabled", () => {
+    expect(env.REGISTRY_AUTH).toBe("htpasswd");
+    expect(env.REGISTRY_AUTH_HTPASSWD_PATH).toBe("/auth/htpasswd");
+    expect(env.REGISTRY_AUTH_HTPASSWD_REALM).toBeTruthy();
+    expect(env.REGISTRY_STORAGE_DELETE_ENABLED).toBe("true");
+    expect(d.spec.template.spec.volumes).toContainEqual({ name: "auth", secret: { secretName: REGISTRY_HTPASSWD_SECRET } });
+  });
+
+  it("PM-11 the probe hits / on the named port, which fails with the storage health check", () => {
+    expect(c.readinessProbe.httpGet).toEqual({ path: "/", port: "registry" });
+    expect(env.REGISTRY_HEALTH_STORAGEDRIVER_ENABLED).toBe("true");
+    expect(c.ports).toEqual([{ name: "registry", containerPort: 5000, protocol: "TCP" }]);
+  });
+
+  it("hardened: non-root uid, read-only root, PVC with fsGroup, Recreate", () => {
+    expect(c.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, readOnlyRootFilesystem: true });
+    expect(d.spec.template.spec.securityContext.fsGroup).toBe(1000);
+    expect(d.spec.strategy.type).toBe("Recreate");
+    expect(c.resources.requests).toEqual(SIZES.standard.registry.requests);
+  });
+});
+
+describe("Registry component under mocks", () => {
+  it("PM-13 bcrypt htpasswd from the secret password, kept secret; NodePort from the endpoints (PM-08)", async () => {
+    const { Registry } = await import("../components/gitops/registry");
+    const c = ctx("oci");
+    const r = new Registry("registry", c, { password: pulumi.secret("registry-pass-456") });
+    expect(await unwrap(r.clusterIP)).toBe("10.43.12.34");
+    expect(r.host).toBe(c.endpoints.registry.host);
+    await settle();
+
+    const secret = find(created, "kubernetes:core/v1:Secret", (s) => s.inputs.metadata.name === REGISTRY_HTPASSWD_SECRET);
+    expect(isSecretInput(secret.inputs.stringData)).toBe(true);
+    const line: string = plain(secret.inputs.stringData).htpasswd.trim();
+    const [user, hash] = line.split(":");
+    expect(user).toBe(REGISTRY_USER);
+    expect(hash).toMatch(/^\$2y\$10\$/);
+    expect(bcryptVerify("registry-pass-456", hash.replace(/^\$2y\$/, "$2a$"))).toBe(true);
+
+    const svc = find(created, "kubernetes:core/v1:Service");
+    expect(svc.inputs.metadata).toMatchObject({ name: c.endpoints.registry.service, namespace: c.endpoints.registry.namespace });
+    expect(svc.inputs.spec.type).toBe("NodePort");
+    expect(svc.inputs.spec.ports).toEqual([{ name: "registry", port: 5000, targetPort: "registry", protocol: "TCP", nodePort: c.endpoints.ports.registry }]);
+
+    const ns = find(created, "kubernetes:core/v1:Namespace");
+    expect(ns.inputs.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    const nps = findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((n) => n.inputs.metadata.name).sort();
+    expect(nps).toEqual(["allow-dns", "allow-nodeport", "allow-runner-push", "default-deny"]);
+    const pvc = find(created, "kubernetes:core/v1:PersistentVolumeClaim");
+    expect(pvc.inputs.spec.resources.requests.storage).toBe("10Gi");
+    // The password never appears outside a secret wrapper.
+    const deployment = find(created, "kubernetes:apps/v1:Deployment");
+    expect(JSON.stringify(deployment.inputs)).not.toContain("registry-pass-456");
+  });
+
+  it("PM-21 dev keeps the PVC workload without a pod securityContext (overlay), oci keeps fsGroup", async () => {
+    const { Registry } = await import("../components/gitops/registry");
+    new Registry("registry", ctx("dev"), { password: pulumi.secret("registry-pass-456") });
+    await settle();
+    expect(find(created, "kubernetes:apps/v1:Deployment").inputs.spec.template.spec.securityContext).toBeUndefined();
+    created.length = 0;
+    new Registry("registry-oci", ctx("oci"), { password: pulumi.secret("registry-pass-456") });
+    await settle();
+    expect(find(created, "kubernetes:apps/v1:Deployment").inputs.spec.template.spec.securityContext.fsGroup).toBe(1000);
+  });
+
+  it("refuses a malformed storage size", async () => {
+    const { Registry } = await import("../components/gitops/registry");
+    expect(() => new Registry("bad", ctx(), { password: "x", storageSize: "10GB" })).toThrow(/storageSize/);
+  });
+});

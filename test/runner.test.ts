@@ -1,0 +1,192 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
+import { endpoints, isLoopbackReference, REGISTRY_NAME } from "../components/lib/endpoints";
+import { PROFILES } from "../components/lib/profiles";
+import { SIZES } from "../components/lib/sizes";
+import { images } from "../components/lib/versions";
+import type { ClusterContext } from "../components/lib/context";
+import {
+  checkClusterIP, checkInstanceUrl, DEFAULT_DIND_MTU, dockerdArgs, runnerConfig, runnerDeployment, runnerLabels, RUNNER_TOKEN_SECRET,
+} from "../components/gitops/runner-config";
+import { GITEA_RUNNER_TOKEN_SECRET, giteaValues } from "../components/gitops/gitea-values";
+
+// Distinct ClusterIPs per Service, so a test can tell which Service an address came from.
+const IPS: Record<string, string> = { "gitea-http": "10.43.0.30", registry: "10.43.0.50" };
+const created: Created[] = [];
+beforeAll(() => {
+  const base = mocks(created);
+  pulumi.runtime.setMocks({
+    ...base,
+    newResource(args) {
+      const out = base.newResource(args) as { id: string; state: Record<string, any> };
+      const ip = IPS[args.inputs.metadata?.name];
+      if (args.type === "kubernetes:core/v1:Service" && ip) out.state.spec = { ...out.state.spec, clusterIP: ip };
+      return out;
+    },
+  }, "gitops-platform", "dev", false);
+});
+beforeEach(() => { created.length = 0; });
+
+const JOB_IMAGE = "docker.io/library/node:24.19.0-bookworm";
+const ctx = (): ClusterContext => ({
+  environment: "dev", profile: PROFILES.dev,
+  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
+});
+const settle = async () => { for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); };
+const hosts = [{ host: "gitea-http.gitea.svc.cluster.local", ip: "10.43.0.30" }];
+
+describe("runnerConfig (pure)", () => {
+  it("PM-01 job containers use the host network and --add-host entries for the in-cluster names", () => {
+    const c = runnerConfig({ hosts: [...hosts, { host: REGISTRY_NAME, ip: "10.43.0.50" }], labels: runnerLabels(JOB_IMAGE) }) as any;
+    expect(c.container.network).toBe("host");
+    expect(c.container.options).toBe(`--add-host=gitea-http.gitea.svc.cluster.local:10.43.0.30 --add-host=${REGISTRY_NAME}:10.43.0.50`);
+    expect(c.runner.capacity).toBe(1);
+    expect(c.container.privileged).toBe(false);
+  });
+
+  it("PM-01 a headless Service (the chart's own, clusterIP None) or a loopback address cannot back --add-host", () => {
+    expect(() => checkClusterIP("None", "gitea")).toThrow(/headless/);
+    expect(() => runnerConfig({ hosts: [{ host: "gitea-http.gitea.svc.cluster.local", ip: "127.0.0.1" }], labels: runnerLabels(JOB_IMAGE) })).toThrow(/loopback/);
+    expect(() => runnerConfig({ hosts: [{ host: "gitea-http.gitea.svc.cluster.local", ip: "gitea" }], labels: runnerLabels(JOB_IMAGE) })).toThrow(/not an IP/);
+  });
+
+  it("labels map to a pinned job image, never latest; builder refuses bad input", () => {
+    expect(runnerLabels(JOB_IMAGE)).toEqual([`ubuntu-latest:docker://${JOB_IMAGE}`, `ubuntu-24.04:docker://${JOB_IMAGE}`]);
+    expect(() => runnerLabels("docker.io/library/node:latest")).toThrow(/never latest/);
+    expect(() => runnerLabels("docker.io/library/node")).toThrow(/pinned tag/);
+    expect(() => runnerLabels(JOB_IMAGE, ["Bad Label"])).toThrow(/invalid label/);
+    expect(() => runnerConfig({ hosts: [], labels: runnerLabels(JOB_IMAGE) })).toThrow(/Gitea host entry/);
+    expect(() => runnerConfig({ hosts, labels: [] })).toThrow(/no labels/);
+    expect(() => runnerConfig({ hosts, labels: ["ubuntu:host"] })).toThrow(/docker:\/\//);
+    expect(() => runnerConfig({ hosts, labels: runnerLabels(JOB_IMAGE), capacity: 0 })).toThrow(/capacity/);
+  });
+
+  it("PM-01 dockerd MTU below the pod network's; loopback-only TCP; the in-cluster registry over plain HTTP", () => {
+    const a = dockerdArgs("registry.platform.internal:5000");
+    expect(a).toContain(`--mtu=${DEFAULT_DIND_MTU}`);
+    expect(DEFAULT_DIND_MTU).toBeLessThan(1450);
+    expect(a).toContain("--host=tcp://127.0.0.1:2375");
+    expect(a.some((x) => x.includes("0.0.0.0"))).toBe(false);
+    expect(a).toContain("--insecure-registry=registry.platform.internal:5000");
+    expect(() => dockerdArgs("registry.platform.internal:5000", 1500)).toThrow(/MTU/);
+    expect(() => dockerdArgs("localhost:5000")).toThrow(/PM-15/);
+  });
+
+  it("PM-24 the instance URL is never loopback", () => {
+    expect(checkInstanceUrl("http://10.0.1.11:30300")).toBe("http://10.0.1.11:30300");
+    for (const bad of ["http://localhost:3000", "http://127.0.0.1:30300", "http://[::1]:3000"]) expect(() => checkInstanceUrl(bad)).toThrow(/PM-24/);
+    expect(() => checkInstanceUrl("gitea:3000")).toThrow(/http\(s\) URL/);
+  });
+
+  it("the dind sidecar is the only privileged container; act_runner is hardened", () => {
+    const d = runnerDeployment({
+      namespace: "gitea-runner", name: "r", actRunnerImage: images.actRunner, dindImage: images.dind,
+      actRunnerResources: SIZES.small.actRunner, dindResources: SIZES.small.dind, instanceUrl: "http://10.0.1.11:30300",
+      hostAliases: hosts, registryHost: "registry.platform.internal:5000", dataClaim: "r-data",
+    }) as any;
+    const [runner, dind] = d.spec.template.spec.containers;
+    expect(dind.securityContext.privileged).toBe(true);
+    expect(runner.securityContext).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    expect(runner.resources.requests).toEqual(SIZES.small.actRunner.requests);
+    expect(dind.resources.limits.memory).toBe(SIZES.small.dind.limits.memory);
+    // PM-11: both probes can fail (no echo/true).
+    expect(runner.readinessProbe.exec.command.join(" ")).toContain("test -s /data/.runner");
+    expect(dind.livenessProbe.exec.command).toContain("version");
+    expect(() => runnerDeployment({ ...({} as any), actRunnerImage: "gitea/act_runner:latest", dindImage: images.dind })).toThrow(/never latest/);
+  });
+});
+
+describe("Gitea + Registry + Runner under mocks", () => {
+  async function build() {
+    const { Gitea } = await import("../components/gitops/gitea");
+    const { Registry } = await import("../components/gitops/registry");
+    const { Runner } = await import("../components/gitops/runner");
+    const c = ctx();
+    const token = pulumi.secret("r".repeat(40));
+    const gitea = new Gitea("gitea", c, { adminPassword: pulumi.secret("admin-pass-123"), runnerToken: token });
+    const registry = new Registry("registry", c, { password: pulumi.secret("registry-pass-456") });
+    const runner = new Runner("runner", c, {
+      runnerToken: token, giteaClusterIP: gitea.clusterIP, registryClusterIP: registry.clusterIP, jobImage: JOB_IMAGE,
+    });
+    const config = await unwrap(runner.config);
+    await settle();
+    return { c, config };
+  }
+
+  it("PM-01 the --add-host IP is the gitea-http Service's ClusterIP (an Output), in config.yaml and hostAliases", async () => {
+    const { config } = await build();
+    const cfg = YAML.parse(config);
+    expect(cfg.container.options).toContain("--add-host=gitea-http.gitea.svc.cluster.local:10.43.0.30");
+    expect(cfg.container.options).toContain(`--add-host=${REGISTRY_NAME}:10.43.0.50`);
+    const cm = find(created, "kubernetes:core/v1:ConfigMap");
+    expect(YAML.parse(plain(cm.inputs.data)["config.yaml"])).toEqual(cfg);
+    const pod = find(created, "kubernetes:apps/v1:Deployment", (d) => d.inputs.metadata.namespace === "gitea-runner").inputs.spec.template.spec;
+    expect(plain(pod.hostAliases)).toEqual([
+      { ip: "10.43.0.30", hostnames: ["gitea-http.gitea.svc.cluster.local"] },
+      { ip: "10.43.0.50", hostnames: [REGISTRY_NAME] },
+    ]);
+    // Deterministic: keys sorted.
+    expect(config.indexOf("cache:")).toBeLessThan(config.indexOf("container:"));
+  });
+
+  it("PM-24 GITEA_INSTANCE_URL is the NodePort URL job containers reach, not localhost nor the in-cluster name", async () => {
+    const { c } = await build();
+    const env = plain(find(created, "kubernetes:apps/v1:Deployment", (d) => d.inputs.metadata.namespace === "gitea-runner").inputs.spec.template.spec.containers[0].env);
+    const url = env.find((e: any) => e.name === "GITEA_INSTANCE_URL").value;
+    expect(url).toBe(await unwrap(c.endpoints.gitea.runnerUrl));
+    expect(url).toBe("http://k3d-platform-server-0:30300");
+    expect(isLoopbackReference(url)).toBe(false);
+    expect(url).not.toBe(c.endpoints.gitea.internalUrl);
+    expect(env.find((e: any) => e.name === "DOCKER_HOST").value).toBe("tcp://127.0.0.1:2375");
+  });
+
+  it("PM-10 Gitea and the runner read the same stack-provisioned token from Secrets, never a literal", async () => {
+    await build();
+    const secrets = findAll(created, "kubernetes:core/v1:Secret", (s) => [GITEA_RUNNER_TOKEN_SECRET, RUNNER_TOKEN_SECRET].includes(s.inputs.metadata.name));
+    expect(secrets).toHaveLength(2);
+    for (const s of secrets) {
+      expect(isSecretInput(s.inputs.stringData)).toBe(true);
+      expect(plain(s.inputs.stringData).token).toBe("r".repeat(40));
+    }
+    const runnerEnv = find(created, "kubernetes:apps/v1:Deployment", (d) => d.inputs.metadata.namespace === "gitea-runner").inputs.spec.template.spec.containers[0].env;
+    expect(runnerEnv.find((e: any) => e.name === "GITEA_RUNNER_REGISTRATION_TOKEN")).toEqual({
+      name: "GITEA_RUNNER_REGISTRATION_TOKEN", valueFrom: { secretKeyRef: { name: RUNNER_TOKEN_SECRET, key: "token" } },
+    });
+    const gitea = find(created, "kubernetes:helm.sh/v4:Chart").inputs.values;
+    expect(gitea.deployment.env[0].valueFrom.secretKeyRef.name).toBe(GITEA_RUNNER_TOKEN_SECRET);
+    expect(JSON.stringify(plain(runnerEnv))).not.toContain("r".repeat(40));
+  });
+
+  it("runner namespace is privileged (dind) with default deny and only the egress it needs", async () => {
+    const { c } = await build();
+    const ns = find(created, "kubernetes:core/v1:Namespace", (n) => n.inputs.metadata.name === "gitea-runner");
+    expect(ns.inputs.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("privileged");
+    const nps = findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy", (n) => n.inputs.metadata.namespace === "gitea-runner");
+    expect(nps.map((n) => n.inputs.metadata.name).sort()).toEqual(["allow-dns", "allow-gitea", "allow-internet", "allow-registry", "default-deny"]);
+    const toGitea = nps.find((n) => n.inputs.metadata.name === "allow-gitea")!.inputs.spec.egress[0];
+    expect(toGitea.ports).toEqual([{ port: 3000, protocol: "TCP" }]);
+    const internet = nps.find((n) => n.inputs.metadata.name === "allow-internet")!.inputs.spec.egress[0];
+    expect(internet.ports.map((p: any) => p.port)).toEqual([443, 80, c.endpoints.ports.giteaHttp, c.endpoints.ports.registry]);
+    expect(findAll(created, "kubernetes:core/v1:Namespace").filter((n) => n.inputs.metadata.labels["pod-security.kubernetes.io/enforce"] === "privileged")).toHaveLength(1);
+  });
+
+  it("PM-15 no image in anything these components build names localhost, 127.0.0.1 or ::1", async () => {
+    const { c } = await build();
+    const refs: string[] = [];
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) {
+        if (k === "image" && typeof x === "string") refs.push(x);
+        else walk(x);
+      }
+    };
+    for (const r of created) walk(plain(r.inputs));
+    const cfg = YAML.parse(plain(find(created, "kubernetes:core/v1:ConfigMap").inputs.data)["config.yaml"]);
+    refs.push(...cfg.runner.labels.map((l: string) => l.split("docker://")[1]));
+    walk(giteaValues({ publicUrl: c.endpoints.gitea.publicUrl, domain: "git.platform.localhost", sshPort: 30022, resources: SIZES.small.gitea, adminEmail: "a@b.c" }));
+    expect(refs).toEqual(expect.arrayContaining([images.actRunner, images.dind, images.registry, JOB_IMAGE]));
+    for (const ref of refs) expect(isLoopbackReference(ref), ref).toBe(false);
+  });
+});
