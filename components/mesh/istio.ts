@@ -1,0 +1,191 @@
+// Istio: base (CRDs) -> istiod -> ingress gateway, in that order (the gateway's proxy is injected by
+// istiod's webhook), the gateway labelled for GATEWAY_SELECTOR (PM-38), and the platform Gateway
+// plus the VirtualServices that expose the UIs. Chart keys: istio/istio manifests/charts/{base,
+// istio-control/istio-discovery,gateway}/values.yaml @ 1.30.3 (set at top level, not under
+// `_internal_defaults_do_not_set`).
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { ClusterContext } from "../lib/context";
+import { K8sObject, namespace } from "../lib/k8s";
+import { allowDns, allowEgress, allowIngress, defaultDeny } from "../lib/network";
+import { registerObject } from "../lib/objects";
+import { sizeOf } from "../lib/sizes";
+import { charts } from "../lib/versions";
+import { API_SERVER_PORT } from "../delivery/rollouts";
+import { gateway, GATEWAY_SELECTOR, ISTIO_MERGED_METRICS_PORT, SIDECAR_NAMESPACE_POD_SECURITY, virtualService } from "./routing";
+
+export { SIDECAR_NAMESPACE_POD_SECURITY };
+
+export const ISTIO_NAMESPACE = "istio-system";
+/** Release name of the gateway chart: its Deployment and Service are called this. */
+export const GATEWAY_RELEASE = "istio-ingressgateway";
+export const PLATFORM_GATEWAY_NAME = "platform";
+/** What VirtualServices put in `gateways` to be served by the platform Gateway. */
+export const PLATFORM_GATEWAY = `${ISTIO_NAMESPACE}/${PLATFORM_GATEWAY_NAME}`;
+/** istiod pod labels (istio-discovery templates/deployment.yaml @ 1.30.3). */
+export const ISTIOD_PODS: Readonly<Record<string, string>> = { app: "istiod" };
+/** istiod ports: xDS plaintext, xDS mTLS, monitoring, injection/validation webhook. */
+export const ISTIOD_PORTS = { xds: 15010, xdsTls: 15012, monitoring: 15014, webhook: 15017 } as const;
+/** Argo CD's server Service (argo-cd chart, release argocd) and Kiali's (kiali-server chart, instance "kiali"). */
+export const ARGOCD_SERVER = { service: "argocd-server", port: 80 } as const;
+export const KIALI_SERVICE = { service: "kiali", port: 20001 } as const;
+
+/**
+ * istio-system is "baseline", not "restricted": the gateway pod sets the (safe) sysctl
+ * net.ipv4.ip_unprivileged_port_start and its proxy container is written by istiod's injection
+ * template without a seccompProfile, which restricted demands. Nothing here needs "privileged":
+ * no sidecars are injected into istio-system, so no istio-init with NET_ADMIN runs here. Application
+ * namespaces with sidecars need SIDECAR_NAMESPACE_POD_SECURITY ("baseline") for istio-init.
+ */
+export function istioNamespace(): K8sObject {
+  return namespace({ name: ISTIO_NAMESPACE, podSecurity: "baseline" });
+}
+
+export function istiodValues(ctx: ClusterContext): Record<string, unknown> {
+  return {
+    // One replica on these small clusters; the budget counts one (plan.ts).
+    autoscaleEnabled: false,
+    replicaCount: 1,
+    resources: sizeOf(ctx.profile.size, "istiod"),
+    seccompProfile: { type: "RuntimeDefault" },
+    meshConfig: {
+      // Sidecars serve app + Envoy metrics on 15020 (plaintext even under STRICT mTLS).
+      enablePrometheusMerge: true,
+      defaultConfig: { holdApplicationUntilProxyStarts: true },
+    },
+    global: {
+      istioNamespace: ISTIO_NAMESPACE,
+      proxy: { resources: sizeOf(ctx.profile.size, "istioProxy") },
+      // A PDB with one replica blocks node drains.
+      defaultPodDisruptionBudget: { enabled: false },
+    },
+  };
+}
+
+export function gatewayValues(ctx: ClusterContext): Record<string, unknown> {
+  const ports = ctx.endpoints.ports;
+  return {
+    // Pods labelled istio: ingressgateway whatever the release is called (PM-38).
+    labels: { ...GATEWAY_SELECTOR, app: GATEWAY_RELEASE, "istio.io/dataplane-mode": "none" },
+    autoscaling: { enabled: false },
+    replicaCount: 1,
+    resources: sizeOf(ctx.profile.size, "istioGateway"),
+    service: {
+      // K3s servicelb binds 80/443 on the node for a LoadBalancer Service; k3d maps host ports to them.
+      type: "LoadBalancer",
+      // The list replaces the chart's; every port named, NodePorts fixed by the port plan (PM-08).
+      ports: [
+        { name: "status-port", port: 15021, protocol: "TCP", targetPort: 15021 },
+        { name: "http2", port: 80, protocol: "TCP", targetPort: 80, nodePort: ports.gatewayHttp },
+        { name: "https", port: 443, protocol: "TCP", targetPort: 443, nodePort: ports.gatewayHttps },
+      ],
+    },
+  };
+}
+
+/**
+ * The platform Gateway (HTTP, every host under the domain) and the UI VirtualServices. Dev URLs
+ * carry :8080 in the Host header; gateway routes ignore the port when matching hosts
+ * (istio/istio 1.30.3 pilot/pkg/networking/core/gateway.go: IgnorePortInHostMatching).
+ */
+export function platformRoutes(ctx: ClusterContext): K8sObject[] {
+  const ep = ctx.endpoints;
+  const h = ep.hostnames;
+  const gw = gateway({
+    name: PLATFORM_GATEWAY_NAME, namespace: ISTIO_NAMESPACE,
+    servers: [{ port: { name: "http", number: 80, protocol: "HTTP" }, hosts: [`*.${ep.domain}`] }],
+  });
+  const fqdn = (svc: string, ns: string) => `${svc}.${ns}.svc.cluster.local`;
+  const ui = (name: string, host: string, destination: string, port: number, timeout?: string) => virtualService({
+    name, namespace: ISTIO_NAMESPACE, hosts: [host], gateways: [PLATFORM_GATEWAY],
+    http: [{ name: "default", route: [{ host: destination, port }], ...(timeout ? { timeout } : {}) }],
+  });
+  return [
+    gw,
+    // Git over HTTP can stream large packs: no route timeout.
+    ui("gitea", h.git, ep.gitea.fqdn, ep.gitea.port),
+    ui("argocd", h.argocd, fqdn(ARGOCD_SERVER.service, ep.argocd.namespace), ARGOCD_SERVER.port),
+    ui("kiali", h.kiali, fqdn(KIALI_SERVICE.service, ep.kiali.namespace), KIALI_SERVICE.port, "60s"),
+    ui("prometheus", h.prometheus, ep.prometheus.fqdn, ep.prometheus.port, "60s"),
+  ];
+}
+
+/** A rule with no `from`: any source, including the node (API server webhooks, servicelb). */
+function openIngress(name: string, podLabels: Record<string, string>, ports: readonly number[]): K8sObject {
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: { name, namespace: ISTIO_NAMESPACE },
+    spec: {
+      podSelector: { matchLabels: { ...podLabels } },
+      policyTypes: ["Ingress"],
+      ingress: [{ ports: ports.map((port) => ({ port, protocol: "TCP" })) }],
+    },
+  };
+}
+
+export function istioNetworkPolicies(ctx: ClusterContext, apiServerPort = API_SERVER_PORT): K8sObject[] {
+  const ns = ISTIO_NAMESPACE;
+  const monitoring = ctx.endpoints.prometheus.namespace;
+  return [
+    defaultDeny(ns),
+    allowDns(ns),
+    // Sidecars and gateways in every namespace fetch config and certificates from istiod.
+    {
+      apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy",
+      metadata: { name: "allow-xds", namespace: ns },
+      spec: {
+        podSelector: { matchLabels: { ...ISTIOD_PODS } }, policyTypes: ["Ingress"],
+        ingress: [{ from: [{ namespaceSelector: {} }], ports: [ISTIOD_PORTS.xds, ISTIOD_PORTS.xdsTls].map((port) => ({ port, protocol: "TCP" })) }],
+      },
+    },
+    openIngress("allow-istiod-webhook", ISTIOD_PODS, [ISTIOD_PORTS.webhook]),
+    allowIngress({ name: "allow-istiod-monitoring", namespace: ns, podLabels: { ...ISTIOD_PODS }, from: [{ namespace: monitoring }, { namespace: ns, podLabels: { "app.kubernetes.io/name": "kiali" } }], ports: [{ port: ISTIOD_PORTS.monitoring }, { port: 8080 }] }),
+    allowEgress({ name: "allow-istiod-api-server", namespace: ns, podLabels: { ...ISTIOD_PODS }, to: [{ cidr: "0.0.0.0/0" }], ports: [{ port: apiServerPort }] }),
+    // Users reach the gateway through servicelb/k3d from outside the cluster.
+    openIngress("allow-gateway-traffic", GATEWAY_SELECTOR, [80, 443, 15021]),
+    allowIngress({ name: "allow-gateway-scrape", namespace: ns, podLabels: { ...GATEWAY_SELECTOR }, from: [{ namespace: monitoring }], ports: [{ port: ISTIO_MERGED_METRICS_PORT }] }),
+    allowEgress({ name: "allow-gateway-istiod", namespace: ns, podLabels: { ...GATEWAY_SELECTOR }, to: [{ namespace: ns, podLabels: { ...ISTIOD_PODS } }], ports: [{ port: ISTIOD_PORTS.xdsTls }] }),
+    // The gateway proxies to UIs and apps in any namespace; each destination namespace admits it.
+    {
+      apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy",
+      metadata: { name: "allow-gateway-to-backends", namespace: ns },
+      spec: { podSelector: { matchLabels: { ...GATEWAY_SELECTOR } }, policyTypes: ["Egress"], egress: [{ to: [{ namespaceSelector: {} }] }] },
+    },
+  ];
+}
+
+export interface IstioArgs {
+  readonly ctx: ClusterContext;
+  /** Port the API server listens on behind the `kubernetes` Service. @default 6443 */
+  readonly apiServerPort?: number;
+}
+
+export class Istio extends pulumi.ComponentResource {
+  public readonly namespace: string;
+  /** CRDs: anything creating Gateways, VirtualServices, DestinationRules or PeerAuthentications depends on it. */
+  public readonly base: k8s.helm.v4.Chart;
+  /** The injector: namespaces with sidecars must get their pods after it. */
+  public readonly istiod: k8s.helm.v4.Chart;
+  /** The ingress gateway the platform Gateway selects (PM-38). */
+  public readonly gateway: k8s.helm.v4.Chart;
+
+  constructor(name: string, args: IstioArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("platform:mesh:Istio", name, {}, opts);
+    const { ctx } = args;
+    const overlays = ctx.profile.overlays;
+    this.namespace = ISTIO_NAMESPACE;
+    const ns = registerObject(istioNamespace(), overlays, { parent: this });
+    const policies = istioNetworkPolicies(ctx, args.apiServerPort).map((p) => registerObject(p, overlays, { parent: this, dependsOn: [ns] }));
+    const chart = (id: string, pin: { repo: string; chart: string; version: string }, release: string, values: Record<string, unknown>, dependsOn: pulumi.Resource[]) =>
+      new k8s.helm.v4.Chart(`${name}-${id}`, {
+        name: release, chart: pin.chart, version: pin.version, repositoryOpts: { repo: pin.repo }, namespace: ISTIO_NAMESPACE, values,
+      }, { parent: this, dependsOn });
+    this.base = chart("base", charts.istioBase, "istio-base", { defaultRevision: "default" }, [ns]);
+    this.istiod = chart("istiod", charts.istiod, "istiod", istiodValues(ctx), [ns, this.base, ...policies]);
+    // image: auto in the gateway Deployment is filled in by istiod's webhook: istiod first.
+    this.gateway = chart("gateway", charts.istioGateway, GATEWAY_RELEASE, gatewayValues(ctx), [this.istiod]);
+    for (const obj of platformRoutes(ctx)) registerObject(obj, overlays, { parent: this, dependsOn: [this.base, this.gateway] });
+    this.registerOutputs({ namespace: this.namespace });
+  }
+}

@@ -1,0 +1,145 @@
+// Kiali (kiali-server chart) in istio-system: read-only anonymous UI behind the gateway, Prometheus
+// from the endpoints object, health probes on the path its web root implies and late enough (PM-35).
+// Keys checked against kiali/helm-charts docs/kiali-server-2.29.0.tgz: values.yaml and
+// templates/{deployment,role,role-viewer}.yaml.
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { ClusterContext } from "../lib/context";
+import { K8sObject } from "../lib/k8s";
+import { allowEgress, allowIngress } from "../lib/network";
+import { registerObject } from "../lib/objects";
+import { sizeOf } from "../lib/sizes";
+import { charts } from "../lib/versions";
+import { API_SERVER_PORT } from "../delivery/rollouts";
+import { ISTIO_NAMESPACE, ISTIOD_PODS, ISTIOD_PORTS, KIALI_SERVICE } from "./istio";
+import { GATEWAY_SELECTOR } from "./routing";
+
+/** Kiali pod labels (templates/_helpers.tpl kiali-server.selectorLabels, instance_name "kiali"). */
+export const KIALI_PODS: Readonly<Record<string, string>> = { "app.kubernetes.io/name": "kiali", "app.kubernetes.io/instance": "kiali" };
+export const KIALI_METRICS_PORT = 9090;
+/** PM-35: Kiali waits for its cluster-wide cache before it reports healthy. */
+export const KIALI_MIN_LIVENESS_DELAY = 30;
+
+export interface ApiGroupRule {
+  readonly apiGroups: readonly string[];
+  readonly verbs: readonly string[];
+}
+
+/** PM-35: what Kiali must read, or it never leaves "waiting for cluster-scoped cache to sync". */
+export function kialiRequiredRbac(): ApiGroupRule[] {
+  const read = ["get", "list", "watch"];
+  return ["networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io"].map((g) => ({ apiGroups: [g], verbs: read }));
+}
+
+/**
+ * The istio.io rule of the chart's read-only ClusterRole, as seen upstream in kiali/helm-charts
+ * docs/kiali-server-2.29.0.tgz, kiali-server/templates/role-viewer.yaml (used when
+ * view_only_mode is true): apiGroups networking/security/extensions/telemetry istio.io and
+ * inference.networking.k8s.io, resources "*", verbs get/list/watch. role.yaml (the write role)
+ * has the same groups with create/delete/patch added. Re-check when charts.kiali moves.
+ */
+export const KIALI_CHART_VIEWER_RBAC = {
+  chartVersion: "2.29.0",
+  source: "kiali/helm-charts docs/kiali-server-2.29.0.tgz kiali-server/templates/role-viewer.yaml",
+  rules: [
+    {
+      apiGroups: ["networking.istio.io", "security.istio.io", "extensions.istio.io", "telemetry.istio.io", "inference.networking.k8s.io"],
+      resources: ["*"],
+      verbs: ["get", "list", "watch"],
+    },
+  ],
+} as const;
+
+/** The chart builds every probe path as `<web_root without trailing slash>/healthz` (templates/deployment.yaml). */
+export function kialiHealthPath(webRoot: string): string {
+  if (!webRoot.startsWith("/")) throw new Error(`kiali web_root must start with /, got "${webRoot}"`);
+  return `${webRoot.replace(/\/+$/, "")}/healthz`;
+}
+
+export interface KialiArgs {
+  readonly ctx: ClusterContext;
+  /**
+   * "anonymous": no login, and with view_only_mode the chart binds its read-only ClusterRole, so
+   * the UI behind the gateway can look but not change the mesh. "token": log in with a
+   * ServiceAccount token (for environments where even read access must be gated). @default "anonymous"
+   */
+  readonly authStrategy?: "anonymous" | "token";
+  /** Served at the root of its own host (kiali.<domain>), so the health path is /healthz. @default "/" */
+  readonly webRoot?: string;
+  /** Liveness initialDelaySeconds; at least 30 (PM-35). @default 30 */
+  readonly livenessDelaySeconds?: number;
+  /** Port the API server listens on behind the `kubernetes` Service. @default 6443 */
+  readonly apiServerPort?: number;
+}
+
+export function kialiValues(args: KialiArgs): Record<string, unknown> {
+  const { ctx } = args;
+  const webRoot = args.webRoot ?? "/";
+  kialiHealthPath(webRoot);
+  const liveness = args.livenessDelaySeconds ?? KIALI_MIN_LIVENESS_DELAY;
+  if (!Number.isInteger(liveness) || liveness < KIALI_MIN_LIVENESS_DELAY) {
+    throw new Error(`kiali liveness initialDelaySeconds must be >= ${KIALI_MIN_LIVENESS_DELAY} (PM-35), got ${liveness}`);
+  }
+  return {
+    auth: { strategy: args.authStrategy ?? "anonymous" },
+    deployment: {
+      // Read-only: the chart binds kiali-viewer instead of the write role (role.yaml condition).
+      view_only_mode: true,
+      cluster_wide_access: true,
+      instance_name: KIALI_SERVICE.service,
+      image_pull_policy: "IfNotPresent",
+      resources: sizeOf(ctx.profile.size, "kiali"),
+      // Our NetworkPolicies (below and in Istio) are the only ones in istio-system.
+      network_policy: { enabled: false },
+      // The chart reads these keys (deployment.yaml: `| int | default N`); startup keeps its own.
+      probes: {
+        liveness: { initial_delay_seconds: liveness, period_seconds: 30 },
+        readiness: { initial_delay_seconds: 10, period_seconds: 10 },
+        startup: { initial_delay_seconds: 30, period_seconds: 10, failure_threshold: 12 },
+      },
+    },
+    server: { port: KIALI_SERVICE.port, web_root: webRoot },
+    external_services: {
+      prometheus: { enabled: true, url: ctx.endpoints.prometheus.internalUrl },
+      grafana: { enabled: false },
+      tracing: { enabled: false },
+      istio: { root_namespace: ISTIO_NAMESPACE },
+    },
+  };
+}
+
+/** Into istio-system (whose default deny the Istio component owns): the gateway in, scrapes in, API/Prometheus/istiod out. */
+export function kialiNetworkPolicies(ctx: ClusterContext, apiServerPort = API_SERVER_PORT): K8sObject[] {
+  const ns = ISTIO_NAMESPACE;
+  const prom = ctx.endpoints.prometheus;
+  const pods = { ...KIALI_PODS };
+  return [
+    allowIngress({ name: "allow-gateway-to-kiali", namespace: ns, podLabels: pods, from: [{ namespace: ns, podLabels: { ...GATEWAY_SELECTOR } }], ports: [{ port: KIALI_SERVICE.port }] }),
+    allowIngress({ name: "allow-kiali-scrape", namespace: ns, podLabels: pods, from: [{ namespace: prom.namespace }], ports: [{ port: KIALI_METRICS_PORT }] }),
+    allowEgress({ name: "allow-kiali-api-server", namespace: ns, podLabels: pods, to: [{ cidr: "0.0.0.0/0" }], ports: [{ port: apiServerPort }] }),
+    allowEgress({ name: "allow-kiali-prometheus", namespace: ns, podLabels: pods, to: [{ namespace: prom.namespace }], ports: [{ port: prom.targetPort }] }),
+    allowEgress({ name: "allow-kiali-istiod", namespace: ns, podLabels: pods, to: [{ namespace: ns, podLabels: { ...ISTIOD_PODS } }], ports: [{ port: ISTIOD_PORTS.monitoring }, { port: 8080 }] }),
+  ];
+}
+
+export class Kiali extends pulumi.ComponentResource {
+  public readonly chart: k8s.helm.v4.Chart;
+  public readonly healthPath: string;
+
+  /** Construct after Istio (its namespace and CRDs): pass `dependsOn: [istio]` in opts. */
+  constructor(name: string, args: KialiArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("platform:mesh:Kiali", name, {}, opts);
+    const values = kialiValues(args);
+    this.healthPath = kialiHealthPath(args.webRoot ?? "/");
+    const policies = kialiNetworkPolicies(args.ctx, args.apiServerPort).map((p) => registerObject(p, args.ctx.profile.overlays, { parent: this }));
+    this.chart = new k8s.helm.v4.Chart(name, {
+      name: "kiali",
+      chart: charts.kiali.chart,
+      version: charts.kiali.version,
+      repositoryOpts: { repo: charts.kiali.repo },
+      namespace: ISTIO_NAMESPACE,
+      values,
+    }, { parent: this, dependsOn: policies });
+    this.registerOutputs({ healthPath: this.healthPath });
+  }
+}

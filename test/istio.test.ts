@@ -1,0 +1,110 @@
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { Created, findAll, mocks } from "./helpers/mocks";
+import { ClusterContext } from "../components/lib/context";
+import { endpoints } from "../components/lib/endpoints";
+import { PROFILES } from "../components/lib/profiles";
+import { sizeOf } from "../components/lib/sizes";
+import { charts } from "../components/lib/versions";
+import {
+  gatewayValues, istioNamespace, istioNetworkPolicies, istiodValues, platformRoutes, PLATFORM_GATEWAY, SIDECAR_NAMESPACE_POD_SECURITY,
+} from "../components/mesh/istio";
+import { GATEWAY_SELECTOR } from "../components/mesh/routing";
+
+const ctx: ClusterContext = {
+  environment: "dev", profile: PROFILES.dev,
+  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
+};
+const settle = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
+
+describe("Istio values", () => {
+  it("PM-38 the ingress gateway pods carry the label Gateways select", () => {
+    const v = gatewayValues(ctx) as any;
+    expect(v.labels.istio).toBe(GATEWAY_SELECTOR.istio);
+    const gw = platformRoutes(ctx).find((o) => o.kind === "Gateway")!;
+    for (const [k, val] of Object.entries(gw.spec.selector)) expect(v.labels[k]).toBe(val);
+  });
+
+  it("gateway Service: LoadBalancer, every port named, NodePorts from the port plan", () => {
+    const svc = (gatewayValues(ctx) as any).service;
+    expect(svc.type).toBe("LoadBalancer");
+    for (const p of svc.ports) expect(p.name).toMatch(/^[a-z0-9-]+$/);
+    const byName = Object.fromEntries(svc.ports.map((p: any) => [p.name, p]));
+    expect(byName.http2).toMatchObject({ port: 80, targetPort: 80, nodePort: ctx.endpoints.ports.gatewayHttp });
+    expect(byName.https).toMatchObject({ port: 443, targetPort: 443, nodePort: ctx.endpoints.ports.gatewayHttps });
+    expect(byName["status-port"].port).toBe(15021);
+  });
+
+  it("resources for istiod, the gateway and every sidecar come from sizes.ts; one istiod, no autoscaling", () => {
+    const d = istiodValues(ctx) as any;
+    expect(d.resources).toEqual(sizeOf("small", "istiod"));
+    expect(d.global.proxy.resources).toEqual(sizeOf("small", "istioProxy"));
+    expect(d.autoscaleEnabled).toBe(false);
+    expect(d.meshConfig.enablePrometheusMerge).toBe(true);
+    const g = gatewayValues(ctx) as any;
+    expect(g.resources).toEqual(sizeOf("small", "istioGateway"));
+    expect(g.autoscaling.enabled).toBe(false);
+  });
+
+  it("PM-37 the platform Gateway names its port; UI VirtualServices use hostnames and FQDNs from the endpoints object", () => {
+    const objs = platformRoutes(ctx);
+    const gw = objs.find((o) => o.kind === "Gateway")!;
+    expect(gw.spec.servers[0].port).toEqual({ name: "http", number: 80, protocol: "HTTP" });
+    expect(gw.spec.servers[0].hosts).toEqual(["*.platform.localhost"]);
+    const vs = Object.fromEntries(objs.filter((o) => o.kind === "VirtualService").map((o) => [o.metadata.name, o.spec]));
+    const ep = ctx.endpoints;
+    const dest = (name: string) => vs[name].http[0].route[0].destination;
+    expect(vs.gitea.hosts).toEqual([ep.hostnames.git]);
+    expect(dest("gitea")).toEqual({ host: ep.gitea.fqdn, port: { number: 3000 } });
+    expect(vs.argocd.hosts).toEqual([ep.hostnames.argocd]);
+    expect(dest("argocd")).toEqual({ host: "argocd-server.argocd.svc.cluster.local", port: { number: 80 } });
+    expect(vs.kiali.hosts).toEqual([ep.hostnames.kiali]);
+    expect(dest("kiali")).toEqual({ host: "kiali.istio-system.svc.cluster.local", port: { number: 20001 } });
+    expect(vs.prometheus.hosts).toEqual([ep.hostnames.prometheus]);
+    expect(dest("prometheus")).toEqual({ host: ep.prometheus.fqdn, port: { number: ep.prometheus.port } });
+    for (const spec of Object.values(vs)) expect(spec.gateways).toEqual([PLATFORM_GATEWAY]);
+  });
+
+  it("istio-system is baseline (not privileged); sidecar namespaces need baseline", () => {
+    expect(istioNamespace().metadata.labels!["pod-security.kubernetes.io/enforce"]).toBe("baseline");
+    expect(SIDECAR_NAMESPACE_POD_SECURITY).toBe("baseline");
+  });
+
+  it("network policies: default deny, xDS from every namespace, webhook and gateway open, scrapes from monitoring", () => {
+    const p = Object.fromEntries(istioNetworkPolicies(ctx).map((o) => [o.metadata.name, o.spec]));
+    expect(p["default-deny"].policyTypes).toEqual(["Ingress", "Egress"]);
+    expect(p["allow-xds"].ingress[0].from).toEqual([{ namespaceSelector: {} }]);
+    expect(p["allow-istiod-webhook"].ingress[0].from).toBeUndefined();
+    expect(p["allow-gateway-traffic"].podSelector.matchLabels).toEqual(GATEWAY_SELECTOR);
+    expect(p["allow-gateway-traffic"].ingress[0].ports.map((x: any) => x.port)).toEqual([80, 443, 15021]);
+    expect(p["allow-gateway-scrape"].ingress[0].from[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"]).toBe("monitoring");
+    expect(p["allow-istiod-api-server"].egress[0].ports[0].port).toBe(6443);
+  });
+});
+
+describe("Istio component under mocks", () => {
+  const created: Created[] = [];
+  beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
+  beforeEach(() => { created.length = 0; });
+
+  it("PM-38 base, istiod and the ingress gateway are installed, pinned, into istio-system, with the platform Gateway", async () => {
+    const { Istio } = await import("../components/mesh/istio");
+    const istio = new Istio("istio", { ctx });
+    await settle();
+    const installed = findAll(created, "kubernetes:helm.sh/v4:Chart");
+    expect(installed.map((c) => c.inputs.chart).sort()).toEqual(["base", "gateway", "istiod"]);
+    for (const c of installed) expect(c.inputs.namespace).toBe("istio-system");
+    const gw = installed.find((c) => c.inputs.chart === "gateway")!;
+    expect(gw.inputs.version).toBe(charts.istioGateway.version);
+    expect(gw.inputs.name).toBe("istio-ingressgateway");
+    expect(gw.inputs.values.labels.istio).toBe("ingressgateway");
+    expect(installed.find((c) => c.inputs.chart === "istiod")!.inputs.version).toBe(charts.istiod.version);
+    expect(installed.find((c) => c.inputs.chart === "base")!.inputs.version).toBe(charts.istioBase.version);
+    expect([istio.base, istio.istiod, istio.gateway].every((r) => r instanceof pulumi.Resource)).toBe(true);
+    const gateways = findAll(created, "kubernetes:networking.istio.io/v1:Gateway");
+    expect(gateways).toHaveLength(1);
+    expect(gateways[0].inputs.spec.selector).toEqual({ istio: "ingressgateway" });
+    expect(findAll(created, "kubernetes:networking.istio.io/v1:VirtualService").map((c) => c.inputs.metadata.name).sort())
+      .toEqual(["argocd", "gitea", "kiali", "prometheus"]);
+  });
+});

@@ -1,0 +1,87 @@
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { Created, find, findAll, mocks } from "./helpers/mocks";
+import { ClusterContext } from "../components/lib/context";
+import { endpoints } from "../components/lib/endpoints";
+import { PROFILES } from "../components/lib/profiles";
+import { sizeOf } from "../components/lib/sizes";
+import { charts } from "../components/lib/versions";
+import {
+  KIALI_CHART_VIEWER_RBAC, kialiHealthPath, kialiNetworkPolicies, kialiRequiredRbac, kialiValues, KIALI_PODS,
+} from "../components/mesh/kiali";
+
+const ctx: ClusterContext = {
+  environment: "dev", profile: PROFILES.dev,
+  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
+};
+const settle = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
+
+describe("Kiali values", () => {
+  it("PM-35 the chart version's read-only ClusterRole covers networking, security, telemetry and extensions istio.io", () => {
+    // The record is tied to the pinned chart: a version bump fails here until the role is re-read upstream.
+    expect(charts.kiali.version).toBe(KIALI_CHART_VIEWER_RBAC.chartVersion);
+    for (const need of kialiRequiredRbac()) {
+      for (const group of need.apiGroups) {
+        const rule = KIALI_CHART_VIEWER_RBAC.rules.find((r) => (r.apiGroups as readonly string[]).includes(group));
+        expect(rule, `no rule for ${group}`).toBeDefined();
+        expect(rule!.resources).toContain("*");
+        for (const verb of need.verbs) expect(rule!.verbs).toContain(verb);
+      }
+    }
+    expect(kialiRequiredRbac().flatMap((r) => r.apiGroups).sort())
+      .toEqual(["extensions.istio.io", "networking.istio.io", "security.istio.io", "telemetry.istio.io"]);
+  });
+
+  it("PM-35 read-only anonymous: view_only_mode selects the chart's viewer role", () => {
+    const v = kialiValues({ ctx }) as any;
+    expect(v.auth.strategy).toBe("anonymous");
+    expect(v.deployment.view_only_mode).toBe(true);
+    expect(v.deployment.cluster_wide_access).toBe(true);
+  });
+
+  it("PM-35 web root explicit and the probe path matches it; liveness starts at 30 s or later", () => {
+    const v = kialiValues({ ctx }) as any;
+    expect(v.server.web_root).toBe("/");
+    expect(kialiHealthPath(v.server.web_root)).toBe("/healthz");
+    expect(kialiHealthPath("/kiali")).toBe("/kiali/healthz");
+    expect(kialiHealthPath("/kiali/")).toBe("/kiali/healthz");
+    expect(v.deployment.probes.liveness.initial_delay_seconds).toBeGreaterThanOrEqual(30);
+    expect(v.deployment.probes.startup.initial_delay_seconds).toBeGreaterThanOrEqual(30);
+    expect(() => kialiValues({ ctx, livenessDelaySeconds: 5 })).toThrow(/>= 30 \(PM-35\)/);
+    expect(() => kialiValues({ ctx, webRoot: "kiali" })).toThrow(/must start with \//);
+  });
+
+  it("Prometheus from the endpoints object, Grafana and tracing off, resources from sizes.ts", () => {
+    const v = kialiValues({ ctx }) as any;
+    expect(v.external_services.prometheus.url).toBe(ctx.endpoints.prometheus.internalUrl);
+    expect(v.external_services.grafana.enabled).toBe(false);
+    expect(v.external_services.tracing.enabled).toBe(false);
+    expect(v.deployment.resources).toEqual(sizeOf("small", "kiali"));
+  });
+
+  it("network policies: gateway in on 20001, Prometheus and istiod out", () => {
+    const p = Object.fromEntries(kialiNetworkPolicies(ctx).map((o) => [o.metadata.name, o]));
+    expect(p["allow-gateway-to-kiali"].spec.podSelector.matchLabels).toEqual(KIALI_PODS);
+    expect(p["allow-gateway-to-kiali"].spec.ingress[0].ports[0].port).toBe(20001);
+    expect(p["allow-gateway-to-kiali"].spec.ingress[0].from[0].podSelector.matchLabels).toEqual({ istio: "ingressgateway" });
+    expect(p["allow-kiali-prometheus"].spec.egress[0].ports[0].port).toBe(9090);
+    for (const o of Object.values(p)) expect(o.metadata.namespace).toBe("istio-system");
+  });
+});
+
+describe("Kiali component under mocks", () => {
+  const created: Created[] = [];
+  beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
+  beforeEach(() => { created.length = 0; });
+
+  it("installs the pinned kiali-server chart into istio-system with our values", async () => {
+    const { Kiali } = await import("../components/mesh/kiali");
+    const k = new Kiali("kiali", { ctx });
+    await settle();
+    expect(k.healthPath).toBe("/healthz");
+    const chart = find(created, "kubernetes:helm.sh/v4:Chart");
+    expect(chart.inputs).toMatchObject({ chart: "kiali-server", version: charts.kiali.version, namespace: "istio-system", name: "kiali" });
+    expect(chart.inputs.values.deployment.view_only_mode).toBe(true);
+    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy")).toHaveLength(5);
+  });
+});

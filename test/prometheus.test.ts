@@ -1,0 +1,97 @@
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
+import { Created, find, findAll, mocks } from "./helpers/mocks";
+import { ClusterContext } from "../components/lib/context";
+import { endpoints } from "../components/lib/endpoints";
+import { PROFILES } from "../components/lib/profiles";
+import { sizeOf } from "../components/lib/sizes";
+import { charts } from "../components/lib/versions";
+import {
+  CHART_DEFAULT_JOBS, prometheusNamespace, prometheusNetworkPolicies, prometheusValues, PROMETHEUS_SERVER_PODS, scrapeConfigs,
+} from "../components/monitoring/prometheus";
+import { rolloutsNetworkPolicies, ROLLOUTS_CONTROLLER_PODS } from "../components/delivery/rollouts";
+
+const ctxOf = (env: "dev" | "oci"): ClusterContext => ({
+  environment: env, profile: PROFILES[env],
+  endpoints: endpoints({ environment: env, domain: env === "dev" ? "platform.localhost" : "example.org", nodeAddress: "10.0.1.11" }),
+});
+const ctx = ctxOf("dev");
+const settle = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
+
+describe("Prometheus values", () => {
+  it("server only: alertmanager, pushgateway, node-exporter and the bundled kube-state-metrics off", () => {
+    const v = prometheusValues({ ctx }) as any;
+    expect(v.alertmanager.enabled).toBe(false);
+    expect(v["prometheus-pushgateway"].enabled).toBe(false);
+    expect(v["prometheus-node-exporter"].enabled).toBe(false);
+    expect(v["kube-state-metrics"].enabled).toBe(false);
+  });
+
+  it("retention from the profile, resources from sizes.ts, PVC sized per environment", () => {
+    const dev = prometheusValues({ ctx }) as any;
+    const oci = prometheusValues({ ctx: ctxOf("oci") }) as any;
+    expect(dev.server.retention).toBe(PROFILES.dev.prometheusRetention);
+    expect(oci.server.retention).toBe(PROFILES.oci.prometheusRetention);
+    expect(dev.server.resources).toEqual(sizeOf("small", "prometheus"));
+    expect(dev.configmapReload.prometheus.resources).toEqual(sizeOf("small", "prometheusReload"));
+    expect(dev.server.persistentVolume).toEqual({ enabled: true, size: "2Gi" });
+    expect(oci.server.persistentVolume.size).toBe("10Gi");
+    expect(prometheusValues({ ctx, storageSize: "5Gi" }) as any).toMatchObject({ server: { persistentVolume: { size: "5Gi" } } });
+    expect(() => prometheusValues({ ctx, storageSize: "lots" })).toThrow(/storageSize/);
+    expect(dev.server.service.servicePort).toBe(ctx.endpoints.prometheus.port);
+  });
+
+  it("PM-20 scrapes kube-state-metrics where our component serves it; istiod on 15014; annotated pods", () => {
+    const jobs = scrapeConfigs(ctx) as Record<string, any>;
+    for (const j of CHART_DEFAULT_JOBS) expect(jobs[j]).toEqual({ enabled: false });
+    expect(jobs["kube-state-metrics"].static_configs[0].targets).toEqual(["kube-state-metrics.monitoring.svc:8080"]);
+    expect(jobs.istiod.relabel_configs[0].regex).toBe("istiod;http-monitoring");
+    const keep = jobs["annotated-pods"].relabel_configs[0];
+    expect(keep).toMatchObject({ source_labels: ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"], action: "keep", regex: "true" });
+    // Round-trips through YAML as the chart renders it (no Outputs, no undefined).
+    expect(YAML.parse(YAML.stringify(jobs))).toEqual(jobs);
+  });
+
+  it("PM-27 Prometheus admits the argo-rollouts controller on its pod port, and argo-rollouts may leave for it", () => {
+    const mine = prometheusNetworkPolicies({ ctx }).find((p) => p.metadata.name === "allow-argo-rollouts")!;
+    expect(mine.metadata.namespace).toBe("monitoring");
+    expect(mine.spec.podSelector.matchLabels).toEqual(PROMETHEUS_SERVER_PODS);
+    const from = mine.spec.ingress[0].from[0];
+    expect(from.namespaceSelector.matchLabels["kubernetes.io/metadata.name"]).toBe("argo-rollouts");
+    expect(from.podSelector.matchLabels).toEqual(ROLLOUTS_CONTROLLER_PODS);
+    expect(mine.spec.ingress[0].ports).toEqual([{ port: ctx.endpoints.prometheus.targetPort, protocol: "TCP" }]);
+    const theirs = rolloutsNetworkPolicies(ctx).find((p) => p.metadata.name === "allow-prometheus")!;
+    expect(theirs.spec.egress[0].ports[0].port).toBe(mine.spec.ingress[0].ports[0].port);
+  });
+
+  it("Kiali and the ingress gateway reach Prometheus; Prometheus reaches the API server and its targets", () => {
+    const p = Object.fromEntries(prometheusNetworkPolicies({ ctx, extraScrapePorts: [9100] }).map((o) => [o.metadata.name, o.spec]));
+    expect(p["default-deny"]).toBeDefined();
+    expect(p["allow-dns"]).toBeDefined();
+    expect(p["allow-kiali"].ingress[0].from[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"]).toBe("istio-system");
+    expect(p["allow-ingress-gateway"].ingress[0].from[0].podSelector.matchLabels).toEqual({ istio: "ingressgateway" });
+    expect(p["allow-prometheus-api-server"].egress[0].ports[0].port).toBe(6443);
+    const ports = p["allow-prometheus-scrapes"].egress[0].ports.map((x: any) => x.port);
+    expect(ports).toEqual(expect.arrayContaining([15014, 15020, 8090, 9100]));
+    expect(p["allow-prometheus-scrapes"].egress[0].to).toEqual([{ namespaceSelector: {} }]);
+    expect(prometheusNamespace(ctx).metadata.labels!["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+  });
+});
+
+describe("Prometheus component under mocks", () => {
+  const created: Created[] = [];
+  beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
+  beforeEach(() => { created.length = 0; });
+
+  it("installs the pinned chart as release prometheus (Service prometheus-server) into monitoring", async () => {
+    const { Prometheus } = await import("../components/monitoring/prometheus");
+    const prom = new Prometheus("prometheus", { ctx });
+    await settle();
+    expect(prom.url).toBe("http://prometheus-server.monitoring.svc.cluster.local:80");
+    const chart = find(created, "kubernetes:helm.sh/v4:Chart");
+    expect(chart.inputs).toMatchObject({ chart: "prometheus", version: charts.prometheus.version, namespace: "monitoring", name: "prometheus" });
+    expect(find(created, "kubernetes:core/v1:Namespace").inputs.metadata.name).toBe("monitoring");
+    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy").length).toBe(8);
+  });
+});

@@ -1,0 +1,72 @@
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { Created, find, findAll, mocks } from "./helpers/mocks";
+import { ClusterContext } from "../components/lib/context";
+import { endpoints } from "../components/lib/endpoints";
+import { PROFILES } from "../components/lib/profiles";
+import { sizeOf } from "../components/lib/sizes";
+import { charts } from "../components/lib/versions";
+import { ROLLOUTS_CONTROLLER_PODS, rolloutsNamespace, rolloutsNetworkPolicies, rolloutsValues } from "../components/delivery/rollouts";
+
+const ctx: ClusterContext = {
+  environment: "dev", profile: PROFILES.dev,
+  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
+};
+const settle = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
+const byName = (list: any[], name: string) => list.find((p) => p.metadata.name === name);
+
+describe("Argo Rollouts values and policies", () => {
+  it("PM-16 CRDs and one controller with sized resources and metrics; dashboard off unless asked", () => {
+    const v = rolloutsValues(ctx) as any;
+    expect(v.installCRDs).toBe(true);
+    expect(v.controller.replicas).toBe(1);
+    expect(v.controller.resources).toEqual(sizeOf("small", "rolloutsController"));
+    expect(v.controller.metrics.enabled).toBe(true);
+    expect(v.dashboard.enabled).toBe(false);
+    expect(v.dashboard.resources.requests.memory).toBeDefined();
+    expect((rolloutsValues(ctx, { dashboard: true }) as any).dashboard.enabled).toBe(true);
+  });
+
+  it("PM-27 egress from argo-rollouts to the Prometheus port in the monitoring namespace", () => {
+    const policies = rolloutsNetworkPolicies(ctx);
+    const prom = byName(policies, "allow-prometheus");
+    expect(prom.metadata.namespace).toBe("argo-rollouts");
+    expect(prom.spec.policyTypes).toEqual(["Egress"]);
+    expect(prom.spec.egress[0].to[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"]).toBe("monitoring");
+    // The pod port (9090), not the Service port (80): policies see traffic after the Service's DNAT.
+    expect(prom.spec.egress[0].ports).toEqual([{ port: 9090, protocol: "TCP" }]);
+    expect(ctx.endpoints.prometheus.port).not.toBe(9090);
+  });
+
+  it("default deny, DNS, API server and Prometheus scrapes in; namespace restricted", () => {
+    const policies = rolloutsNetworkPolicies(ctx);
+    expect(byName(policies, "default-deny").spec.policyTypes).toEqual(["Ingress", "Egress"]);
+    expect(byName(policies, "allow-dns")).toBeDefined();
+    expect(byName(policies, "allow-api-server").spec.egress[0].ports[0].port).toBe(6443);
+    const scrape = byName(policies, "allow-prometheus-scrape");
+    expect(scrape.spec.podSelector.matchLabels).toEqual(ROLLOUTS_CONTROLLER_PODS);
+    expect(scrape.spec.ingress[0].ports[0].port).toBe(8090);
+    expect(rolloutsNamespace(ctx).metadata.labels!["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+  });
+});
+
+describe("ArgoRollouts component under mocks", () => {
+  const created: Created[] = [];
+  beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
+  beforeEach(() => { created.length = 0; });
+
+  it("PM-16 installs the pinned chart into argo-rollouts and exposes it for dependsOn", async () => {
+    const { ArgoRollouts } = await import("../components/delivery/rollouts");
+    const ro = new ArgoRollouts("argo-rollouts", { ctx });
+    await settle();
+    expect(ro.chart).toBeInstanceOf(pulumi.Resource);
+    const chart = find(created, "kubernetes:helm.sh/v4:Chart");
+    expect(chart.inputs).toMatchObject({ chart: charts.argoRollouts.chart, version: charts.argoRollouts.version, namespace: "argo-rollouts", name: "argo-rollouts" });
+    expect(chart.inputs.repositoryOpts.repo).toBe(charts.argoRollouts.repo);
+    expect(chart.inputs.values.installCRDs).toBe(true);
+    expect(find(created, "kubernetes:core/v1:Namespace").inputs.metadata.name).toBe("argo-rollouts");
+    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((c) => c.inputs.metadata.name).sort())
+      .toEqual(["allow-api-server", "allow-dns", "allow-prometheus", "allow-prometheus-scrape", "default-deny"]);
+    expect(find(created, "platform:delivery:ArgoRollouts").name).toBe("argo-rollouts");
+  });
+});
