@@ -1,0 +1,235 @@
+// Offline render: `npm run render -- [stack...]` evaluates each stack under the mock runtime and
+// writes what it would apply: every Kubernetes object as YAML under out/<stack>/<namespace>/, the
+// chart releases with their pinned versions and values under out/<stack>/charts/, and summary.md.
+// Deterministic (sorted keys, sorted files, no timestamps), so a PR diff of out/ is the review.
+import * as fs from "fs";
+import * as path from "path";
+import { stableYaml } from "../components/cluster/k3s-config";
+import type { Created } from "../test/helpers/mocks";
+import { Evaluation, evaluateStack, ProgramLoader, ROOT, STACKS } from "./evaluate";
+
+// Markers Pulumi puts on serialized inputs (@pulumi/pulumi runtime/rpc.js).
+const SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+export const REDACTED = "[secret]";
+/** Where the schema wants base64 (Secret.data, ConfigMap.binaryData): base64 of "[secret]". */
+export const REDACTED_B64 = Buffer.from(REDACTED).toString("base64");
+
+/** Replaces secrets with a placeholder of the same type (string), resource references with their URN. */
+export function redact(value: unknown, b64 = false): unknown {
+  if (Array.isArray(value)) return value.map((v) => redact(v, b64));
+  if (value && typeof value === "object") {
+    const o = value as Record<string, unknown>;
+    if (SIG in o) {
+      if (o[SIG] === SECRET_SIG) return b64 ? REDACTED_B64 : REDACTED;
+      if (o[SIG] === RESOURCE_SIG) return String(o.urn ?? "[resource]");
+      return "[asset]";
+    }
+    return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => [k, redact(v, b64)]));
+  }
+  return value === UNKNOWN ? "[unknown]" : value;
+}
+
+export interface K8sDoc {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata?: { name?: string; namespace?: string; [k: string]: unknown };
+  readonly [key: string]: unknown;
+}
+
+/** The Kubernetes object a registered resource stands for, secrets redacted; undefined if none. */
+export function toObject(c: Created): K8sDoc | undefined {
+  if (!c.type.startsWith("kubernetes:") || c.type.startsWith("kubernetes:helm.sh/")) return undefined;
+  const { apiVersion, kind } = c.inputs ?? {};
+  if (typeof apiVersion !== "string" || typeof kind !== "string") return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(c.inputs)) {
+    const b64 = (kind === "Secret" && k === "data") || (kind === "ConfigMap" && k === "binaryData");
+    out[k] = redact(v, b64);
+  }
+  return out as K8sDoc;
+}
+
+type Model = new (data: unknown) => { validate(): void };
+
+/**
+ * The upstream schema of an object: kubernetes-models for built-in kinds, the CRD model packages
+ * for Argo CD, Argo Rollouts and Istio. Istio kinds whose version the models lack (v1 of networking,
+ * PeerAuthentication) use v1beta1: Istio promoted those APIs to v1 without changing their schema.
+ */
+export function schemaFor(apiVersion: string, kind: string): { model: Model; apiVersion: string } | undefined {
+  const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
+  const candidates: [string, string][] = [];
+  if (group === "argoproj.io") {
+    candidates.push([`@kubernetes-models/argo-cd/${apiVersion}`, apiVersion], [`@kubernetes-models/argo-rollouts/${apiVersion}`, apiVersion]);
+  } else if (group.endsWith(".istio.io")) {
+    candidates.push([`@kubernetes-models/istio/${apiVersion}`, apiVersion], [`@kubernetes-models/istio/${group}/v1beta1`, `${group}/v1beta1`]);
+  } else {
+    candidates.push([`kubernetes-models/${group ? `${group}/${version}` : version}`, apiVersion]);
+  }
+  for (const [mod, version] of candidates) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const model = require(mod)[kind];
+      if (typeof model === "function") return { model, apiVersion: version };
+    } catch {
+      // not in this package: try the next
+    }
+  }
+  return undefined;
+}
+
+/** Validates an object against its upstream schema; returns the error, or undefined when valid. */
+export function schemaError(obj: K8sDoc): string | undefined {
+  const schema = schemaFor(obj.apiVersion, obj.kind);
+  if (!schema) return `${obj.apiVersion} ${obj.kind}: no upstream schema known (add its model package to scripts/render.ts)`;
+  try {
+    new schema.model({ ...obj, apiVersion: schema.apiVersion }).validate();
+    return undefined;
+  } catch (err) {
+    return `${obj.apiVersion} ${obj.kind} ${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? "?"}: ${(err as Error).message}`;
+  }
+}
+
+const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9.-]+/g, "-");
+
+export interface RenderedStack {
+  /** Relative path -> file content. */
+  readonly files: Map<string, string>;
+  readonly objects: { readonly file: string; readonly object: K8sDoc }[];
+}
+
+/** PM IDs named by a test (`it("PM-XX …` / `test("PM-XX …`), with the files that test them. */
+export function testedPmIds(dir = path.join(ROOT, "test")): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith(".test.ts")).sort()) {
+    const text = fs.readFileSync(path.join(dir, f), "utf8");
+    for (const m of text.matchAll(/\b(?:it|test)(?:\.each\([^)]*\))?\(\s*["'`](PM-\d{2})\b/g)) {
+      const files = out.get(m[1]) ?? [];
+      if (!files.includes(f)) files.push(f);
+      out.set(m[1], files);
+    }
+  }
+  return new Map([...out.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function table(rows: [string, string][], head: [string, string]): string {
+  return [`| ${head[0]} | ${head[1]} |`, "|---|---|", ...rows.map(([a, b]) => `| ${a} | ${b} |`)].join("\n");
+}
+
+function flatten(value: unknown, prefix = ""): [string, string][] {
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    return Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).flatMap(([k, v]) => flatten(v, prefix ? `${prefix}.${k}` : k));
+  }
+  return [[prefix, `\`${JSON.stringify(redact(value))}\``]];
+}
+
+/** Builds every file of out/<stack>/ in memory (pure: the same evaluation gives the same bytes). */
+export function renderStack(ev: Evaluation, tested: Map<string, string[]> = testedPmIds()): RenderedStack {
+  const files = new Map<string, string>();
+  const objects: { file: string; object: K8sDoc }[] = [];
+  const byType = new Map<string, number>();
+  const charts: Created[] = [];
+  const unrendered: Created[] = [];
+  // Sorted by type and resource name first, so file names (and collision suffixes) never depend on registration order.
+  const created = [...ev.created].sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
+  for (const c of created) {
+    byType.set(c.type, (byType.get(c.type) ?? 0) + 1);
+    if (c.type.startsWith("kubernetes:helm.sh/")) { charts.push(c); continue; }
+    const object = toObject(c);
+    if (!object) {
+      if (c.type.startsWith("kubernetes:")) unrendered.push(c);
+      continue;
+    }
+    const ns = object.metadata?.namespace ?? "_cluster";
+    const patch = c.type.endsWith("Patch") ? "patch-" : "";
+    let file = `${slug(ns)}/${patch}${slug(object.kind)}-${slug(object.metadata?.name ?? c.name)}.yaml`;
+    if (files.has(file)) file = file.replace(/\.yaml$/, `--${slug(c.name)}.yaml`);
+    files.set(file, `# ${c.type} ${c.name}\n${stableYaml(object)}`);
+    objects.push({ file, object });
+  }
+  for (const c of charts) {
+    const file = `charts/${slug(c.name)}.yaml`;
+    files.set(file, `# ${c.type} ${c.name}\n${stableYaml(redact(c.inputs))}`);
+  }
+  files.set("summary.md", summary(ev, { byType, charts, unrendered, objects: objects.length, tested }));
+  return { files: new Map([...files.entries()].sort(([a], [b]) => a.localeCompare(b))), objects };
+}
+
+function summary(ev: Evaluation, s: { byType: Map<string, number>; charts: Created[]; unrendered: Created[]; objects: number; tested: Map<string, string[]> }): string {
+  const lines = [
+    `# Offline render: stack \`${ev.stack}\``,
+    "",
+    "Evaluated under Pulumi's mock runtime from `stacks/Pulumi." + ev.stack + ".yaml` (no CLI, credentials or cluster).",
+    `Secret values are shown as \`${REDACTED}\` (\`${REDACTED_B64}\` where the schema wants base64).`,
+  ];
+  if (ev.placeholders.length > 0) {
+    lines.push(`Placeholder values stood in for secrets only \`pulumi config set --secret\` can set: ${ev.placeholders.map((k) => `\`${k}\``).join(", ")}.`);
+  }
+  lines.push("", `## Resources by type (${ev.created.length})`, "",
+    table([...s.byType.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([t, n]) => [`\`${t}\``, String(n)]), ["type", "count"]),
+    "", `Kubernetes objects rendered: ${s.objects}; chart releases: ${s.charts.length}.`);
+  if (s.unrendered.length > 0) lines.push(`Not rendered (the engine expands them): ${s.unrendered.map((c) => `\`${c.type}\` ${c.name}`).join(", ")}.`);
+  lines.push("", "## Charts", "");
+  lines.push(s.charts.length === 0 ? "None." : table(s.charts.map((c) => {
+    const i = c.inputs;
+    return [`${c.name}`, `\`${i.chart}\` ${i.version ?? "(unpinned!)"} from ${i.repositoryOpts?.repo ?? "-"} into \`${i.namespace ?? "default"}\``];
+  }), ["release", "chart"]));
+  lines.push("", "## Resource budget", "", ev.outputs.budget === undefined ? "No `budget` output." : table(flatten(ev.outputs.budget), ["item", "value"]));
+  lines.push("", "## URLs", "", ev.outputs.urls === undefined ? "No `urls` output." : table(flatten(ev.outputs.urls), ["name", "url"]));
+  lines.push("", "## Post-mortem checks", "", "Post-mortems with at least one test named after them (`it(\"PM-XX …\")`):", "",
+    table([...s.tested.entries()].map(([id, files]) => [id, files.join(", ")]), ["PM", "tests"]));
+  const missing = Array.from({ length: 40 }, (_, i) => `PM-${String(i + 1).padStart(2, "0")}`).filter((id) => !s.tested.has(id));
+  lines.push("", missing.length === 0 ? "Every PM-01..PM-40 has a test." : `Without a test yet: ${missing.join(", ")}.`, "");
+  return lines.join("\n");
+}
+
+/** Replaces out/<stack>/ with the rendered files. */
+export function writeRendered(dir: string, rendered: RenderedStack): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+  for (const [rel, content] of rendered.files) {
+    const file = path.join(dir, rel);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, content);
+  }
+}
+
+/** Evaluates and writes each stack; returns the render time per stack in ms. */
+export async function renderStacks(stacks: readonly string[], outDir: string, load?: ProgramLoader): Promise<Map<string, { ms: number; rendered: RenderedStack }>> {
+  const tested = testedPmIds();
+  const out = new Map<string, { ms: number; rendered: RenderedStack }>();
+  for (const stack of stacks) {
+    const started = performance.now();
+    const rendered = renderStack(await evaluateStack(stack, load), tested);
+    writeRendered(path.join(outDir, stack), rendered);
+    out.set(stack, { ms: performance.now() - started, rendered });
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2).filter((a) => a !== "--");
+  const unknown = args.filter((a) => !(STACKS as readonly string[]).includes(a));
+  if (unknown.length > 0) throw new Error(`unknown stack ${unknown.join(", ")}; one of ${STACKS.join(", ")}`);
+  const stacks = args.length > 0 ? args : [...STACKS];
+  const outDir = path.join(ROOT, "out");
+  let invalid = 0;
+  for (const [stack, r] of await renderStacks(stacks, outDir)) {
+    console.log(`${stack}: ${r.rendered.objects.length} objects, ${r.rendered.files.size} files in out/${stack}/ (${Math.round(r.ms)} ms)`);
+    for (const { file, object } of r.rendered.objects) {
+      const error = schemaError(object);
+      if (error) { invalid++; console.error(`  schema error in out/${stack}/${file}: ${error}`); }
+    }
+  }
+  if (invalid > 0) throw new Error(`${invalid} rendered object(s) do not match their upstream schema`);
+}
+
+if (require.main === module) {
+  main().then(() => process.exit(0), (err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
