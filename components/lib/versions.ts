@@ -47,8 +47,6 @@ export const images = {
   registry: "docker.io/library/registry:3.1.1",
   /** kubernetes/kube-state-metrics CHANGELOG: v2.20.0 watches MutatingAdmissionPolicy v1 (Kubernetes 1.36+), so 2.19.x for K3s 1.34. */
   kubeStateMetrics: "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.19.1",
-  /** Git + curl for the bootstrap Job. */
-  gitClient: "docker.io/alpine/git:v2.49.1",
   /** docker-library/official-images library/postgres: 17.11 (Debian variant, uid 999). */
   postgres: "docker.io/library/postgres:17.11",
   /** stefanprodan/podinfo releases: 6.14.1 (multi-arch; port 9898, /healthz, /readyz, /metrics). */

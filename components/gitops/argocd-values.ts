@@ -1,0 +1,227 @@
+// Pure builders for Argo CD: the chart values and the plain objects around the chart.
+// Value keys checked against argoproj/argo-helm charts/argo-cd/values.yaml and templates at chart
+// 10.1.1 (see /work/pins-charts.md section 1).
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterContext } from "../lib/context";
+import { isLoopbackReference } from "../lib/endpoints";
+import { K8sObject, namespace } from "../lib/k8s";
+import { allowDns, allowEgress, allowIngress, defaultDeny } from "../lib/network";
+import { sizeOf } from "../lib/sizes";
+import { GITEA_HTTP_PORT, GITEA_SELECTOR, INGRESS_GATEWAY } from "./gitea-values";
+
+/**
+ * Fixed password mtimes: the chart defaults an empty admin mtime to `now` at render time, which
+ * would diff on every preview. Argo CD only uses the mtime to expire older sessions.
+ */
+export const ADMIN_PASSWORD_MTIME = "2026-01-01T00:00:00Z";
+export const GUEST_PASSWORD_MTIME = "2026-01-01T00:00:00Z";
+
+/** The read-only account of PM-05. */
+export const GUEST_ACCOUNT = "guest";
+
+/** Pod labels the chart sets (`app.kubernetes.io/name: <nameOverride "argocd">-<component>`). */
+export const ARGOCD_PODS = {
+  server: { "app.kubernetes.io/name": "argocd-server" },
+  repoServer: { "app.kubernetes.io/name": "argocd-repo-server" },
+  controller: { "app.kubernetes.io/name": "argocd-application-controller" },
+  redis: { "app.kubernetes.io/name": "argocd-redis" },
+  applicationSet: { "app.kubernetes.io/name": "argocd-applicationset-controller" },
+} as const;
+
+/** Container ports the chart uses (values.yaml `*.containerPorts`). */
+export const ARGOCD_PORTS = { server: 8080, repoServer: 8081, redis: 6379 } as const;
+
+/** PM-34 minima for the repo-server liveness probe. */
+export const REPO_SERVER_LIVENESS_MIN = { timeoutSeconds: 10, initialDelaySeconds: 30 } as const;
+
+const BCRYPT = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+
+export interface ArgoCdValuesArgs {
+  readonly ctx: ClusterContext;
+  /** bcrypt hash of the admin password (never the plaintext; a secret Output in the component). */
+  readonly adminPasswordHash: pulumi.Input<string>;
+  /** bcrypt hash of the guest password (PM-05). */
+  readonly guestPasswordHash: pulumi.Input<string>;
+  /** Repo-server liveness timing. @default { timeoutSeconds: 10, initialDelaySeconds: 30 } (PM-34 minima) */
+  readonly repoServerLiveness?: { readonly timeoutSeconds: number; readonly initialDelaySeconds: number };
+  /** ApplicationSet controller replicas: we use none, and the budget counts none. @default 0 */
+  readonly applicationSetReplicas?: number;
+}
+
+function checkHash(what: string, value: pulumi.Input<string>): void {
+  // Outputs are checked by the component when they resolve; a plain string must already be a hash.
+  if (typeof value === "string" && !BCRYPT.test(value)) {
+    throw new Error(`argoCdValues: ${what} must be a bcrypt hash ($2a$/$2b$/$2y$), never a plaintext password (PM-05)`);
+  }
+}
+
+/** Throws unless `value` is a bcrypt hash; used on resolved Outputs too. */
+export function assertBcrypt(what: string, value: string): string {
+  checkHash(what, value);
+  return value;
+}
+
+export function argoCdValues(args: ArgoCdValuesArgs): Record<string, any> {
+  const { ctx } = args;
+  checkHash("adminPasswordHash", args.adminPasswordHash);
+  checkHash("guestPasswordHash", args.guestPasswordHash);
+  const live = args.repoServerLiveness ?? REPO_SERVER_LIVENESS_MIN;
+  if (live.timeoutSeconds < REPO_SERVER_LIVENESS_MIN.timeoutSeconds || live.initialDelaySeconds < REPO_SERVER_LIVENESS_MIN.initialDelaySeconds) {
+    throw new Error(`argoCdValues: repo-server liveness needs timeoutSeconds >= 10 and initialDelaySeconds >= 30 (PM-34), got ${live.timeoutSeconds}/${live.initialDelaySeconds}`);
+  }
+  const appSetReplicas = args.applicationSetReplicas ?? 0;
+  if (!Number.isInteger(appSetReplicas) || appSetReplicas < 0) throw new Error(`argoCdValues: applicationSetReplicas must be a non-negative integer, got ${appSetReplicas}`);
+  const url = ctx.endpoints.argocd.publicUrl;
+  if (!/^https?:\/\/[^/]+/.test(url)) throw new Error(`argoCdValues: argocd publicUrl must be an http(s) URL, got "${url}"`);
+  const size = (key: Parameters<typeof sizeOf>[1]) => {
+    const r = sizeOf(ctx.profile.size, key);
+    return { requests: { ...r.requests }, limits: { ...r.limits } };
+  };
+  return {
+    global: {
+      domain: ctx.endpoints.hostnames.argocd,
+      // Chart >= 10.0.0 creates its own policies (README "10.0.0"); ours are below, default deny first.
+      networkPolicy: { create: false },
+    },
+    crds: { install: true, keep: true },
+    configs: {
+      cm: {
+        url,
+        "admin.enabled": true,
+        [`accounts.${GUEST_ACCOUNT}`]: "login",
+        "users.anonymous.enabled": "false",
+      },
+      params: {
+        // TLS ends at the Istio gateway; argocd-server speaks plain HTTP behind it.
+        "server.insecure": true,
+      },
+      rbac: {
+        "policy.default": "role:readonly",
+        "policy.csv": `g, ${GUEST_ACCOUNT}, role:readonly\n`,
+      },
+      secret: {
+        createSecret: true,
+        argocdServerAdminPassword: args.adminPasswordHash,
+        argocdServerAdminPasswordMtime: ADMIN_PASSWORD_MTIME,
+        extra: {
+          [`accounts.${GUEST_ACCOUNT}.password`]: args.guestPasswordHash,
+          [`accounts.${GUEST_ACCOUNT}.passwordMtime`]: GUEST_PASSWORD_MTIME,
+        },
+      },
+    },
+    controller: { replicas: 1, resources: size("argocdController") },
+    server: { replicas: 1, service: { type: "ClusterIP" }, resources: size("argocdServer") },
+    repoServer: {
+      replicas: 1,
+      resources: size("argocdRepoServer"),
+      livenessProbe: { enabled: true, timeoutSeconds: live.timeoutSeconds, initialDelaySeconds: live.initialDelaySeconds, periodSeconds: 10, failureThreshold: 3 },
+    },
+    redis: { enabled: true, resources: size("argocdRedis") },
+    // A pre-install Helm hook; helm.v4.Chart skips hooks, so the component creates argocd-redis itself.
+    redisSecretInit: { enabled: false },
+    // Not counted by the budget: 0 replicas (the chart has no enabled flag for it since 9.x).
+    applicationSet: { replicas: appSetReplicas, resources: size("argocdServer") },
+    dex: { enabled: false },
+    notifications: { enabled: false },
+  };
+}
+
+export interface ArgoCdObjectsArgs {
+  readonly ctx: ClusterContext;
+  /** Namespace of the Istio ingress gateway. @default INGRESS_GATEWAY.namespace */
+  readonly gatewayNamespace?: string;
+  /** Gitea pod labels (chart selector). @default GITEA_SELECTOR */
+  readonly giteaPodLabels?: Record<string, string>;
+  /** Port the Kubernetes API server listens on behind the `kubernetes` Service. @default 6443 */
+  readonly apiServerPort?: number;
+}
+
+/** PM-02: the namespace opts out of Linkerd and is not labelled for Istio injection. */
+export function argoCdNamespace(ctx: ClusterContext): K8sObject {
+  return namespace({
+    name: ctx.endpoints.argocd.namespace,
+    podSecurity: "restricted",
+    istioInjection: false,
+    annotations: { "linkerd.io/inject": "disabled" },
+  });
+}
+
+/** Default deny plus exactly the flows Argo CD needs. */
+export function argoCdNetworkPolicies(args: ArgoCdObjectsArgs): K8sObject[] {
+  const ep = args.ctx.endpoints;
+  const ns = ep.argocd.namespace;
+  const apiPort = args.apiServerPort ?? 6443;
+  const internal = [{ port: ARGOCD_PORTS.repoServer }, { port: ARGOCD_PORTS.redis }];
+  const gitea = args.giteaPodLabels ?? { ...GITEA_SELECTOR };
+  return [
+    defaultDeny(ns),
+    allowDns(ns),
+    // Components talk to the repo-server (8081) and redis (6379) inside the namespace.
+    allowIngress({ name: "allow-intra-namespace", namespace: ns, from: [{ namespace: ns }], ports: internal }),
+    allowEgress({ name: "allow-intra-namespace", namespace: ns, to: [{ namespace: ns }], ports: internal }),
+    allowIngress({
+      name: "allow-gateway-to-server", namespace: ns, podLabels: { ...ARGOCD_PODS.server },
+      from: [{ namespace: args.gatewayNamespace ?? INGRESS_GATEWAY.namespace, podLabels: { ...INGRESS_GATEWAY.podLabels } }],
+      ports: [{ port: ARGOCD_PORTS.server }],
+    }),
+    // Gitea's push webhooks (its side allows the egress), so syncs start without waiting for a poll.
+    allowIngress({
+      name: "allow-gitea-webhooks", namespace: ns, podLabels: { ...ARGOCD_PODS.server },
+      from: [{ namespace: ep.gitea.namespace, podLabels: gitea }], ports: [{ port: ARGOCD_PORTS.server }],
+    }),
+    allowEgress({
+      name: "allow-repo-server-to-gitea", namespace: ns, podLabels: { ...ARGOCD_PODS.repoServer },
+      to: [{ namespace: ep.gitea.namespace, podLabels: gitea }],
+      ports: [{ port: GITEA_HTTP_PORT }],
+    }),
+    // External Git and Helm repositories over HTTPS: their addresses are not known in advance.
+    allowEgress({ name: "allow-repo-server-https", namespace: ns, podLabels: { ...ARGOCD_PODS.repoServer }, to: [{ cidr: "0.0.0.0/0" }], ports: [{ port: 443 }] }),
+    // The API server is the node itself (the `kubernetes` Service DNATs to <node IP>:6443 before
+    // policies apply); no pod or namespace selector matches a node, so an ipBlock it must be, held
+    // to that one port. Controller, server and ApplicationSet controller all watch the API.
+    ...(["controller", "server", "applicationSet"] as const).map((c) => allowEgress({
+      name: `allow-${ARGOCD_PODS[c]["app.kubernetes.io/name"].replace(/^argocd-/, "")}-to-api`, namespace: ns,
+      podLabels: { ...ARGOCD_PODS[c] }, to: [{ cidr: "0.0.0.0/0" }], ports: [{ port: apiPort }],
+    })),
+  ];
+}
+
+export interface RepositorySecretArgs {
+  readonly ctx: ClusterContext;
+  /** Secret name. @default "repo-platform-apps" */
+  readonly name?: string;
+  /** The repository URL: the Gitea Service's in-cluster name, never loopback (PM-14). */
+  readonly url: string;
+  readonly username: pulumi.Input<string>;
+  readonly password: pulumi.Input<string>;
+}
+
+/** An Argo CD repository Secret (label `argocd.argoproj.io/secret-type: repository`). */
+export function repositorySecret(args: RepositorySecretArgs): K8sObject {
+  if (isLoopbackReference(args.url)) {
+    throw new Error(`repositorySecret: url "${args.url}" points at localhost, which inside the repo-server pod is the pod itself (PM-14); use ctx.endpoints.gitea.internalUrl`);
+  }
+  if (!/^https?:\/\/[^/]+\/.+/.test(args.url)) throw new Error(`repositorySecret: url must be an http(s) repository URL, got "${args.url}"`);
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: {
+      name: args.name ?? "repo-platform-apps",
+      namespace: args.ctx.endpoints.argocd.namespace,
+      labels: { "argocd.argoproj.io/secret-type": "repository" },
+    },
+    type: "Opaque",
+    stringData: { type: "git", url: args.url, username: args.username, password: args.password },
+  };
+}
+
+/** Secret `argocd-redis` (key `auth`), which the chart's skipped hook Job would have created. */
+export function redisSecret(ctx: ClusterContext, password: pulumi.Input<string>): K8sObject {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "argocd-redis", namespace: ctx.endpoints.argocd.namespace },
+    type: "Opaque",
+    stringData: { auth: password },
+  };
+}

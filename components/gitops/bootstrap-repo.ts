@@ -1,0 +1,355 @@
+// The bootstrap repository Argo CD watches: a Kubernetes Job (scripts/bootstrap-repo.sh) creates the
+// organisation and the repository with default branch main (PM-19), a CI access token stored as the
+// repository's Actions secret CI_TOKEN (PM-03), and pushes the initial content once, when the
+// repository is empty. Also the release workflow that content ships (PM-24, PM-32).
+import { createHash } from "crypto";
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { ClusterContext } from "../lib/context";
+import { isLoopbackReference, REGISTRY_USER } from "../lib/endpoints";
+import { checkImage, K8sObject, podSecurityContext, pullPolicyFor } from "../lib/k8s";
+import { allowEgress, allowIngress } from "../lib/network";
+import { registerObject } from "../lib/objects";
+import { applyOverlays } from "../lib/overlays";
+import { readScript } from "../lib/scripts";
+import { stableYaml } from "../cluster/k3s-config";
+import { images } from "../lib/versions";
+import { GITEA_HTTP_PORT, GITEA_SELECTOR } from "./gitea-values";
+
+export const BOOTSTRAP_ORG = "platform";
+export const BOOTSTRAP_REPO = "platform-apps";
+/** Name of the access token the Job (re)creates for CI pushes (PM-03). */
+export const CI_TOKEN_NAME = "platform-ci";
+export const SCRIPT = "gitops/scripts/bootstrap-repo.sh";
+
+/**
+ * Image with bash, git and curl. alpine/git has no curl (alpine-docker/git
+ * Dockerfile: git git-lfs gpg less openssh patch perl), so the Job uses Gitea's own rootless image
+ * (go-gitea/gitea Dockerfile.rootless: apk add bash ca-certificates dumb-init gettext git curl gnupg;
+ * USER 1000:1000; multi-arch): the pin Gitea itself runs, so nodes already have it.
+ */
+export const BOOTSTRAP_IMAGE = images.gitea.endsWith("-rootless") ? images.gitea : `${images.gitea}-rootless`;
+const IMAGE_UID = 1000;
+
+/** Small and short-lived; sizes.ts has no key for Jobs (the budget counts long-running containers). */
+const JOB_RESOURCES = { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } };
+
+/** The repository's in-cluster URL (PM-14): what Argo CD and Applications use. */
+export function repoUrl(ctx: ClusterContext, org = BOOTSTRAP_ORG, repo = BOOTSTRAP_REPO): string {
+  const url = `${ctx.endpoints.gitea.internalUrl}/${org}/${repo}.git`;
+  if (isLoopbackReference(url)) throw new Error(`repoUrl: "${url}" is a loopback address (PM-14)`);
+  return url;
+}
+
+const SAFE_PATH = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+/** ConfigMaps hold at most 1 MiB; leave room for metadata. */
+const MAX_CONTENT_BYTES = 900 * 1024;
+
+export interface ContentConfig {
+  /** ConfigMap data: one key per file plus MANIFEST ("<key> <path>" per line). */
+  readonly data: Record<string, string>;
+  /** Hash of everything the Job does, for its name. */
+  readonly hash: string;
+}
+
+/** Encodes repository files as ConfigMap keys (paths are not valid keys) and hashes them. */
+export function contentConfig(files: Record<string, string>, extra: readonly string[] = []): ContentConfig {
+  const paths = Object.keys(files).sort();
+  if (paths.length === 0) throw new Error("bootstrap content: no files given");
+  const data: Record<string, string> = {};
+  const lines: string[] = [];
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for (const p of paths) {
+    if (!SAFE_PATH.test(p) || p.split("/").some((s) => s === "." || s === "..")) {
+      throw new Error(`bootstrap content: path "${p}" must be relative, without "..", made of [A-Za-z0-9._-/]`);
+    }
+    const key = `f-${createHash("sha256").update(p).digest("hex").slice(0, 16)}`;
+    data[key] = files[p];
+    lines.push(`${key} ${p}`);
+    bytes += Buffer.byteLength(files[p], "utf8");
+    hash.update(`${p}\0${files[p]}\0`);
+  }
+  if (bytes > MAX_CONTENT_BYTES) throw new Error(`bootstrap content: ${bytes} bytes exceed the ConfigMap limit (${MAX_CONTENT_BYTES})`);
+  data.MANIFEST = `${lines.join("\n")}\n`;
+  for (const e of extra) hash.update(`${e}\0`);
+  return { data, hash: hash.digest("hex").slice(0, 10) };
+}
+
+export interface BootstrapJobArgs {
+  readonly ctx: ClusterContext;
+  /** Kubernetes name, with the content hash as suffix. */
+  readonly name: pulumi.Input<string>;
+  readonly namespace: string;
+  readonly image: string;
+  readonly secretName: string;
+  readonly scriptConfigMap: string;
+  readonly contentConfigMap: string;
+  readonly org: string;
+  readonly repo: string;
+  /** Also store the registry credentials as Actions secrets (the workflow logs in with them). */
+  readonly withRegistrySecret: boolean;
+  /** Seconds the script waits for Gitea's /api/healthz. @default 600 */
+  readonly waitSeconds?: number;
+}
+
+export const JOB_LABELS = { "app.kubernetes.io/name": "bootstrap-repo", "app.kubernetes.io/part-of": "platform" };
+
+/** The Job: hardened, credentials from a Secret (never argv), no ttlSecondsAfterFinished (Pulumi would recreate it). */
+export function bootstrapJob(args: BootstrapJobArgs): K8sObject {
+  checkImage(args.image);
+  const url = args.ctx.endpoints.gitea.internalUrl;
+  if (isLoopbackReference(url)) throw new Error(`bootstrapJob: Gitea URL "${url}" is a loopback address (PM-14)`);
+  const fromSecret = (name: string, key: string, optional = false) =>
+    ({ name, valueFrom: { secretKeyRef: { name: args.secretName, key, ...(optional ? { optional: true } : {}) } } });
+  const env = [
+    { name: "GITEA_URL", value: url },
+    fromSecret("GITEA_USER", "username"),
+    fromSecret("GITEA_PASSWORD", "password"),
+    { name: "ORG", value: args.org },
+    { name: "REPO", value: args.repo },
+    { name: "TOKEN_NAME", value: CI_TOKEN_NAME },
+    { name: "CONTENT_DIR", value: "/content" },
+    { name: "WAIT_SECONDS", value: String(args.waitSeconds ?? 600) },
+    { name: "HOME", value: "/home/bootstrap" },
+    { name: "TMPDIR", value: "/tmp" },
+    ...(args.withRegistrySecret
+      ? [{ name: "REGISTRY_USERNAME", value: REGISTRY_USER }, fromSecret("REGISTRY_PASSWORD", "registry-password")]
+      : []),
+  ];
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name: args.name as string, namespace: args.namespace, labels: { ...JOB_LABELS } },
+    spec: {
+      backoffLimit: 3,
+      activeDeadlineSeconds: (args.waitSeconds ?? 600) + 600,
+      template: {
+        metadata: { labels: { ...JOB_LABELS }, annotations: { "sidecar.istio.io/inject": "false" } },
+        spec: {
+          restartPolicy: "Never",
+          automountServiceAccountToken: false,
+          securityContext: { ...podSecurityContext(), runAsUser: IMAGE_UID, runAsGroup: IMAGE_UID },
+          containers: [{
+            name: "bootstrap",
+            image: args.image,
+            imagePullPolicy: pullPolicyFor(args.image),
+            command: ["/bin/bash", `/scripts/${SCRIPT.split("/").pop()}`],
+            env,
+            resources: { requests: { ...JOB_RESOURCES.requests }, limits: { ...JOB_RESOURCES.limits } },
+            securityContext: {
+              runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
+              capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" },
+            },
+            volumeMounts: [
+              { name: "script", mountPath: "/scripts", readOnly: true },
+              { name: "content", mountPath: "/content", readOnly: true },
+              { name: "home", mountPath: "/home/bootstrap" },
+              { name: "tmp", mountPath: "/tmp" },
+            ],
+          }],
+          volumes: [
+            { name: "script", configMap: { name: args.scriptConfigMap, defaultMode: 0o555 } },
+            { name: "content", configMap: { name: args.contentConfigMap } },
+            { name: "home", emptyDir: { sizeLimit: "16Mi" } },
+            { name: "tmp", emptyDir: { sizeLimit: "256Mi" } },
+          ],
+        },
+      },
+    },
+  };
+}
+
+export interface ReleaseWorkflowArgs {
+  readonly ctx: ClusterContext;
+  /** ctx.endpoints.gitea.runnerUrl, resolved: what job containers reach (PM-24). */
+  readonly serverUrl: string;
+  /** Image repository under the registry host, e.g. "platform/sample-api". */
+  readonly image: string;
+  /** Manifests whose image tag the release bumps, e.g. ["deploy/dev/rollout.yaml"]. */
+  readonly manifests: readonly string[];
+  /** Build context with the Dockerfile (stages `test` and the runtime last). @default "app" */
+  readonly appDir?: string;
+  /** File with the base version for main builds (semver x.y.z). @default "<appDir>/VERSION" */
+  readonly versionFile?: string;
+  /** @default BOOTSTRAP_ORG */
+  readonly org?: string;
+  /** @default BOOTSTRAP_REPO */
+  readonly repo?: string;
+  /** Runner label. @default "ubuntu-latest" */
+  readonly runsOn?: string;
+  /** Trivy image. @default images.trivy */
+  readonly trivyImage?: string;
+  /** Docker CLI fetched when the job image has none (node images do not). @default the images.dind version */
+  readonly dockerCliVersion?: string;
+}
+
+/** The Docker CLI matching the dind daemon the runner uses (images.dind "docker:28.5.2-dind"). */
+export const DOCKER_CLI_VERSION = /:(\d+\.\d+\.\d+)/.exec(images.dind)?.[1] ?? "";
+
+/** actions/checkout v4.4.0 (2026-07-16, runs on node20, which act_runner's act fork supports); by commit. */
+export const CHECKOUT_ACTION = "actions/checkout@11d5960a326750d5838078e36cf38b85af677262";
+
+/** Escapes ERE metacharacters and the `#` sed delimiter. */
+const reEscape = (s: string) => s.replace(/[.[\]*^$\\+?(){}|#]/g, "\\$&");
+
+/** `.gitea/workflows/release.yaml`: test -> build -> Trivy -> push :<semver> and :<sha> -> bump manifests -> push (PM-03, PM-32). */
+export function releaseWorkflow(args: ReleaseWorkflowArgs): string {
+  const server = new URL(args.serverUrl);
+  if (!/^https?:$/.test(server.protocol)) throw new Error(`releaseWorkflow: serverUrl must be http(s), got "${args.serverUrl}"`);
+  if (isLoopbackReference(args.serverUrl)) throw new Error(`releaseWorkflow: serverUrl "${args.serverUrl}" is loopback; job containers need the runner URL (PM-24)`);
+  if (!/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/.test(args.image)) throw new Error(`releaseWorkflow: image "${args.image}" must be a repository path without host or tag`);
+  if (args.manifests.length === 0) throw new Error("releaseWorkflow: no manifests to bump");
+  for (const m of args.manifests) if (!SAFE_PATH.test(m)) throw new Error(`releaseWorkflow: manifest path "${m}" is not a safe relative path`);
+  const trivy = args.trivyImage ?? images.trivy;
+  checkImage(trivy);
+  const dockerVersion = args.dockerCliVersion ?? DOCKER_CLI_VERSION;
+  if (!/^\d+\.\d+\.\d+$/.test(dockerVersion)) throw new Error(`releaseWorkflow: docker CLI version must be x.y.z, got "${dockerVersion}"`);
+  const appDir = args.appDir ?? "app";
+  const org = args.org ?? BOOTSTRAP_ORG;
+  const repo = args.repo ?? BOOTSTRAP_REPO;
+  const registry = args.ctx.endpoints.registry.host;
+  const imageRef = `${registry}/${args.image}`;
+  const pushUrl = `${server.protocol}//oauth2:\${CI_TOKEN}@${server.host}/${org}/${repo}.git`;
+  const bash = (lines: string[]) => `set -euo pipefail\n${lines.join("\n")}\n`;
+  const workflow = {
+    name: "release",
+    on: { push: { branches: ["main"], paths: [`${appDir}/**`], tags: ["v*"] } },
+    env: { IMAGE: imageRef, REGISTRY: registry },
+    jobs: {
+      release: {
+        "runs-on": args.runsOn ?? "ubuntu-latest",
+        steps: [
+          // PM-24: job containers reach Gitea on the runner URL; credentials are not persisted so
+          // the later push uses CI_TOKEN alone (PM-03).
+          { name: "checkout", uses: CHECKOUT_ACTION, with: { "github-server-url": args.serverUrl, "persist-credentials": false } },
+          // The job image (node) has git and node but no docker CLI; the daemon is the runner's dind
+          // (DOCKER_HOST). download.docker.com static builds: x86_64 and aarch64.
+          { name: "docker-cli", shell: "bash", run: bash([
+            "if command -v docker >/dev/null; then exit 0; fi",
+            'dir="$HOME/.docker-cli"; mkdir -p "$dir"',
+            `curl -fsSL "https://download.docker.com/linux/static/stable/$(uname -m)/docker-${dockerVersion}.tgz" | tar -xz -C "$dir" --strip-components=1 docker/docker`,
+            'echo "$dir" >> "$GITHUB_PATH"',
+          ]) },
+          { name: "version", id: "version", shell: "bash", run: bash([
+            'sha="$(git rev-parse --short=12 HEAD)"',
+            'if [[ "${GITHUB_REF}" == refs/tags/v* ]]; then version="${GITHUB_REF#refs/tags/v}"',
+            `else version="$(cat ${args.versionFile ?? `${appDir}/VERSION`})-main.\${GITHUB_RUN_NUMBER}"; fi`,
+            'if ! [[ "$version" =~ ^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]]; then echo "not a semver: $version" >&2; exit 1; fi',
+            'echo "version=$version" >> "$GITHUB_OUTPUT"', 'echo "sha=$sha" >> "$GITHUB_OUTPUT"',
+          ]) },
+          { name: "test", shell: "bash", run: bash([`docker build --target test ${appDir}`]) },
+          { name: "build", shell: "bash", run: bash([
+            `docker build -t "$IMAGE:\${{ steps.version.outputs.version }}" -t "$IMAGE:\${{ steps.version.outputs.sha }}" ${appDir}`,
+          ]) },
+          // The scanner runs as a container on the same daemon; the image goes in as a tarball,
+          // which works whatever docker host (dind) the runner uses. Fixable HIGH/CRITICAL fail.
+          { name: "scan", shell: "bash", run: bash([
+            'docker save "$IMAGE:${{ steps.version.outputs.sha }}" -o image.tar',
+            `cid="$(docker create ${trivy} image --input /tmp/image.tar --severity HIGH,CRITICAL --ignore-unfixed --exit-code 1 --no-progress)"`,
+            'docker cp image.tar "$cid:/tmp/image.tar"',
+            'rc=0; docker start -a "$cid" || rc=$?', 'docker rm "$cid" >/dev/null; rm -f image.tar', 'exit "$rc"',
+          ]) },
+          { name: "push", shell: "bash",
+            env: { REGISTRY_USERNAME: "${{ secrets.REGISTRY_USERNAME }}", REGISTRY_PASSWORD: "${{ secrets.REGISTRY_PASSWORD }}" },
+            run: bash([
+              'printf \'%s\' "$REGISTRY_PASSWORD" | docker login "$REGISTRY" --username "$REGISTRY_USERNAME" --password-stdin',
+              'docker push "$IMAGE:${{ steps.version.outputs.version }}"', 'docker push "$IMAGE:${{ steps.version.outputs.sha }}"',
+            ]) },
+          // PM-31: the image changes through Git; Argo CD syncs the bumped manifest.
+          { name: "bump", shell: "bash", env: { CI_TOKEN: "${{ secrets.CI_TOKEN }}" }, run: bash([
+            `push_url="${pushUrl}"`,
+            'git fetch -q "$push_url" main && git checkout -q -B main FETCH_HEAD',
+            ...args.manifests.map((m) => `sed -i -E "s#(image: *\\"?)${reEscape(imageRef)}(:[^\\"[:space:]]+)?#\\1$IMAGE:\${{ steps.version.outputs.version }}#" ${m}`),
+            `git add ${args.manifests.join(" ")}`,
+            'if git diff --cached --quiet; then echo "manifests already at this version"; exit 0; fi',
+            'git -c user.name=platform-ci -c user.email=ci@platform.internal commit -q -m "release: $IMAGE:${{ steps.version.outputs.version }}"',
+            'git push -q "$push_url" HEAD:main',
+          ]) },
+        ],
+      },
+    },
+  };
+  return stableYaml(workflow);
+}
+
+export interface BootstrapRepoArgs {
+  readonly ctx: ClusterContext;
+  /** Gitea admin user the Job authenticates as. */
+  readonly adminUsername: pulumi.Input<string>;
+  /** Its password (secret): reaches the pod only through a Secret and secretKeyRef. */
+  readonly adminPassword: pulumi.Input<string>;
+  /** Initial repository content, path -> text (e.g. argocd/*.yaml, app/**, .gitea/workflows/release.yaml). */
+  readonly files: pulumi.Input<Record<string, string>>;
+  /** Registry password (secret) stored as the Actions secret REGISTRY_PASSWORD. @default none */
+  readonly registryPassword?: pulumi.Input<string>;
+  /** @default BOOTSTRAP_ORG */
+  readonly org?: string;
+  /** @default BOOTSTRAP_REPO */
+  readonly repo?: string;
+  /** Namespace the Job runs in. @default ctx.endpoints.gitea.namespace */
+  readonly namespace?: string;
+  /** @default BOOTSTRAP_IMAGE */
+  readonly image?: string;
+  /** Gitea pod labels (for the NetworkPolicies). @default GITEA_SELECTOR */
+  readonly giteaPodLabels?: Record<string, string>;
+  /** Resources the Job must wait for (Gitea). @default [] */
+  readonly dependsOn?: readonly pulumi.Resource[];
+}
+
+export class BootstrapRepo extends pulumi.ComponentResource {
+  public readonly repoUrl: string;
+  public readonly jobName: pulumi.Output<string>;
+  public readonly job: pulumi.CustomResource;
+
+  constructor(name: string, args: BootstrapRepoArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("platform:gitops:BootstrapRepo", name, {}, opts);
+    const { ctx } = args;
+    const ns = args.namespace ?? ctx.endpoints.gitea.namespace;
+    const org = args.org ?? BOOTSTRAP_ORG;
+    const repo = args.repo ?? BOOTSTRAP_REPO;
+    const image = args.image ?? BOOTSTRAP_IMAGE;
+    const overlays = ctx.profile.overlays;
+    const after = { parent: this, dependsOn: [...(args.dependsOn ?? [])] };
+    this.repoUrl = repoUrl(ctx, org, repo);
+    const script = readScript(SCRIPT);
+
+    const secret = registerObject({
+      apiVersion: "v1", kind: "Secret", metadata: { name: `${name}-credentials`, namespace: ns }, type: "Opaque",
+      stringData: {
+        username: args.adminUsername, password: pulumi.secret(args.adminPassword),
+        ...(args.registryPassword ? { "registry-password": pulumi.secret(args.registryPassword) } : {}),
+      },
+    }, overlays, after);
+    const scriptCm = registerObject({
+      apiVersion: "v1", kind: "ConfigMap", metadata: { name: `${name}-script`, namespace: ns }, data: { "bootstrap-repo.sh": script },
+    }, overlays, after);
+    const content = pulumi.output(args.files).apply((f) => contentConfig(f, [script, image, org, repo, String(!!args.registryPassword)]));
+    const contentCm = registerObject({
+      apiVersion: "v1", kind: "ConfigMap", metadata: { name: `${name}-content`, namespace: ns }, data: content.data,
+    }, overlays, after);
+    const gitea = args.giteaPodLabels ?? { ...GITEA_SELECTOR };
+    const policies = [
+      allowEgress({ name: `allow-${name}-dns`, namespace: ns, podLabels: { ...JOB_LABELS },
+        to: [{ namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } }], ports: [{ port: 53, protocol: "UDP" }, { port: 53, protocol: "TCP" }] }),
+      allowEgress({ name: `allow-${name}-to-gitea`, namespace: ns, podLabels: { ...JOB_LABELS }, to: [{ namespace: ctx.endpoints.gitea.namespace, podLabels: gitea }], ports: [{ port: GITEA_HTTP_PORT }] }),
+      allowIngress({ name: `allow-${name}-into-gitea`, namespace: ctx.endpoints.gitea.namespace, podLabels: gitea, from: [{ namespace: ns, podLabels: { ...JOB_LABELS } }], ports: [{ port: GITEA_HTTP_PORT }] }),
+    ].map((p) => registerObject(p, overlays, after));
+
+    // A content change gives a new name, so Pulumi replaces the Job and it runs again; unchanged
+    // content leaves the completed Job alone. The name may be unknown at preview, so the Pulumi
+    // name is static and the Job is registered directly (overlays still applied).
+    this.jobName = pulumi.interpolate`${name}-${content.hash}`;
+    const job = applyOverlays(bootstrapJob({
+      ctx, name: this.jobName, namespace: ns, image, secretName: `${name}-credentials`,
+      scriptConfigMap: `${name}-script`, contentConfigMap: `${name}-content`, org, repo, withRegistrySecret: !!args.registryPassword,
+    }), overlays);
+    const { apiVersion: _a, kind: _k, ...jobSpec } = job;
+    this.job = new k8s.batch.v1.Job(`job-${ns}-${name}`, jobSpec as k8s.batch.v1.JobArgs, {
+      parent: this, dependsOn: [...after.dependsOn, secret, scriptCm, contentCm, ...policies],
+      // Gitea may still be starting: the script waits up to WAIT_SECONDS, Pulumi waits for completion.
+      customTimeouts: { create: "25m", update: "25m" },
+    });
+    this.registerOutputs({ repoUrl: this.repoUrl, jobName: this.jobName });
+  }
+}

@@ -1,0 +1,125 @@
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { Application } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
+import { Created, find, findAll, mocks } from "./helpers/mocks";
+import { ClusterContext } from "../components/lib/context";
+import { endpoints } from "../components/lib/endpoints";
+import { PROFILES } from "../components/lib/profiles";
+import {
+  application, ApplicationArgs, CRD_IGNORE_DIFFERENCES, RESOURCES_FINALIZER, rootApplication, SYNC_WAVES,
+} from "../components/gitops/applications";
+import { repoUrl } from "../components/gitops/bootstrap-repo";
+
+const ctx: ClusterContext = {
+  environment: "dev",
+  profile: PROFILES.dev,
+  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
+};
+const REPO = repoUrl(ctx);
+const base: ApplicationArgs = {
+  name: "sample-app", repoURL: REPO, path: "deploy/dev", destinationNamespace: "sample", createNamespace: false, tier: "app",
+};
+
+describe("application() builder", () => {
+  it("produces an Application the upstream Argo CD schema accepts", () => {
+    const app = application({ ...base, usesCrds: true, syncsCrds: true, createNamespace: true });
+    expect(() => new Application(app as any).validate()).not.toThrow();
+    expect((app.metadata as any).finalizers).toEqual([RESOURCES_FINALIZER]);
+  });
+
+  it("PM-31 always automated with prune and selfHeal", () => {
+    for (const extra of [{}, { usesCrds: true }, { createNamespace: true }, { tier: "platform" as const }]) {
+      expect(application({ ...base, ...extra }).spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
+    }
+  });
+
+  it("PM-14 repoURL is the in-cluster Gitea URL and loopback URLs are refused", () => {
+    expect(application(base).spec.source.repoURL).toBe("http://gitea-http.gitea.svc.cluster.local:3000/platform/platform-apps.git");
+    for (const bad of ["http://localhost:3000/platform/platform-apps.git", "http://127.0.0.1:8080/a/b.git", "https://[::1]/a/b.git"]) {
+      expect(() => application({ ...base, repoURL: bad })).toThrow(/PM-14/);
+    }
+    expect(() => application({ ...base, repoURL: "" })).toThrow(/empty/);
+    expect(() => application({ ...base, repoURL: "gitea/platform-apps" })).toThrow(/http\(s\) or ssh/);
+  });
+
+  it("PM-19 tracks main or a tag, never HEAD or an empty revision", () => {
+    expect(application(base).spec.source.targetRevision).toBe("main");
+    expect(application({ ...base, targetRevision: "v1.2.3" }).spec.source.targetRevision).toBe("v1.2.3");
+    for (const bad of ["HEAD", "", "master", "feature/x"]) {
+      expect(() => application({ ...base, targetRevision: bad })).toThrow(/PM-19/);
+    }
+  });
+
+  it("PM-36 destination namespace is required and CreateNamespace=true only when the stack does not create it", () => {
+    const created = application({ ...base, destinationNamespace: "istio-system", createNamespace: true });
+    expect(created.spec.destination).toEqual({ server: "https://kubernetes.default.svc", namespace: "istio-system" });
+    expect(created.spec.syncPolicy.syncOptions).toContain("CreateNamespace=true");
+    expect(application(base).spec.syncPolicy.syncOptions ?? []).not.toContain("CreateNamespace=true");
+    expect(() => application({ ...base, destinationNamespace: "" })).toThrow(/PM-36/);
+    expect(() => application({ ...base, destinationNamespace: "Not_A_Namespace" })).toThrow(/PM-36/);
+  });
+
+  it("PM-28 apps using CRDs skip the dry run, and platform waves come before app waves", () => {
+    expect(application({ ...base, usesCrds: true }).spec.syncPolicy.syncOptions).toContain("SkipDryRunOnMissingResource=true");
+    const platform = Number(application({ ...base, tier: "platform" }).metadata.annotations!["argocd.argoproj.io/sync-wave"]);
+    const app = Number(application(base).metadata.annotations!["argocd.argoproj.io/sync-wave"]);
+    expect(platform).toBeLessThan(app);
+    expect(SYNC_WAVES.platform.max).toBeLessThan(SYNC_WAVES.app.min);
+    expect(() => application({ ...base, tier: "app", wave: -5 })).toThrow(/PM-28/);
+    expect(() => application({ ...base, tier: "platform", wave: 0 })).toThrow(/PM-28/);
+  });
+
+  it("PM-29 apps syncing CRDs ignore the API server's CRD fields and respect that", () => {
+    const app = application({ ...base, tier: "platform", syncsCrds: true });
+    expect(app.spec.syncPolicy.syncOptions).toEqual(expect.arrayContaining(["RespectIgnoreDifferences=true", "SkipDryRunOnMissingResource=true"]));
+    expect(app.spec.ignoreDifferences).toEqual([
+      { group: "apiextensions.k8s.io", kind: "CustomResourceDefinition", jsonPointers: ["/spec/preserveUnknownFields", "/status"] },
+    ]);
+    expect(CRD_IGNORE_DIFFERENCES[0].jsonPointers).toHaveLength(2);
+    expect(application(base).spec.ignoreDifferences).toBeUndefined();
+  });
+
+  it("refuses bad names and paths", () => {
+    expect(() => application({ ...base, name: "Sample_App" })).toThrow(/DNS label/);
+    expect(() => application({ ...base, path: "/abs" })).toThrow(/relative/);
+    expect(() => application({ ...base, path: "../escape" })).toThrow(/relative/);
+    expect(() => application({ ...base, path: "" })).toThrow(/relative/);
+  });
+});
+
+describe("rootApplication() (app-of-apps)", () => {
+  it("PM-30 the root watches the argocd/ folder of the bootstrap repo and lands in the argocd namespace", () => {
+    const root = rootApplication({ ctx, repoURL: REPO });
+    expect(() => new Application(root as any).validate()).not.toThrow();
+    expect(root.metadata.namespace).toBe("argocd");
+    expect(root.spec.source).toEqual({ repoURL: REPO, targetRevision: "main", path: "argocd", directory: { recurse: true } });
+    expect(root.spec.destination.namespace).toBe(ctx.endpoints.argocd.namespace);
+    expect(root.spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
+    expect(root.spec.syncPolicy.syncOptions ?? []).not.toContain("CreateNamespace=true");
+  });
+
+  it("PM-14 PM-19 the root refuses loopback and HEAD too", () => {
+    expect(() => rootApplication({ ctx, repoURL: "http://localhost:3000/platform/platform-apps.git" })).toThrow(/PM-14/);
+    expect(() => rootApplication({ ctx, repoURL: REPO, targetRevision: "HEAD" })).toThrow(/PM-19/);
+  });
+});
+
+describe("Applications component under mocks", () => {
+  const created: Created[] = [];
+  beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
+  beforeEach(() => { created.length = 0; });
+
+  it("PM-30 the stack itself registers the root Application (nothing to apply by hand)", async () => {
+    const { Applications } = await import("../components/gitops/applications");
+    new Applications("apps", {
+      ctx, repoURL: REPO,
+      applications: [{ ...base, name: "kiali", destinationNamespace: "istio-system", tier: "platform", createNamespace: false }],
+    });
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    const apps = findAll(created, "kubernetes:argoproj.io/v1alpha1:Application");
+    expect(apps.map((a) => a.inputs.metadata.name).sort()).toEqual(["kiali", "root"]);
+    const root = find(created, "kubernetes:argoproj.io/v1alpha1:Application", (a) => a.inputs.metadata.name === "root");
+    expect(root.inputs.spec.source.path).toBe("argocd");
+    expect(root.inputs.spec.source.repoURL).toBe(REPO);
+  });
+});

@@ -1,0 +1,198 @@
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { Created, find, findAll, isSecretInput, mocks, plain } from "./helpers/mocks";
+import { ClusterContext } from "../components/lib/context";
+import { endpoints } from "../components/lib/endpoints";
+import { PROFILES } from "../components/lib/profiles";
+import { sizeOf } from "../components/lib/sizes";
+import { charts } from "../components/lib/versions";
+import { bcryptHash, bcryptVerify } from "../components/lib/hash";
+import {
+  ADMIN_PASSWORD_MTIME, argoCdNamespace, argoCdNetworkPolicies, argoCdValues, ARGOCD_PODS, GUEST_PASSWORD_MTIME,
+  repositorySecret,
+} from "../components/gitops/argocd-values";
+
+const ctx: ClusterContext = {
+  environment: "dev",
+  profile: PROFILES.dev,
+  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
+};
+/** Paths where `needle` appears outside a secret wrapper. */
+function outsideSecrets(value: unknown, needle: string, at = ""): string[] {
+  if (typeof value === "string") return value.includes(needle) ? [at] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => outsideSecrets(v, needle, `${at}[${i}]`));
+  if (value && typeof value === "object") {
+    if (isSecretInput(value)) return [];
+    return Object.entries(value).flatMap(([k, v]) => outsideSecrets(v, needle, `${at}.${k}`));
+  }
+  return [];
+}
+
+const ADMIN_HASH = bcryptHash("admin-pw", "argocd-admin");
+const GUEST_HASH = bcryptHash("guest-pw", "argocd-guest");
+const values = () => argoCdValues({ ctx, adminPasswordHash: ADMIN_HASH, guestPasswordHash: GUEST_HASH });
+
+describe("argoCdValues (pure)", () => {
+  it("PM-34 repo-server liveness: timeoutSeconds >= 10, initialDelaySeconds >= 30", () => {
+    const probe = values().repoServer.livenessProbe;
+    expect(probe.enabled).toBe(true);
+    expect(probe.timeoutSeconds).toBeGreaterThanOrEqual(10);
+    expect(probe.initialDelaySeconds).toBeGreaterThanOrEqual(30);
+  });
+
+  it("PM-34 refuses a shorter liveness timing", () => {
+    expect(() => argoCdValues({ ctx, adminPasswordHash: ADMIN_HASH, guestPasswordHash: GUEST_HASH, repoServerLiveness: { timeoutSeconds: 1, initialDelaySeconds: 30 } }))
+      .toThrow(/PM-34/);
+    expect(() => argoCdValues({ ctx, adminPasswordHash: ADMIN_HASH, guestPasswordHash: GUEST_HASH, repoServerLiveness: { timeoutSeconds: 10, initialDelaySeconds: 10 } }))
+      .toThrow(/PM-34/);
+  });
+
+  it("PM-05 guest login: account in argocd-cm, read-only role bound, bcrypt password with a fixed mtime", () => {
+    const v = values();
+    expect(v.configs.cm["accounts.guest"]).toBe("login");
+    expect(v.configs.cm["admin.enabled"]).toBe(true);
+    expect(v.configs.cm["users.anonymous.enabled"]).toBe("false");
+    expect(v.configs.rbac["policy.default"]).toBe("role:readonly");
+    expect(v.configs.rbac["policy.default"]).not.toMatch(/admin/);
+    expect(v.configs.rbac["policy.csv"]).toContain("g, guest, role:readonly");
+    const extra = v.configs.secret.extra;
+    expect(bcryptVerify("guest-pw", extra["accounts.guest.password"])).toBe(true);
+    expect(extra["accounts.guest.passwordMtime"]).toBe(GUEST_PASSWORD_MTIME);
+    expect(v.configs.secret.argocdServerAdminPassword).toBe(ADMIN_HASH);
+    expect(v.configs.secret.argocdServerAdminPasswordMtime).toBe(ADMIN_PASSWORD_MTIME);
+    expect(ADMIN_PASSWORD_MTIME).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+  });
+
+  it("PM-05 refuses a plaintext password where a bcrypt hash belongs", () => {
+    expect(() => argoCdValues({ ctx, adminPasswordHash: "hunter2", guestPasswordHash: GUEST_HASH })).toThrow(/bcrypt/);
+    expect(() => argoCdValues({ ctx, adminPasswordHash: ADMIN_HASH, guestPasswordHash: "guest-pw" })).toThrow(/PM-05/);
+  });
+
+  it("url from the endpoints, server.insecure behind the gateway, dex/notifications off, own policies, own redis secret", () => {
+    const v = values();
+    expect(v.configs.cm.url).toBe(ctx.endpoints.argocd.publicUrl);
+    expect(v.configs.cm.url).toBe("http://argocd.platform.localhost:8080");
+    expect(v.configs.params["server.insecure"]).toBe(true);
+    expect(v.dex.enabled).toBe(false);
+    expect(v.notifications.enabled).toBe(false);
+    expect(v.global.networkPolicy.create).toBe(false);
+    expect(v.redisSecretInit.enabled).toBe(false);
+    expect(v.crds.keep).toBe(true);
+    expect(v.applicationSet.replicas).toBe(0);
+  });
+
+  it("PM-07 every chart container gets the requests/limits of sizes.ts", () => {
+    const v = values();
+    expect(v.controller.resources).toEqual(sizeOf("small", "argocdController"));
+    expect(v.server.resources).toEqual(sizeOf("small", "argocdServer"));
+    expect(v.repoServer.resources).toEqual(sizeOf("small", "argocdRepoServer"));
+    expect(v.redis.resources).toEqual(sizeOf("small", "argocdRedis"));
+    expect(v.applicationSet.resources.limits.memory).toBeDefined();
+  });
+
+  it("refuses bad replica counts", () => {
+    expect(() => argoCdValues({ ctx, adminPasswordHash: ADMIN_HASH, guestPasswordHash: GUEST_HASH, applicationSetReplicas: -1 })).toThrow(/non-negative/);
+  });
+});
+
+describe("Argo CD objects (pure)", () => {
+  it("PM-02 namespace annotated linkerd.io/inject: disabled and not labelled for Istio injection", () => {
+    const ns = argoCdNamespace(ctx);
+    expect(ns.metadata.name).toBe("argocd");
+    expect(ns.metadata.annotations).toEqual({ "linkerd.io/inject": "disabled" });
+    expect(ns.metadata.labels?.["istio-injection"]).toBeUndefined();
+    expect(Object.keys(ns.metadata.labels ?? {}).some((k) => k.startsWith("istio.io/rev"))).toBe(false);
+    expect(ns.metadata.labels?.["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+  });
+
+  it("PM-14 repository secret points at Gitea's in-cluster URL and refuses localhost", () => {
+    const url = `${ctx.endpoints.gitea.internalUrl}/platform/platform-apps.git`;
+    const s = repositorySecret({ ctx, url, username: "u", password: "p" });
+    expect(s.metadata.labels).toEqual({ "argocd.argoproj.io/secret-type": "repository" });
+    expect(s.stringData.url).toBe("http://gitea-http.gitea.svc.cluster.local:3000/platform/platform-apps.git");
+    for (const bad of ["http://localhost:3000/platform/platform-apps.git", "http://127.0.0.1:30300/a/b.git", "http://[::1]:3000/a/b.git"]) {
+      expect(() => repositorySecret({ ctx, url: bad, username: "u", password: "p" })).toThrow(/PM-14/);
+    }
+  });
+
+  it("network policies: default deny, DNS, gateway -> server, repo-server -> Gitea and 443, API server by ipBlock on 6443", () => {
+    const policies = argoCdNetworkPolicies({ ctx });
+    const byName = (n: string, ns = "argocd") => {
+      const p = policies.find((x) => x.metadata.name === n && x.metadata.namespace === ns);
+      if (!p) throw new Error(`no policy ${ns}/${n}`);
+      return p.spec;
+    };
+    expect(byName("default-deny")).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+    byName("allow-dns");
+    const gw = byName("allow-gateway-to-server");
+    expect(gw.podSelector.matchLabels).toEqual(ARGOCD_PODS.server);
+    expect(gw.ingress[0].ports).toEqual([{ port: 8080, protocol: "TCP" }]);
+    expect(gw.ingress[0].from[0].podSelector.matchLabels).toEqual({ istio: "ingressgateway" });
+    const gitea = byName("allow-repo-server-to-gitea");
+    expect(gitea.egress[0].to[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"]).toBe("gitea");
+    expect(gitea.egress[0].ports).toEqual([{ port: 3000, protocol: "TCP" }]);
+    expect(byName("allow-repo-server-https").egress[0].ports).toEqual([{ port: 443, protocol: "TCP" }]);
+    const api = byName("allow-application-controller-to-api");
+    expect(api.podSelector.matchLabels).toEqual(ARGOCD_PODS.controller);
+    expect(api.egress[0]).toEqual({ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ port: 6443, protocol: "TCP" }] });
+    expect(byName("allow-gitea-webhooks").ingress[0].from[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"]).toBe("gitea");
+    // Everything stays in the argocd namespace: Gitea's own policies admit the argocd namespace.
+    expect(policies.every((p) => p.metadata.namespace === "argocd")).toBe(true);
+  });
+});
+
+describe("ArgoCd component under mocks", () => {
+  const created: Created[] = [];
+  beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
+  beforeEach(() => { created.length = 0; });
+
+  async function build() {
+    const { ArgoCd } = await import("../components/gitops/argocd");
+    const argo = new ArgoCd("argocd", {
+      ctx, adminPassword: pulumi.secret("admin-plaintext"), guestPassword: pulumi.secret("guest-plaintext"),
+      gitUsername: "platform-admin", gitPassword: pulumi.secret("gitea-plaintext"),
+    });
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    return argo;
+  }
+
+  it("PM-02 the namespace is created, annotated, and the chart is the pinned argo-cd into it", async () => {
+    await build();
+    const ns = find(created, "kubernetes:core/v1:Namespace");
+    expect(ns.inputs.metadata.annotations["linkerd.io/inject"]).toBe("disabled");
+    const chart = find(created, "kubernetes:helm.sh/v4:Chart");
+    expect(chart.inputs.chart).toBe(charts.argoCd.chart);
+    expect(chart.inputs.version).toBe(charts.argoCd.version);
+    expect(chart.inputs.repositoryOpts.repo).toBe(charts.argoCd.repo);
+    expect(chart.inputs.namespace).toBe("argocd");
+  });
+
+  it("PM-05 chart values carry bcrypt hashes as secrets, never the plaintext passwords", async () => {
+    await build();
+    const chart = find(created, "kubernetes:helm.sh/v4:Chart");
+    const raw = JSON.stringify(chart.inputs.values);
+    expect(raw).not.toContain("admin-plaintext");
+    expect(raw).not.toContain("guest-plaintext");
+    // The hashes stay secret: wrapped themselves, or inside a wrapped values object.
+    const secretField = chart.inputs.values.configs?.secret?.argocdServerAdminPassword;
+    expect(isSecretInput(chart.inputs.values) || isSecretInput(secretField)).toBe(true);
+    const guestField = chart.inputs.values.configs?.secret?.extra?.["accounts.guest.password"];
+    expect(isSecretInput(chart.inputs.values) || isSecretInput(guestField)).toBe(true);
+    const v = plain(chart.inputs.values);
+    expect(bcryptVerify("admin-plaintext", v.configs.secret.argocdServerAdminPassword)).toBe(true);
+    expect(bcryptVerify("guest-plaintext", v.configs.secret.extra["accounts.guest.password"])).toBe(true);
+  });
+
+  it("PM-14 repository secret (secret-type label, in-cluster URL, secret password) and the argocd-redis Secret", async () => {
+    await build();
+    const secrets = findAll(created, "kubernetes:core/v1:Secret");
+    const repo = secrets.find((s) => s.inputs.metadata.labels?.["argocd.argoproj.io/secret-type"] === "repository")!;
+    expect(plain(repo.inputs.stringData).url).toBe("http://gitea-http.gitea.svc.cluster.local:3000/platform/platform-apps.git");
+    expect(isSecretInput(repo.inputs.stringData) || isSecretInput(repo.inputs.stringData.password)).toBe(true);
+    expect(outsideSecrets(repo.inputs, "gitea-plaintext")).toEqual([]);
+    const redis = secrets.find((s) => s.inputs.metadata.name === "argocd-redis")!;
+    expect(plain(redis.inputs.stringData).auth).toMatch(/^mock-argocd-redis/);
+    expect(isSecretInput(redis.inputs.stringData) || isSecretInput(redis.inputs.stringData.auth)).toBe(true);
+    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy").length).toBeGreaterThanOrEqual(8);
+  });
+});

@@ -1,0 +1,374 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { execFileSync, spawn, spawnSync } from "child_process";
+import * as http from "http";
+import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
+import { ClusterContext } from "../components/lib/context";
+import { endpoints } from "../components/lib/endpoints";
+import { PROFILES } from "../components/lib/profiles";
+import { images } from "../components/lib/versions";
+import {
+  BOOTSTRAP_IMAGE, BOOTSTRAP_ORG, BOOTSTRAP_REPO, bootstrapJob, CHECKOUT_ACTION, contentConfig, releaseWorkflow, repoUrl,
+} from "../components/gitops/bootstrap-repo";
+
+const ctx: ClusterContext = {
+  environment: "dev",
+  profile: PROFILES.dev,
+  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
+};
+const SCRIPT = path.resolve(__dirname, "../components/gitops/scripts/bootstrap-repo.sh");
+const RUNNER_URL = "http://k3d-platform-server-0:30300";
+const workflowArgs = {
+  ctx, serverUrl: RUNNER_URL, image: "platform/sample-api", manifests: ["deploy/dev/rollout.yaml"], trivyImage: images.trivy,
+};
+const jobArgs = {
+  ctx, name: "bootstrap-repo-abc", namespace: "gitea", image: BOOTSTRAP_IMAGE, secretName: "bootstrap-repo-credentials",
+  scriptConfigMap: "bootstrap-repo-script", contentConfigMap: "bootstrap-repo-content", org: BOOTSTRAP_ORG, repo: BOOTSTRAP_REPO,
+  withRegistrySecret: true,
+};
+
+describe("bootstrap-repo.sh", () => {
+  it("passes shellcheck at warning level", () => {
+    const r = spawnSync("shellcheck", ["-S", "warning", SCRIPT], { encoding: "utf8" });
+    if (r.error) throw new Error(`shellcheck is not installed: ${r.error.message}`);
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+});
+
+describe("repository URL and content encoding (pure)", () => {
+  it("PM-14 repoUrl is Gitea's in-cluster Service URL", () => {
+    expect(repoUrl(ctx)).toBe("http://gitea-http.gitea.svc.cluster.local:3000/platform/platform-apps.git");
+    expect(BOOTSTRAP_ORG).toBe("platform");
+    expect(BOOTSTRAP_REPO).toBe("platform-apps");
+  });
+
+  it("paths become valid ConfigMap keys plus a MANIFEST; the hash follows content, not key order", () => {
+    const a = contentConfig({ "argocd/app.yaml": "a: 1\n", ".gitea/workflows/release.yaml": "name: x\n" });
+    for (const key of Object.keys(a.data)) expect(key).toMatch(/^[-._a-zA-Z0-9]{1,253}$/);
+    const lines = a.data.MANIFEST.trim().split("\n").map((l) => l.split(" "));
+    expect(lines.map((l) => l[1]).sort()).toEqual([".gitea/workflows/release.yaml", "argocd/app.yaml"]);
+    for (const [key, p] of lines) expect(a.data[key]).toBe(p === "argocd/app.yaml" ? "a: 1\n" : "name: x\n");
+    const b = contentConfig({ ".gitea/workflows/release.yaml": "name: x\n", "argocd/app.yaml": "a: 1\n" });
+    expect(b.hash).toBe(a.hash);
+    expect(contentConfig({ "argocd/app.yaml": "a: 2\n", ".gitea/workflows/release.yaml": "name: x\n" }).hash).not.toBe(a.hash);
+    expect(contentConfig({ "argocd/app.yaml": "a: 1\n", ".gitea/workflows/release.yaml": "name: x\n" }, ["script v2"]).hash).not.toBe(a.hash);
+  });
+
+  it("refuses unsafe paths, no files, and content over the ConfigMap limit", () => {
+    for (const bad of ["../etc/passwd", "/abs", "a/../b", "with space", "a//b", ""]) {
+      expect(() => contentConfig({ [bad]: "x" })).toThrow(/path/);
+    }
+    expect(() => contentConfig({})).toThrow(/no files/);
+    expect(() => contentConfig({ big: "x".repeat(1024 * 1024) })).toThrow(/ConfigMap limit/);
+  });
+});
+
+describe("bootstrapJob (pure)", () => {
+  it("hardened pod, credentials only through secretKeyRef, emptyDirs for HOME and /tmp, no TTL", () => {
+    const job = bootstrapJob(jobArgs);
+    expect(job.spec.ttlSecondsAfterFinished).toBeUndefined();
+    expect(job.spec.backoffLimit).toBeGreaterThan(0);
+    const pod = job.spec.template.spec;
+    expect(pod.restartPolicy).toBe("Never");
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    const c = pod.containers[0];
+    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    expect(c.resources.limits.memory).toBeDefined();
+    expect(c.command).toEqual(["/bin/bash", "/scripts/bootstrap-repo.sh"]);
+    expect(c.args).toBeUndefined();
+    const env = Object.fromEntries(c.env.map((e: any) => [e.name, e]));
+    expect(env.GITEA_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: "bootstrap-repo-credentials", key: "password" });
+    expect(env.REGISTRY_PASSWORD.valueFrom.secretKeyRef.key).toBe("registry-password");
+    expect(env.GITEA_PASSWORD.value).toBeUndefined();
+    expect(env.GITEA_URL.value).toBe(ctx.endpoints.gitea.internalUrl);
+    expect(env.HOME.value).toBe("/home/bootstrap");
+    const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, m.name]));
+    const volumes = Object.fromEntries(pod.volumes.map((v: any) => [v.name, v]));
+    expect(volumes[mounts["/home/bootstrap"]].emptyDir).toBeDefined();
+    expect(volumes[mounts["/tmp"]].emptyDir).toBeDefined();
+    expect(volumes[mounts["/content"]].configMap.name).toBe("bootstrap-repo-content");
+  });
+
+  it("refuses a :latest or loopback image", () => {
+    expect(() => bootstrapJob({ ...jobArgs, image: "docker.io/alpine/git:latest" })).toThrow(/latest/);
+    expect(() => bootstrapJob({ ...jobArgs, image: "localhost:5000/git:1.0.0" })).toThrow(/PM-15/);
+  });
+
+  it("the default image is pinned: the Gitea rootless image nodes already pull (has bash, git, curl)", () => {
+    expect(BOOTSTRAP_IMAGE).toMatch(/:\d+\.\d+\.\d+-rootless$/);
+  });
+});
+
+describe("releaseWorkflow (pure)", () => {
+  const wf = () => YAML.parse(releaseWorkflow(workflowArgs));
+  const steps = () => wf().jobs.release.steps as any[];
+  const step = (name: string) => steps().find((s) => s.name === name);
+
+  it("PM-24 checks out from the runner URL with a pinned action", () => {
+    const co = step("checkout");
+    expect(co.uses).toBe(CHECKOUT_ACTION);
+    expect(co.uses).toMatch(/^actions\/checkout@[0-9a-f]{40}$/);
+    expect(co.with["github-server-url"]).toBe(RUNNER_URL);
+  });
+
+  it("PM-32 test -> build -> Trivy (HIGH/CRITICAL fail) -> push :<semver> and :<sha>; never :latest", () => {
+    expect(steps().map((s) => s.name)).toEqual(["checkout", "docker-cli", "version", "test", "build", "scan", "push", "bump"]);
+    expect(step("docker-cli").run).toMatch(/docker-\d+\.\d+\.\d+\.tgz/);
+    expect(step("test").run).toContain("docker build --target test app");
+    expect(step("scan").run).toContain(images.trivy);
+    expect(step("scan").run).toMatch(/--severity HIGH,CRITICAL/);
+    expect(step("scan").run).toMatch(/--exit-code 1/);
+    const push = step("push").run as string;
+    expect(push).toContain('docker push "$IMAGE:${{ steps.version.outputs.version }}"');
+    expect(push).toContain('docker push "$IMAGE:${{ steps.version.outputs.sha }}"');
+    expect(push).toContain("--password-stdin");
+    expect(wf().env.IMAGE).toBe("registry.platform.internal:5000/platform/sample-api");
+    expect(releaseWorkflow(workflowArgs)).not.toMatch(/:latest/);
+    expect(wf().on.push).toEqual({ branches: ["main"], paths: ["app/**"], tags: ["v*"] });
+  });
+
+  it("PM-03 pushes the manifest bump with the CI_TOKEN secret as oauth2 user; checkout credentials not persisted", () => {
+    expect(step("checkout").with["persist-credentials"]).toBe(false);
+    const bump = step("bump");
+    expect(bump.env.CI_TOKEN).toBe("${{ secrets.CI_TOKEN }}");
+    expect(bump.run).toContain('push_url="http://oauth2:${CI_TOKEN}@k3d-platform-server-0:30300/platform/platform-apps.git"');
+    expect(bump.run).toContain('git push -q "$push_url" HEAD:main');
+    expect(bump.run).toContain("deploy/dev/rollout.yaml");
+  });
+
+  it("PM-31 the bump rewrites the image tag in the manifest (sed run for real)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bump-"));
+    const file = path.join(dir, "rollout.yaml");
+    fs.writeFileSync(file, "containers:\n  - name: api\n    image: registry.platform.internal:5000/platform/sample-api:0.1.0\n  - name: other\n    image: docker.io/library/postgres:17.11\n");
+    const sed = (step("bump").run as string).split("\n").find((l) => l.startsWith("sed "))!
+      .replace("${{ steps.version.outputs.version }}", "1.2.3").replace("deploy/dev/rollout.yaml", file);
+    const r = spawnSync("bash", ["-c", sed], { encoding: "utf8", env: { ...process.env, IMAGE: "registry.platform.internal:5000/platform/sample-api" } });
+    expect(r.stderr).toBe("");
+    const out = fs.readFileSync(file, "utf8");
+    expect(out).toContain("image: registry.platform.internal:5000/platform/sample-api:1.2.3");
+    expect(out).toContain("image: docker.io/library/postgres:17.11");
+  });
+
+  it("every run: block passes shellcheck (expressions replaced by a placeholder)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wf-"));
+    const files = steps().filter((s) => s.run).map((s) => {
+      const f = path.join(dir, `${s.name}.sh`);
+      fs.writeFileSync(f, `#!/usr/bin/env bash\n${(s.run as string).replace(/\$\{\{[^}]*\}\}/g, "placeholder")}`);
+      return f;
+    });
+    const r = spawnSync("shellcheck", ["-S", "warning", ...files], { encoding: "utf8" });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it("refuses a loopback server URL, bad image paths and missing manifests", () => {
+    expect(() => releaseWorkflow({ ...workflowArgs, serverUrl: "http://localhost:3000" })).toThrow(/PM-24/);
+    expect(() => releaseWorkflow({ ...workflowArgs, image: "registry.platform.internal:5000/x:1" })).toThrow(/repository path/);
+    expect(() => releaseWorkflow({ ...workflowArgs, manifests: [] })).toThrow(/no manifests/);
+    expect(() => releaseWorkflow({ ...workflowArgs, trivyImage: "aquasec/trivy:latest" })).toThrow(/latest/);
+    expect(() => releaseWorkflow({ ...workflowArgs, dockerCliVersion: "latest" })).toThrow(/x\.y\.z/);
+  });
+});
+
+/** Runs the script against the fake Gitea; resolves with its exit code and output. */
+function runScript(env: Record<string, string>): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("bash", [SCRIPT], { env: { PATH: process.env.PATH!, ...env } });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("close", (code) => resolve({ code: code ?? -1, out }));
+  });
+}
+
+describe("bootstrap-repo.sh against a fake Gitea (API + git smart HTTP)", () => {
+  let gitea: Awaited<ReturnType<typeof startFakeGitea>>;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    gitea = await startFakeGitea({ user: "platform-admin", password: "s3cret-pw" });
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-"));
+    const content = path.join(root, "content");
+    fs.mkdirSync(content);
+    const cfg = contentConfig({ "argocd/root.yaml": "kind: Application\n", "app/VERSION": "0.1.0\n" });
+    for (const [k, v] of Object.entries(cfg.data)) fs.writeFileSync(path.join(content, k), v);
+    fs.mkdirSync(path.join(root, "home"));
+    env = {
+      GITEA_URL: gitea.url, GITEA_USER: "platform-admin", GITEA_PASSWORD: "s3cret-pw", ORG: "platform", REPO: "platform-apps",
+      CONTENT_DIR: content, HOME: path.join(root, "home"), TMPDIR: root, WAIT_SECONDS: "30",
+      REGISTRY_USERNAME: "platform", REGISTRY_PASSWORD: "reg-pw",
+    };
+  });
+  afterAll(() => gitea?.close());
+
+  it("PM-19 PM-03 creates org, repo on main, CI_TOKEN secret, pushes the content; a second run changes nothing", async () => {
+    const first = await runScript(env);
+    expect(first.out).toContain("pushed 2 files");
+    expect(first.code).toBe(0);
+    expect(gitea.state.orgs).toEqual(["platform"]);
+    expect(gitea.state.repoOptions["platform/platform-apps"].default_branch).toBe("main");
+    expect(gitea.state.secrets.CI_TOKEN).toBe(gitea.state.lastToken);
+    expect(gitea.state.secrets.REGISTRY_PASSWORD).toBe("reg-pw");
+    expect(gitea.branches("platform/platform-apps")).toEqual(["main"]);
+    expect(gitea.file("platform/platform-apps", "argocd/root.yaml")).toBe("kind: Application\n");
+    const commits = gitea.commitCount("platform/platform-apps");
+
+    const second = await runScript(env);
+    expect(second.code).toBe(0);
+    expect(second.out).toContain("already has content: nothing to push");
+    expect(gitea.commitCount("platform/platform-apps")).toBe(commits);
+    expect(gitea.state.orgs).toEqual(["platform"]);
+    // The token is rotated (Gitea shows a token only once) and the secret follows it.
+    expect(gitea.state.secrets.CI_TOKEN).toBe(gitea.state.lastToken);
+    // The password reached the server (auth succeeded) but never the script's output.
+    expect(first.out + second.out).not.toContain("s3cret-pw");
+  }, 60_000);
+
+  it("fails clearly when Gitea never becomes healthy (bounded wait)", async () => {
+    const r = await runScript({ ...env, GITEA_URL: "http://127.0.0.1:9", WAIT_SECONDS: "0" });
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain("not healthy after 0s");
+  });
+
+  it("fails clearly on wrong credentials", async () => {
+    const r = await runScript({ ...env, GITEA_PASSWORD: "wrong" });
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain("authenticate as platform-admin: HTTP 401");
+  });
+});
+
+describe("BootstrapRepo component under mocks", () => {
+  const created: Created[] = [];
+  beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
+  beforeEach(() => { created.length = 0; });
+
+  async function build(files: Record<string, string>) {
+    const { BootstrapRepo } = await import("../components/gitops/bootstrap-repo");
+    const repo = new BootstrapRepo("bootstrap-repo", {
+      ctx, adminUsername: "platform-admin", adminPassword: pulumi.secret("gitea-plaintext"), registryPassword: pulumi.secret("reg-plaintext"),
+      files: ctx.endpoints.gitea.runnerUrl.apply((serverUrl) => ({ ...files, ".gitea/workflows/release.yaml": releaseWorkflow({ ...workflowArgs, serverUrl }) })),
+    });
+    const name = await unwrap(repo.jobName);
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    return name;
+  }
+
+  it("PM-09 credentials reach the cluster only as secret stringData; the Job name carries the content hash", async () => {
+    const name = await build({ "argocd/root.yaml": "a: 1\n" });
+    expect(name).toMatch(/^bootstrap-repo-[0-9a-f]{10}$/);
+    const secret = find(created, "kubernetes:core/v1:Secret");
+    expect(isSecretInput(secret.inputs.stringData) || isSecretInput(secret.inputs.stringData.password)).toBe(true);
+    expect(plain(secret.inputs.stringData).password).toBe("gitea-plaintext");
+    const job = find(created, "kubernetes:batch/v1:Job");
+    expect(job.inputs.metadata.name).toBe(name);
+    expect(JSON.stringify(job.inputs)).not.toContain("gitea-plaintext");
+    const cms = findAll(created, "kubernetes:core/v1:ConfigMap");
+    const content = cms.find((c) => c.inputs.metadata.name === "bootstrap-repo-content")!;
+    expect(plain(content.inputs.data).MANIFEST).toContain(".gitea/workflows/release.yaml");
+    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy")).toHaveLength(3);
+  });
+
+  it("a content change gives a new Job name (a new run); the same content the same name", async () => {
+    const a = await build({ "argocd/root.yaml": "a: 1\n" });
+    const b = await build({ "argocd/root.yaml": "a: 1\n" });
+    const c = await build({ "argocd/root.yaml": "a: 2\n" });
+    expect(b).toBe(a);
+    expect(c).not.toBe(a);
+  });
+});
+
+/**
+ * A fake Gitea, just enough for the script: the API endpoints it calls (basic auth checked) and git
+ * smart HTTP through the real git-http-backend, so pushes and "empty" are real.
+ */
+async function startFakeGitea(auth: { user: string; password: string }) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "fake-gitea-"));
+  const state = {
+    orgs: [] as string[], repoOptions: {} as Record<string, any>, tokens: new Set<string>(),
+    secrets: {} as Record<string, string>, lastToken: "", healthChecks: 0,
+  };
+  const expected = `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString("base64")}`;
+  const git = (repo: string, ...args: string[]) => execFileSync("git", ["--git-dir", path.join(root, `${repo}.git`), ...args], { encoding: "utf8" });
+  const hasRefs = (repo: string) => git(repo, "for-each-ref").trim() !== "";
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const url = new URL(req.url!, "http://x");
+      const send = (status: number, json?: unknown) => { res.writeHead(status, { "Content-Type": "application/json" }); res.end(json === undefined ? "" : JSON.stringify(json)); };
+      if (url.pathname === "/api/healthz") { state.healthChecks++; return send(state.healthChecks === 1 ? 503 : 200, { status: "pass" }); }
+      if (req.headers.authorization !== expected) { res.writeHead(401, { "WWW-Authenticate": 'Basic realm="fake"' }); return res.end(); }
+      const m = (re: RegExp) => re.exec(url.pathname);
+      let g: RegExpExecArray | null;
+      if (url.pathname.endsWith("/info/refs") || url.pathname.endsWith("/git-upload-pack") || url.pathname.endsWith("/git-receive-pack")) {
+        const cgi = spawn("git", ["http-backend"], { env: {
+          GIT_PROJECT_ROOT: root, GIT_HTTP_EXPORT_ALL: "1", REMOTE_USER: auth.user, PATH_INFO: url.pathname,
+          REQUEST_METHOD: req.method!, QUERY_STRING: url.search.slice(1), CONTENT_TYPE: req.headers["content-type"] ?? "",
+          HTTP_CONTENT_ENCODING: String(req.headers["content-encoding"] ?? ""), PATH: process.env.PATH!,
+        } });
+        const out: Buffer[] = [];
+        cgi.stdout.on("data", (d) => out.push(d));
+        cgi.on("close", () => {
+          const all = Buffer.concat(out);
+          const split = all.indexOf("\r\n\r\n");
+          const headers = all.subarray(0, split).toString().split("\r\n");
+          let status = 200;
+          for (const h of headers) {
+            const [k, ...v] = h.split(":");
+            if (k.toLowerCase() === "status") status = parseInt(v.join(":"), 10);
+            else res.setHeader(k, v.join(":").trim());
+          }
+          res.writeHead(status);
+          res.end(all.subarray(split + 4));
+        });
+        cgi.stdin.end(body);
+        return;
+      }
+      const input = body.length ? JSON.parse(body.toString()) : {};
+      if (req.method === "GET" && url.pathname === "/api/v1/user") return send(200, { login: auth.user });
+      if ((g = m(/^\/api\/v1\/orgs\/([^/]+)$/)) && req.method === "GET") return state.orgs.includes(g[1]) ? send(200, { username: g[1] }) : send(404);
+      if (url.pathname === "/api/v1/orgs" && req.method === "POST") { state.orgs.push(input.username); return send(201, input); }
+      if ((g = m(/^\/api\/v1\/orgs\/([^/]+)\/repos$/)) && req.method === "POST") {
+        const full = `${g[1]}/${input.name}`;
+        state.repoOptions[full] = input;
+        execFileSync("git", ["init", "-q", "--bare", "-b", input.default_branch, path.join(root, `${full}.git`)]);
+        git(full, "config", "http.receivepack", "true");
+        return send(201, { full_name: full });
+      }
+      if ((g = m(/^\/api\/v1\/repos\/([^/]+\/[^/]+)$/))) {
+        if (!state.repoOptions[g[1]]) return send(404);
+        if (req.method === "PATCH") { Object.assign(state.repoOptions[g[1]], input); return send(200, {}); }
+        return send(200, { full_name: g[1], empty: !hasRefs(g[1]), default_branch: state.repoOptions[g[1]].default_branch });
+      }
+      if ((g = m(/^\/api\/v1\/users\/([^/]+)\/tokens\/([^/]+)$/)) && req.method === "DELETE") return send(state.tokens.delete(g[2]) ? 204 : 404);
+      if ((g = m(/^\/api\/v1\/users\/([^/]+)\/tokens$/)) && req.method === "POST") {
+        if (state.tokens.has(input.name)) return send(400, { message: "token name already used" });
+        state.tokens.add(input.name);
+        state.lastToken = Buffer.from(`${input.name}-${Date.now()}-${Math.random()}`).toString("hex").slice(0, 40);
+        return send(201, { id: 1, name: input.name, sha1: state.lastToken, scopes: input.scopes });
+      }
+      if ((g = m(/^\/api\/v1\/repos\/[^/]+\/[^/]+\/actions\/secrets\/([^/]+)$/)) && req.method === "PUT") {
+        const existed = g[1] in state.secrets;
+        state.secrets[g[1]] = input.data;
+        return send(existed ? 204 : 201);
+      }
+      return send(404, { message: `fake gitea: no route ${req.method} ${url.pathname}` });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    state,
+    close: () => server.close(),
+    branches: (repo: string) => git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads").trim().split("\n"),
+    file: (repo: string, p: string) => git(repo, "show", `main:${p}`),
+    commitCount: (repo: string) => Number(git(repo, "rev-list", "--count", "main").trim()),
+  };
+}
