@@ -10,6 +10,8 @@ import { K3s, RegistryMirror } from "./cluster/k3s";
 import { K3d } from "./cluster/k3d";
 import { Endpoints, endpoints, REGISTRY_USER } from "./lib/endpoints";
 import { platformSecrets, PlatformSecrets } from "./lib/secrets";
+import { ClusterContext } from "./lib/context";
+import { platformServices } from "./services";
 
 export interface PlatformArgs {
   readonly config: PlatformConfig;
@@ -24,6 +26,8 @@ export class Platform extends pulumi.ComponentResource {
   public readonly provider: k8s.Provider;
   /** Public addresses of the nodes (oci, homelab); empty on dev. */
   public readonly nodeAddresses: pulumi.Output<string[]>;
+  /** Gitea's admin user name (its password is in `secrets`). */
+  public readonly giteaAdminUser: string;
   /** Private key generated for the OCI nodes (secret), when none was configured. */
   public readonly sshPrivateKey?: pulumi.Output<string>;
 
@@ -82,6 +86,10 @@ export class Platform extends pulumi.ComponentResource {
       enableServerSideApply: true,
       deleteUnreachable: true,
     }, { parent: this });
+
+    const ctx: ClusterContext = { environment: cfg.environment, profile: cfg.profile, endpoints: ep };
+    const services = platformServices(ctx, this.secrets, { parent: this, providers: [this.provider] });
+    this.giteaAdminUser = services.gitea.adminUser;
 
     this.registerOutputs({ kubeconfig: this.kubeconfig, apiServer: this.apiServer });
   }

@@ -24,7 +24,15 @@ export function redact(value: unknown, b64 = false): unknown {
   if (value && typeof value === "object") {
     const o = value as Record<string, unknown>;
     if (SIG in o) {
-      if (o[SIG] === SECRET_SIG) return b64 ? REDACTED_B64 : REDACTED;
+      if (o[SIG] === SECRET_SIG) {
+        // A whole map turned secret (Secret.stringData holding one secret value): keep its keys,
+        // which are not sensitive, so the object keeps its shape and still validates.
+        const inner = (o as { value?: unknown }).value;
+        if (inner && typeof inner === "object" && !Array.isArray(inner) && !(SIG in inner)) {
+          return Object.fromEntries(Object.keys(inner).sort().map((k) => [k, b64 ? REDACTED_B64 : REDACTED]));
+        }
+        return b64 ? REDACTED_B64 : REDACTED;
+      }
       if (o[SIG] === RESOURCE_SIG) return String(o.urn ?? "[resource]");
       return "[asset]";
     }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { Created, find, findAll, plain } from "./helpers/mocks";
-import { runStack, TEST_SECRETS } from "./helpers/stack";
+import { runStack as evaluate, StackRun, TEST_SECRETS } from "./helpers/stack";
+
+// Each committed stack is evaluated once and shared by the assertions below (keeps the suite fast).
+const runs = new Map<string, Promise<StackRun>>();
+function runStack(stack: string): Promise<StackRun> {
+  if (!runs.has(stack)) runs.set(stack, evaluate(stack));
+  return runs.get(stack)!;
+}
 
 /** Paths where a value containing `needle` appears outside a secret wrapper. */
 function plaintextPaths(value: unknown, needle: string, at = ""): string[] {
@@ -43,8 +50,9 @@ describe("whole stacks under mocks (the program as `pulumi up` runs it)", () => 
   }
 
   it("PM-09 credentials and kubeconfig are exported only as secrets", async () => {
+    const run = await evaluate("dev");
+    // Same module graph as that fresh evaluation.
     const pulumi = await import("@pulumi/pulumi");
-    const run = await runStack("dev");
     const mod = await import("../index");
     expect(await pulumi.isSecret(mod.credentials as any)).toBe(true);
     expect(await pulumi.isSecret(mod.kubeconfig)).toBe(true);

@@ -11,7 +11,7 @@ export const ROOT = path.resolve(__dirname, "../..");
 /** Secrets a stack needs that the committed files cannot carry (no secrets provider offline). */
 export const TEST_SECRETS: Record<string, Record<string, string>> = {
   oci: {},
-  homelab: { "platform:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n" },
+  homelab: { "platform:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nmock-ssh-key-7f3a9c\n-----END OPENSSH PRIVATE KEY-----\n" },
   dev: {},
 };
 

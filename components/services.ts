@@ -1,0 +1,83 @@
+// Everything that runs on the cluster, in dependency order. Composition only: each component owns
+// its namespace, policies and objects; this file decides who waits for whom.
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterContext } from "./lib/context";
+import { PlatformSecrets } from "./lib/secrets";
+import { REGISTRY_USER } from "./lib/endpoints";
+import { images } from "./lib/versions";
+import { stableYaml } from "./cluster/k3s-config";
+import { Gitea } from "./gitops/gitea";
+import { Registry } from "./gitops/registry";
+import { Runner } from "./gitops/runner";
+import { ArgoCd } from "./gitops/argocd";
+import { Applications, application } from "./gitops/applications";
+import { BootstrapRepo, releaseWorkflow } from "./gitops/bootstrap-repo";
+import { ArgoRollouts } from "./delivery/rollouts";
+import { Istio } from "./mesh/istio";
+import { Kiali } from "./mesh/kiali";
+import { Prometheus } from "./monitoring/prometheus";
+import { KubeStateMetrics } from "./monitoring/kube-state-metrics";
+const SAMPLE_APP_NAMESPACE = "sample-app"; const SAMPLE_IMAGE_REPOSITORY = "platform/sample-api";
+
+export interface PlatformServices {
+  readonly gitea: Gitea;
+  readonly registry: Registry;
+  readonly argocd: ArgoCd;
+  readonly rollouts: ArgoRollouts;
+  readonly istio: Istio;
+  readonly prometheus: Prometheus;
+}
+
+/** The Argo CD Application for the sample app, kept in Git under argocd/ (the root app syncs it). */
+export function sampleAppApplication(ctx: ClusterContext, repoURL: string): string {
+  return stableYaml(application({
+    name: "sample-app", repoURL, path: `deploy/${ctx.environment}`, destinationNamespace: SAMPLE_APP_NAMESPACE,
+    // The stack creates the namespace (pull secret, DB password), so Argo CD must not own it.
+    createNamespace: false, usesCrds: true, tier: "app",
+  }));
+}
+
+export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, opts: pulumi.ComponentResourceOptions): PlatformServices {
+  const after = (...deps: pulumi.Resource[]): pulumi.ComponentResourceOptions => ({ ...opts, dependsOn: deps });
+
+  // Monitoring and mesh first: the others' NetworkPolicies and scrapes point at them.
+  const prometheus = new Prometheus("prometheus", { ctx }, opts);
+  new KubeStateMetrics("kube-state-metrics", { ctx, extraNamespaces: [SAMPLE_APP_NAMESPACE] }, after(prometheus));
+  const istio = new Istio("istio", { ctx }, opts);
+  new Kiali("kiali", { ctx }, after(istio));
+  // PM-16: the Rollouts CRDs and controller exist before anything creates a Rollout.
+  const rollouts = new ArgoRollouts("argo-rollouts", { ctx }, opts);
+
+  // Git, registry, CI.
+  const gitea = new Gitea("gitea", ctx, { adminPassword: secrets.giteaAdminPassword, runnerToken: secrets.runnerToken }, opts);
+  const registry = new Registry("registry", ctx, { password: secrets.registryPassword }, opts);
+  new Runner("runner", ctx, {
+    runnerToken: secrets.runnerToken, giteaClusterIP: gitea.clusterIP, registryClusterIP: registry.clusterIP, jobImage: images.runnerJob,
+  }, after(gitea, registry));
+
+  // Argo CD reads the bootstrap repository as the Gitea admin (REQUIRE_SIGNIN_VIEW is on).
+  const argocd = new ArgoCd("argocd", {
+    ctx, adminPassword: secrets.argocdAdminPassword, guestPassword: secrets.guestPassword,
+    gitUsername: gitea.adminUser, gitPassword: gitea.adminPassword,
+  }, opts);
+
+  // The sample app: its namespace, pull secret and DB password come from the stack; its manifests
+  // go to Git and reach the cluster through Argo CD (PM-30, PM-31).
+  const files = ctx.endpoints.gitea.runnerUrl.apply((serverUrl) => ({
+    [`argocd/sample-app.yaml`]: sampleAppApplication(ctx, argocd.repoUrl),
+    ".gitea/workflows/release.yaml": releaseWorkflow({
+      ctx, serverUrl, image: SAMPLE_IMAGE_REPOSITORY, manifests: [`deploy/${ctx.environment}/rollout.yaml`],
+    }),
+  }));
+  const bootstrap = new BootstrapRepo("bootstrap-repo", {
+    ctx, adminUsername: gitea.adminUser, adminPassword: gitea.adminPassword, registryPassword: secrets.registryPassword,
+    files, dependsOn: [gitea],
+  }, opts);
+  // PM-28: the root app syncs only once the platform (CRDs, mesh) and the content exist.
+  new Applications("applications", {
+    ctx, repoURL: bootstrap.repoUrl, dependsOn: [argocd.chart, bootstrap.job, rollouts, istio],
+  }, opts);
+
+  void REGISTRY_USER;
+  return { gitea, registry, argocd, rollouts, istio, prometheus };
+}
