@@ -91,3 +91,41 @@ describe("whole stacks under mocks (the program as `pulumi up` runs it)", () => 
     expect(oci.giteaNodePort).toMatch(/^http:\/\/10\.0\.1\.\d+:30300$/);
   });
 });
+
+describe("hardening across the whole stack (issue 5)", () => {
+  for (const stack of STACKS) {
+    it(`${stack}: every namespace the stack creates has Pod Security enforced and, but istio-system, a default deny`, async () => {
+      const run = await runStack(stack);
+      const namespaces = findAll(run.created, "kubernetes:core/v1:Namespace").map((n) => n.inputs.metadata);
+      expect(namespaces.length).toBeGreaterThanOrEqual(7);
+      const denies = findAll(run.created, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        .filter((p) => p.inputs.metadata.name === "default-deny").map((p) => p.inputs.metadata.namespace);
+      for (const ns of namespaces) {
+        expect(ns.labels["pod-security.kubernetes.io/enforce"], ns.name).toMatch(/^(restricted|baseline|privileged)$/);
+        if (ns.name !== "istio-system") expect(denies, ns.name).toContain(ns.name);
+      }
+      // Privileged only where required: the runner's Docker-in-Docker.
+      const privileged = namespaces.filter((n) => n.labels["pod-security.kubernetes.io/enforce"] === "privileged").map((n) => n.name);
+      expect(privileged).toEqual(["gitea-runner"]);
+    });
+
+    it(`${stack}: our own containers are hardened, pinned, probed and sized`, async () => {
+      const run = await runStack(stack);
+      const workloads = run.created.filter((c) => /^kubernetes:(apps\/v1:(Deployment|StatefulSet)|batch\/v1:Job)$/.test(c.type));
+      expect(workloads.length).toBeGreaterThanOrEqual(3);
+      for (const w of workloads) {
+        for (const c of plain(w.inputs.spec.template.spec.containers) as any[]) {
+          const where = `${w.name}/${c.name}`;
+          expect(c.image, where).toMatch(/:[^:]+$/);
+          expect(c.image, where).not.toMatch(/:latest$/);
+          expect(c.resources?.requests?.memory, where).toBeDefined();
+          expect(c.resources?.limits?.memory, where).toBeDefined();
+          if (w.type !== "kubernetes:batch/v1:Job") expect(c.readinessProbe, where).toBeDefined();
+          if (c.name === "dind") continue; // the one documented privileged exception
+          expect(c.securityContext?.allowPrivilegeEscalation, where).toBe(false);
+          expect(c.securityContext?.capabilities?.drop, where).toContain("ALL");
+        }
+      }
+    });
+  }
+});
