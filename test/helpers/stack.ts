@@ -40,9 +40,8 @@ export interface StackOptions {
   readonly bare?: boolean;
 }
 
-/** Runs index.ts for `stack` in a fresh module graph; rejects with the program's error. */
-export async function runStack(stack: string, opts: StackOptions = {}): Promise<StackRun> {
-  const started = performance.now();
+/** A fresh module graph with mocks and the stack's config installed; returns the runtime and the record. */
+async function prepare(stack: string, opts: StackOptions) {
   vi.resetModules();
   const pulumi = await import("@pulumi/pulumi");
   const created: Created[] = [];
@@ -54,6 +53,13 @@ export async function runStack(stack: string, opts: StackOptions = {}): Promise<
   }
   const secrets = opts.secrets ?? TEST_SECRETS[stack] ?? {};
   pulumi.runtime.setAllConfig({ ...config, ...secrets }, Object.keys(secrets));
+  return { pulumi, created };
+}
+
+/** Runs index.ts for `stack` in a fresh module graph; rejects with the program's error. */
+export async function runStack(stack: string, opts: StackOptions = {}): Promise<StackRun> {
+  const started = performance.now();
+  const { pulumi, created } = await prepare(stack, opts);
   const mod = (await import("../../index")) as Record<string, unknown>;
   const outputs: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(mod)) {
@@ -72,17 +78,7 @@ export async function runStack(stack: string, opts: StackOptions = {}): Promise<
 
 /** Runs a stack that must fail; returns the error and what was registered meanwhile. */
 export async function runStackError(stack: string, opts: StackOptions = {}): Promise<{ error: Error; created: Created[] }> {
-  vi.resetModules();
-  const pulumi = await import("@pulumi/pulumi");
-  const created: Created[] = [];
-  pulumi.runtime.setMocks(mocks(created), "gitops-platform", opts.stackName ?? stack, false);
-  const config: Record<string, string> = { ...(opts.bare ? {} : stackFileConfig(stack)) };
-  for (const [k, v] of Object.entries(opts.config ?? {})) {
-    if (v === undefined) delete config[k];
-    else config[k] = v;
-  }
-  const secrets = opts.secrets ?? TEST_SECRETS[stack] ?? {};
-  pulumi.runtime.setAllConfig({ ...config, ...secrets }, Object.keys(secrets));
+  const { created } = await prepare(stack, opts);
   try {
     await import("../../index");
   } catch (error) {
