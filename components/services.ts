@@ -3,7 +3,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterContext } from "./lib/context";
 import { PlatformSecrets } from "./lib/secrets";
-import { REGISTRY_USER } from "./lib/endpoints";
 import { images } from "./lib/versions";
 import { stableYaml } from "./cluster/k3s-config";
 import { Gitea } from "./gitops/gitea";
@@ -17,7 +16,7 @@ import { Istio } from "./mesh/istio";
 import { Kiali } from "./mesh/kiali";
 import { Prometheus } from "./monitoring/prometheus";
 import { KubeStateMetrics } from "./monitoring/kube-state-metrics";
-const SAMPLE_APP_NAMESPACE = "sample-app"; const SAMPLE_IMAGE_REPOSITORY = "platform/sample-api";
+import { deployDir, SampleApp, SAMPLE_APP_IGNORE_DIFFERENCES, SAMPLE_APP_NAMESPACE, SAMPLE_APP_SYNC_OPTIONS, SAMPLE_IMAGE_REPOSITORY } from "./apps/sample-app";
 
 export interface PlatformServices {
   readonly gitea: Gitea;
@@ -31,9 +30,12 @@ export interface PlatformServices {
 /** The Argo CD Application for the sample app, kept in Git under argocd/ (the root app syncs it). */
 export function sampleAppApplication(ctx: ClusterContext, repoURL: string): string {
   return stableYaml(application({
-    name: "sample-app", repoURL, path: `deploy/${ctx.environment}`, destinationNamespace: SAMPLE_APP_NAMESPACE,
+    name: "sample-app", repoURL, path: deployDir(ctx), destinationNamespace: SAMPLE_APP_NAMESPACE,
     // The stack creates the namespace (pull secret, DB password), so Argo CD must not own it.
     createNamespace: false, usesCrds: true, tier: "app",
+    // The Rollout owns the VirtualService weights during a canary; selfHeal must not reset them.
+    ignoreDifferences: SAMPLE_APP_IGNORE_DIFFERENCES.map((d) => ({ ...d, jqPathExpressions: [...d.jqPathExpressions] })),
+    extraSyncOptions: [...SAMPLE_APP_SYNC_OPTIONS],
   }));
 }
 
@@ -63,10 +65,12 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
 
   // The sample app: its namespace, pull secret and DB password come from the stack; its manifests
   // go to Git and reach the cluster through Argo CD (PM-30, PM-31).
+  const app = new SampleApp("sample-app", { ctx, registryPassword: secrets.registryPassword }, after(istio, rollouts));
   const files = ctx.endpoints.gitea.runnerUrl.apply((serverUrl) => ({
+    ...app.files,
     [`argocd/sample-app.yaml`]: sampleAppApplication(ctx, argocd.repoUrl),
     ".gitea/workflows/release.yaml": releaseWorkflow({
-      ctx, serverUrl, image: SAMPLE_IMAGE_REPOSITORY, manifests: [`deploy/${ctx.environment}/rollout.yaml`],
+      ctx, serverUrl, image: SAMPLE_IMAGE_REPOSITORY, manifests: [`${deployDir(ctx)}/rollout.yaml`],
     }),
   }));
   const bootstrap = new BootstrapRepo("bootstrap-repo", {
@@ -75,9 +79,8 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
   }, opts);
   // PM-28: the root app syncs only once the platform (CRDs, mesh) and the content exist.
   new Applications("applications", {
-    ctx, repoURL: bootstrap.repoUrl, dependsOn: [argocd.chart, bootstrap.job, rollouts, istio],
+    ctx, repoURL: bootstrap.repoUrl, dependsOn: [argocd.chart, bootstrap.job, rollouts, istio, app],
   }, opts);
 
-  void REGISTRY_USER;
   return { gitea, registry, argocd, rollouts, istio, prometheus };
 }

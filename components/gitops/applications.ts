@@ -53,6 +53,10 @@ export interface ApplicationArgs {
   readonly wave?: number;
   /** Recurse into sub-folders. @default false */
   readonly recurse?: boolean;
+  /** Fields another controller owns (e.g. Rollout-managed VirtualService weights); implies RespectIgnoreDifferences. @default [] */
+  readonly ignoreDifferences?: readonly Record<string, unknown>[];
+  /** Further sync options, e.g. ApplyOutOfSyncOnly=true. @default [] */
+  readonly extraSyncOptions?: readonly string[];
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -87,10 +91,19 @@ export function application(args: ApplicationArgs): K8sObject {
   if (!Number.isInteger(wave) || wave < range.min || wave > range.max) {
     throw new Error(`${what}: ${args.tier} sync waves are ${range.min}..${range.max}, got ${wave} (PM-28: platform before apps)`);
   }
-  const syncOptions = [
+  const extraIgnores = args.ignoreDifferences ?? [];
+  for (const o of args.extraSyncOptions ?? []) {
+    if (!/^[A-Za-z]+=[A-Za-z0-9]+$/.test(o)) throw new Error(`${what}: sync option "${o}" must look like Name=value`);
+  }
+  const syncOptions = [...new Set([
     ...(args.createNamespace ? ["CreateNamespace=true"] : []),
     ...(args.usesCrds || args.syncsCrds ? ["SkipDryRunOnMissingResource=true"] : []),
-    ...(args.syncsCrds ? ["RespectIgnoreDifferences=true"] : []),
+    ...(args.syncsCrds || extraIgnores.length > 0 ? ["RespectIgnoreDifferences=true"] : []),
+    ...(args.extraSyncOptions ?? []),
+  ])];
+  const ignoreDifferences = [
+    ...(args.syncsCrds ? CRD_IGNORE_DIFFERENCES.map((d) => ({ ...d, jsonPointers: [...d.jsonPointers] })) : []),
+    ...extraIgnores.map((d) => ({ ...d })),
   ];
   // The finalizer makes deleting an Application delete its resources too (Metadata has no field for it).
   const metadata: Metadata & { finalizers: string[] } = {
@@ -118,7 +131,7 @@ export function application(args: ApplicationArgs): K8sObject {
         ...(syncOptions.length > 0 ? { syncOptions } : {}),
         retry: { limit: 5, backoff: { duration: "10s", factor: 2, maxDuration: "3m" } },
       },
-      ...(args.syncsCrds ? { ignoreDifferences: CRD_IGNORE_DIFFERENCES.map((d) => ({ ...d, jsonPointers: [...d.jsonPointers] })) } : {}),
+      ...(ignoreDifferences.length > 0 ? { ignoreDifferences } : {}),
     },
   };
 }
