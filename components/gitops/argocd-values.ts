@@ -1,6 +1,6 @@
 // Pure builders for Argo CD: the chart values and the plain objects around the chart.
 // Value keys checked against argoproj/argo-helm charts/argo-cd/values.yaml and templates at chart
-// 10.1.1 (see /work/pins-charts.md section 1).
+// 10.1.1 (templates/_helpers.tpl, templates/argocd-configs/argocd-secret.yaml, templates/redis-secret-init/).
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterContext } from "../lib/context";
 import { isLoopbackReference } from "../lib/endpoints";

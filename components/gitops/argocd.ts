@@ -48,7 +48,7 @@ export class ArgoCd extends pulumi.ComponentResource {
       registerObject(policy, overlays, inNs);
     }
 
-    // The chart's redis-secret-init is a Helm hook that helm.v4.Chart never runs (pins-charts.md §1).
+    // The chart's redis-secret-init is a Helm hook that helm.v4.Chart never runs (argo-helm charts/argo-cd/templates/redis-secret-init/job.yaml: "helm.sh/hook": pre-install,pre-upgrade).
     const redisPassword = new random.RandomPassword(`${name}-redis`, { length: 32, special: false }, { parent: this });
     const redis = registerObject(redisSecret(ctx, pulumi.secret(redisPassword.result)), overlays, inNs);
 

@@ -82,8 +82,10 @@ export interface Endpoints {
     /** Where node containerd actually pulls from: the registry NodePort on the node itself. */
     readonly nodeMirror: string;
   };
-  readonly argocd: { readonly namespace: string; readonly publicUrl: string };
-  readonly kiali: { readonly namespace: string; readonly publicUrl: string };
+  /** argocd-server (argo-cd chart, release "argocd"): the gateway routes the UI there. */
+  readonly argocd: ServiceEndpoint & { readonly publicUrl: string };
+  /** kiali (kiali-server chart, instance "kiali"). */
+  readonly kiali: ServiceEndpoint & { readonly publicUrl: string };
   readonly prometheus: ServiceEndpoint & { readonly targetPort: number; readonly publicUrl: string };
   readonly rollouts: { readonly namespace: string };
 }
@@ -124,8 +126,8 @@ export function endpoints(args: EndpointsArgs): Endpoints {
       runnerUrl: pulumi.interpolate`http://${args.nodeAddress}:${ports.giteaHttp}`,
     },
     registry: { ...registry, host: `${REGISTRY_NAME}:${registry.port}`, nodeMirror: `http://127.0.0.1:${ports.registry}` },
-    argocd: { namespace: "argocd", publicUrl: url(hostnames.argocd) },
-    kiali: { namespace: "istio-system", publicUrl: url(hostnames.kiali) },
+    argocd: { ...svc("argocd", "argocd-server", 80), publicUrl: url(hostnames.argocd) },
+    kiali: { ...svc("istio-system", "kiali", 20001), publicUrl: url(hostnames.kiali) },
     prometheus: { ...svc("monitoring", "prometheus-server", 80), targetPort: 9090, publicUrl: url(hostnames.prometheus) },
     rollouts: { namespace: "argo-rollouts" },
   };

@@ -26,9 +26,6 @@ export const PLATFORM_GATEWAY = `${ISTIO_NAMESPACE}/${PLATFORM_GATEWAY_NAME}`;
 export const ISTIOD_PODS: Readonly<Record<string, string>> = { app: "istiod" };
 /** istiod ports: xDS plaintext, xDS mTLS, monitoring, injection/validation webhook. */
 export const ISTIOD_PORTS = { xds: 15010, xdsTls: 15012, monitoring: 15014, webhook: 15017 } as const;
-/** Argo CD's server Service (argo-cd chart, release argocd) and Kiali's (kiali-server chart, instance "kiali"). */
-export const ARGOCD_SERVER = { service: "argocd-server", port: 80 } as const;
-export const KIALI_SERVICE = { service: "kiali", port: 20001 } as const;
 
 /**
  * istio-system is "baseline", not "restricted": the gateway pod sets the (safe) sysctl
@@ -95,7 +92,6 @@ export function platformRoutes(ctx: ClusterContext): K8sObject[] {
     name: PLATFORM_GATEWAY_NAME, namespace: ISTIO_NAMESPACE,
     servers: [{ port: { name: "http", number: 80, protocol: "HTTP" }, hosts: [`*.${ep.domain}`] }],
   });
-  const fqdn = (svc: string, ns: string) => `${svc}.${ns}.svc.cluster.local`;
   const ui = (name: string, host: string, destination: string, port: number, timeout?: string) => virtualService({
     name, namespace: ISTIO_NAMESPACE, hosts: [host], gateways: [PLATFORM_GATEWAY],
     http: [{ name: "default", route: [{ host: destination, port }], ...(timeout ? { timeout } : {}) }],
@@ -104,8 +100,8 @@ export function platformRoutes(ctx: ClusterContext): K8sObject[] {
     gw,
     // Git over HTTP can stream large packs: no route timeout.
     ui("gitea", h.git, ep.gitea.fqdn, ep.gitea.port),
-    ui("argocd", h.argocd, fqdn(ARGOCD_SERVER.service, ep.argocd.namespace), ARGOCD_SERVER.port),
-    ui("kiali", h.kiali, fqdn(KIALI_SERVICE.service, ep.kiali.namespace), KIALI_SERVICE.port, "60s"),
+    ui("argocd", h.argocd, ep.argocd.fqdn, ep.argocd.port),
+    ui("kiali", h.kiali, ep.kiali.fqdn, ep.kiali.port, "60s"),
     ui("prometheus", h.prometheus, ep.prometheus.fqdn, ep.prometheus.port, "60s"),
   ];
 }

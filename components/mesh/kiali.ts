@@ -11,7 +11,7 @@ import { registerObject } from "../lib/objects";
 import { sizeOf } from "../lib/sizes";
 import { charts } from "../lib/versions";
 import { API_SERVER_PORT } from "../delivery/rollouts";
-import { ISTIO_NAMESPACE, ISTIOD_PODS, ISTIOD_PORTS, KIALI_SERVICE } from "./istio";
+import { ISTIO_NAMESPACE, ISTIOD_PODS, ISTIOD_PORTS } from "./istio";
 import { GATEWAY_SELECTOR } from "./routing";
 
 /** Kiali pod labels (templates/_helpers.tpl kiali-server.selectorLabels, instance_name "kiali"). */
@@ -86,7 +86,7 @@ export function kialiValues(args: KialiArgs): Record<string, unknown> {
       // Read-only: the chart binds kiali-viewer instead of the write role (role.yaml condition).
       view_only_mode: true,
       cluster_wide_access: true,
-      instance_name: KIALI_SERVICE.service,
+      instance_name: ctx.endpoints.kiali.service,
       image_pull_policy: "IfNotPresent",
       resources: sizeOf(ctx.profile.size, "kiali"),
       // Our NetworkPolicies (below and in Istio) are the only ones in istio-system.
@@ -98,7 +98,7 @@ export function kialiValues(args: KialiArgs): Record<string, unknown> {
         startup: { initial_delay_seconds: 30, period_seconds: 10, failure_threshold: 12 },
       },
     },
-    server: { port: KIALI_SERVICE.port, web_root: webRoot },
+    server: { port: ctx.endpoints.kiali.port, web_root: webRoot },
     external_services: {
       prometheus: { enabled: true, url: ctx.endpoints.prometheus.internalUrl },
       grafana: { enabled: false },
@@ -114,7 +114,7 @@ export function kialiNetworkPolicies(ctx: ClusterContext, apiServerPort = API_SE
   const prom = ctx.endpoints.prometheus;
   const pods = { ...KIALI_PODS };
   return [
-    allowIngress({ name: "allow-gateway-to-kiali", namespace: ns, podLabels: pods, from: [{ namespace: ns, podLabels: { ...GATEWAY_SELECTOR } }], ports: [{ port: KIALI_SERVICE.port }] }),
+    allowIngress({ name: "allow-gateway-to-kiali", namespace: ns, podLabels: pods, from: [{ namespace: ns, podLabels: { ...GATEWAY_SELECTOR } }], ports: [{ port: ctx.endpoints.kiali.port }] }),
     allowIngress({ name: "allow-kiali-scrape", namespace: ns, podLabels: pods, from: [{ namespace: prom.namespace }], ports: [{ port: KIALI_METRICS_PORT }] }),
     allowEgress({ name: "allow-kiali-api-server", namespace: ns, podLabels: pods, to: [{ cidr: "0.0.0.0/0" }], ports: [{ port: apiServerPort }] }),
     allowEgress({ name: "allow-kiali-prometheus", namespace: ns, podLabels: pods, to: [{ namespace: prom.namespace }], ports: [{ port: prom.targetPort }] }),

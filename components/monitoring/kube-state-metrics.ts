@@ -28,7 +28,7 @@ export function ksmTarget(ctx: ClusterContext): string {
 /**
  * What kube-state-metrics lists and watches, as data. Source: kubernetes/kube-state-metrics
  * examples/standard/cluster-role.yaml at tag v2.19.1 (v2.20.0 adds mutating/validating admission
- * policies, which need Kubernetes 1.36; see pins-charts.md §6).
+ * policies, which need Kubernetes 1.36; kube-state-metrics CHANGELOG.md v2.20.0).
  */
 export const KSM_RULES: readonly { apiGroups: string[]; resources: string[]; verbs: string[] }[] = [
   { apiGroups: [""], resources: ["configmaps", "secrets", "nodes", "pods", "services", "serviceaccounts", "resourcequotas", "replicationcontrollers", "limitranges", "persistentvolumeclaims", "persistentvolumes", "namespaces", "endpoints"], verbs: ["list", "watch"] },
