@@ -51,9 +51,10 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
   const rollouts = new ArgoRollouts("argo-rollouts", { ctx }, opts);
 
   // Git, registry, CI.
-  const gitea = new Gitea("gitea", ctx, { adminPassword: secrets.giteaAdminPassword, runnerToken: secrets.runnerToken }, opts);
-  const registry = new Registry("registry", ctx, { password: secrets.registryPassword }, opts);
-  new Runner("runner", ctx, {
+  const gitea = new Gitea("gitea", { ctx, adminPassword: secrets.giteaAdminPassword, runnerToken: secrets.runnerToken }, opts);
+  const registry = new Registry("registry", { ctx, password: secrets.registryPassword }, opts);
+  new Runner("runner", {
+    ctx,
     runnerToken: secrets.runnerToken, giteaClusterIP: gitea.clusterIP, registryClusterIP: registry.clusterIP, jobImage: images.runnerJob,
   }, after(gitea, registry));
 

@@ -95,7 +95,7 @@ describe("Registry component under mocks", () => {
   it("PM-13 bcrypt htpasswd from the secret password, kept secret; NodePort from the endpoints (PM-08)", async () => {
     const { Registry } = await import("../components/gitops/registry");
     const c = ctx("oci");
-    const r = new Registry("registry", c, { password: pulumi.secret("registry-pass-456") });
+    const r = new Registry("registry", { ctx: c, password: pulumi.secret("registry-pass-456") });
     expect(await unwrap(r.clusterIP)).toBe("10.43.12.34");
     expect(r.host).toBe(c.endpoints.registry.host);
     await settle();
@@ -126,17 +126,17 @@ describe("Registry component under mocks", () => {
 
   it("PM-21 dev keeps the PVC workload without a pod securityContext (overlay), oci keeps fsGroup", async () => {
     const { Registry } = await import("../components/gitops/registry");
-    new Registry("registry", ctx("dev"), { password: pulumi.secret("registry-pass-456") });
+    new Registry("registry", { ctx: ctx("dev"), password: pulumi.secret("registry-pass-456") });
     await settle();
     expect(find(created, "kubernetes:apps/v1:Deployment").inputs.spec.template.spec.securityContext).toBeUndefined();
     created.length = 0;
-    new Registry("registry-oci", ctx("oci"), { password: pulumi.secret("registry-pass-456") });
+    new Registry("registry-oci", { ctx: ctx("oci"), password: pulumi.secret("registry-pass-456") });
     await settle();
     expect(find(created, "kubernetes:apps/v1:Deployment").inputs.spec.template.spec.securityContext.fsGroup).toBe(1000);
   });
 
   it("refuses a malformed storage size", async () => {
     const { Registry } = await import("../components/gitops/registry");
-    expect(() => new Registry("bad", ctx(), { password: "x", storageSize: "10GB" })).toThrow(/storageSize/);
+    expect(() => new Registry("bad", { ctx: ctx(), password: "x", storageSize: "10GB" })).toThrow(/storageSize/);
   });
 });

@@ -105,9 +105,10 @@ describe("Gitea + Registry + Runner under mocks", () => {
     const { Runner } = await import("../components/gitops/runner");
     const c = ctx();
     const token = pulumi.secret("r".repeat(40));
-    const gitea = new Gitea("gitea", c, { adminPassword: pulumi.secret("admin-pass-123"), runnerToken: token });
-    const registry = new Registry("registry", c, { password: pulumi.secret("registry-pass-456") });
-    const runner = new Runner("runner", c, {
+    const gitea = new Gitea("gitea", { ctx: c, adminPassword: pulumi.secret("admin-pass-123"), runnerToken: token });
+    const registry = new Registry("registry", { ctx: c, password: pulumi.secret("registry-pass-456") });
+    const runner = new Runner("runner", {
+      ctx: c,
       runnerToken: token, giteaClusterIP: gitea.clusterIP, registryClusterIP: registry.clusterIP, jobImage: JOB_IMAGE,
     });
     const config = await unwrap(runner.config);

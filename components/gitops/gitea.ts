@@ -17,6 +17,7 @@ import {
 import { RUNNER_LABELS, RUNNER_NAMESPACE } from "./runner-config";
 
 export interface GiteaArgs {
+  readonly ctx: ClusterContext;
   /** Admin password (secret), from platform:giteaAdminPassword or generated (PM-09). */
   readonly adminPassword: pulumi.Input<string>;
   /** Pre-shared global runner registration token (secret, >= 32 characters), shared with the Runner (PM-10). */
@@ -82,8 +83,9 @@ export class Gitea extends pulumi.ComponentResource {
   public readonly adminPassword: pulumi.Output<string>;
   public readonly chart: k8s.helm.v4.Chart;
 
-  constructor(name: string, ctx: ClusterContext, args: GiteaArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: GiteaArgs, opts?: pulumi.ComponentResourceOptions) {
     super("platform:gitops:Gitea", name, {}, opts);
+    const { ctx } = args;
     const ep = ctx.endpoints;
     const ns = ep.gitea.namespace;
     const runnerNamespace = args.runnerNamespace ?? RUNNER_NAMESPACE;

@@ -120,6 +120,7 @@ export function registryDeployment(args: RegistryWorkloadArgs): K8sObject {
 }
 
 export interface RegistryArgs {
+  readonly ctx: ClusterContext;
   /** Password of REGISTRY_USER (secret); hashed into htpasswd inside an apply, so it stays secret. */
   readonly password: pulumi.Input<string>;
   /** PVC size. @default "10Gi" */
@@ -138,8 +139,9 @@ export class Registry extends pulumi.ComponentResource {
   /** The name images are referenced by (PM-04). */
   public readonly host: string;
 
-  constructor(name: string, ctx: ClusterContext, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("platform:gitops:Registry", name, {}, opts);
+    const { ctx } = args;
     const ep = ctx.endpoints.registry;
     const ns = ep.namespace;
     const size = args.storageSize ?? "10Gi";

@@ -17,6 +17,7 @@ import {
 } from "./runner-config";
 
 export interface RunnerArgs {
+  readonly ctx: ClusterContext;
   /** The pre-shared registration token (secret): the same value Gitea reads (PM-10). */
   readonly runnerToken: pulumi.Input<string>;
   /** ClusterIP of Gitea's `gitea-http` Service (Gitea.clusterIP): an Output, never a literal (PM-01). */
@@ -60,8 +61,9 @@ export class Runner extends pulumi.ComponentResource {
   /** The rendered config.yaml (ClusterIPs resolved). */
   public readonly config: pulumi.Output<string>;
 
-  constructor(name: string, ctx: ClusterContext, args: RunnerArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: RunnerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("platform:gitops:Runner", name, {}, opts);
+    const { ctx } = args;
     const ep = ctx.endpoints;
     const ns = args.namespace ?? RUNNER_NAMESPACE;
     const runnerName = args.runnerName ?? "platform-runner";
