@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config";
 import { planPlatform } from "./components/plan";
 import { Platform } from "./components/platform";
+import { REGISTRY_USER } from "./components/lib/endpoints";
 
 const config = loadConfig();
 const plan = planPlatform(config);
@@ -26,10 +27,10 @@ export const urls = {
 };
 /** Every generated or configured credential, as one secret object. */
 export const credentials = pulumi.secret({
-  giteaAdmin: { username: "platform-admin", password: platform.secrets.giteaAdminPassword },
+  giteaAdmin: { username: platform.giteaAdminUser, password: platform.secrets.giteaAdminPassword },
   argocdAdmin: { username: "admin", password: platform.secrets.argocdAdminPassword },
   argocdGuest: { username: "guest", password: platform.secrets.guestPassword },
-  registry: { username: "platform", password: platform.secrets.registryPassword },
+  registry: { username: REGISTRY_USER, password: platform.secrets.registryPassword },
 });
 /** Only set when the stack generated the OCI nodes' SSH key. */
 export const sshPrivateKey = platform.sshPrivateKey ? pulumi.secret(platform.sshPrivateKey) : undefined;
@@ -41,6 +42,7 @@ export const budget = {
 };
 export const nextSteps = [
   "pulumi stack output kubeconfig --show-secrets > kubeconfig && export KUBECONFIG=$PWD/kubeconfig",
-  "kubectl get nodes",
+  "kubectl get nodes && kubectl -n argocd get applications",
   "pulumi stack output credentials --show-secrets",
+  "kubectl argo rollouts get rollout sample-api -n sample-app --watch",
 ];
