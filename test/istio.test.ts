@@ -65,9 +65,9 @@ describe("Istio values", () => {
     for (const spec of Object.values(vs)) expect(spec.gateways).toEqual([PLATFORM_GATEWAY]);
   });
 
-  it("istio-system is baseline (not privileged); sidecar namespaces need baseline", () => {
+  it("istio-system is baseline (not privileged); sidecar namespaces need privileged for istio-init's NET_ADMIN/NET_RAW", () => {
     expect(istioNamespace().metadata.labels!["pod-security.kubernetes.io/enforce"]).toBe("baseline");
-    expect(SIDECAR_NAMESPACE_POD_SECURITY).toBe("baseline");
+    expect(SIDECAR_NAMESPACE_POD_SECURITY).toBe("privileged");
   });
 
   it("network policies: default deny, xDS from every namespace, webhook and gateway open, scrapes from monitoring", () => {

@@ -54,3 +54,27 @@ describe("K3d component under mocks", () => {
     expect(registries.configs["127.0.0.1:30500"].auth.password).toBe("pw");
   });
 });
+
+describe("K3d replacement", () => {
+  const created: Created[] = [];
+  beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
+  beforeEach(() => { created.length = 0; });
+
+  it("a changed k3d config replaces the cluster (k3d cannot reconfigure one in place)", async () => {
+    const { K3d } = await import("../components/cluster/k3d");
+    const build = async (name: string, httpPort: number) => {
+      const k3d = new K3d(name, {
+        name: "platform", httpPort, httpsPort: 8443, apiPort: 6445, nodePorts: [30300],
+        registry: { host: "registry.platform.internal:5000", endpoint: "http://127.0.0.1:30500", username: "platform", password: pulumi.secret("pw") },
+      });
+      await unwrap(k3d.kubeconfig);
+      return plain(find(created, "command:local:Command", (c) => c.name === `${name}-cluster`).inputs.triggers);
+    };
+    const a = await build("a", 8080);
+    const b = await build("b", 8080);
+    const c = await build("c", 9090);
+    expect(a).toEqual(b);
+    expect(a).not.toEqual(c);
+    expect(a[0]).toMatch(/^[0-9a-f]{64}$/);
+  });
+});

@@ -113,8 +113,8 @@ describe("destinationRule and peerAuthentication builders", () => {
     expect(() => peerAuthentication("")).toThrow(/DNS-1123/);
   });
 
-  it("sidecar namespaces: injection on, Pod Security baseline (istio-init needs NET_ADMIN)", () => {
-    expect(meshNamespace("sample").metadata.labels).toMatchObject({ "istio-injection": "enabled", "pod-security.kubernetes.io/enforce": "baseline" });
+  it("sidecar namespaces: injection on, Pod Security privileged (istio-init adds NET_ADMIN/NET_RAW, which baseline forbids)", () => {
+    expect(meshNamespace("sample").metadata.labels).toMatchObject({ "istio-injection": "enabled", "pod-security.kubernetes.io/enforce": "privileged" });
     expect(() => meshNamespace("Sample")).toThrow(/DNS-1123/);
   });
 

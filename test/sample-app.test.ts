@@ -168,18 +168,24 @@ describe("rendered manifests", () => {
     const canary = one(objs, "Rollout").spec.strategy.canary;
     const analysis = one(objs, "AnalysisTemplate");
     const t = analysis.metadata.name;
+    // Each analysis run gets the newest pod-template hash: it judges the canary pods only.
+    const run = { templates: [{ templateName: t }], args: [{ name: "canary-hash", valueFrom: { podTemplateHashValue: "Latest" } }] };
     expect(canary.steps).toEqual([
-      { setWeight: 20 }, { analysis: { templates: [{ templateName: t }] } },
-      { setWeight: 80 }, { analysis: { templates: [{ templateName: t }] } },
+      { setWeight: 20 }, { analysis: run },
+      { setWeight: 80 }, { analysis: run },
       { setWeight: 100 },
     ]);
+    expect(analysis.spec.args).toEqual([{ name: "canary-hash" }]);
     const metric = analysis.spec.metrics[0];
     expect(metric.count).toBeGreaterThan(0);
     expect(metric.failureLimit).toBeDefined();
     expect(conditionGuardsEmptyResult(metric.successCondition)).toBe(true);
     expect(metric.provider.prometheus.address).toBe(oci.endpoints.prometheus.internalUrl);
-    // The app exports this counter with a code label (metrics.py), so the query has data to work on.
-    expect(metric.provider.prometheus.query).toContain('code=~"5.."');
+    // Envoy's view of the canary pods: a canary that is down answers 503 from the sidecar, which
+    // the app's own counter never sees; stable pods cannot mask it.
+    expect(metric.provider.prometheus.query).toContain('istio_requests_total{reporter="destination"');
+    expect(metric.provider.prometheus.query).toContain('rollouts_pod_template_hash="{{args.canary-hash}}"');
+    expect(metric.provider.prometheus.query).toContain('response_code=~"5.."');
     expect(files["sample_api/metrics.py"]).toContain('http_requests_total{code="%s"');
     // No traffic gives an empty vector, not NaN: the denominator is filtered by > 0.
     expect(successRateQuery("ns", "2m")).toMatch(/\/ \(sum\(rate\(.*\[2m\]\)\) > 0\)$/);
@@ -321,11 +327,11 @@ describe("app template (seeded into Gitea under app/)", () => {
 });
 
 describe("stack-side objects", () => {
-  it("the namespace: Pod Security baseline (sidecars), Istio injection, default deny plus mesh allows", () => {
+  it("the namespace: Pod Security privileged (istio-init), Istio injection, default deny plus mesh allows", () => {
     const objs = sampleAppStackObjects({ ctx: oci, dbPassword: "x", registryPassword: "y" });
     const ns = objs.find((o) => o.kind === "Namespace")!;
     expect(ns.metadata.name).toBe(SAMPLE_APP_NAMESPACE);
-    expect(ns.metadata.labels).toMatchObject({ "pod-security.kubernetes.io/enforce": "baseline", "istio-injection": "enabled" });
+    expect(ns.metadata.labels).toMatchObject({ "pod-security.kubernetes.io/enforce": "privileged", "istio-injection": "enabled" });
     const policies = objs.filter((o) => o.kind === "NetworkPolicy").map((o) => o.metadata.name);
     expect(policies).toEqual(expect.arrayContaining(["default-deny", "allow-dns", "allow-istiod", "allow-prometheus-scrape"]));
   });

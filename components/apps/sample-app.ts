@@ -100,12 +100,21 @@ export function sampleDatabase(ctx: ClusterContext, ns: string = SAMPLE_APP_NAME
   });
 }
 
-/** Success ratio of the API's non-probe requests; empty (not NaN) without traffic, so PM-26's guard applies. */
+/** The analysis argument carrying the canary's pod-template hash (Argo Rollouts sets it per run). */
+export const CANARY_HASH_ARG = "canary-hash";
+
+/**
+ * Success ratio of the canary pods' non-probe requests, from Envoy's view (istio_requests_total), so a
+ * canary that is down (503 from the sidecar, never counted by the app) fails the analysis; filtered on
+ * the canary's pod-template hash, so stable traffic cannot mask it. Empty (not NaN) without traffic,
+ * so PM-26's guard applies.
+ */
 export function successRateQuery(ns: string, window: string): string {
   if (!/^\d+[smh]$/.test(window)) throw new Error(`successRateQuery: window "${window}" must look like 2m`);
-  const sel = (extra = "") => `http_requests_total{namespace="${ns}",app_kubernetes_io_name="${API_NAME}",path!~"/health.*|/metrics"${extra}}`;
+  // Prometheus keeps pod labels (labelmap), so rollouts-pod-template-hash becomes rollouts_pod_template_hash.
+  const sel = (extra = "") => `istio_requests_total{reporter="destination",namespace="${ns}",app_kubernetes_io_name="${API_NAME}",rollouts_pod_template_hash="{{args.${CANARY_HASH_ARG}}}"${extra}}`;
   const all = `sum(rate(${sel()}[${window}]))`;
-  return `(${all} - (sum(rate(${sel(',code=~"5.."')}[${window}])) or vector(0))) / (${all} > 0)`;
+  return `(${all} - (sum(rate(${sel(',response_code=~"5.."')}[${window}])) or vector(0))) / (${all} > 0)`;
 }
 
 /** Everything Argo CD syncs from deploy/<environment>/, before overlays. No Namespace, no credential. */
@@ -151,7 +160,7 @@ export function sampleAppManifests(args: SampleAppManifestArgs): K8sObject[] {
       volumes: [{ name: "tmp", emptyDir: { sizeLimit: "16Mi" } }],
     },
     canary: {
-      steps: canarySteps([20, 80, 100], analysisName),
+      steps: canarySteps([20, 80, 100], analysisName, { args: [{ name: CANARY_HASH_ARG, valueFrom: { podTemplateHashValue: "Latest" } }] }),
       trafficRouting: { istio: { virtualService: { name: API_NAME, routes: ["primary"] } } },
     },
   });
@@ -161,7 +170,7 @@ export function sampleAppManifests(args: SampleAppManifestArgs): K8sObject[] {
 
   const analysis = analysisTemplate({
     name: analysisName, namespace: ns, endpoints: ctx.endpoints, threshold,
-    query: successRateQuery(ns, args.rateWindow ?? "2m"),
+    query: successRateQuery(ns, args.rateWindow ?? "2m"), args: [{ name: CANARY_HASH_ARG }],
     interval: "30s", count: 5, failureLimit: 1, initialDelay: "30s",
   });
   // Host-level split: Argo Rollouts sets the two weights of route "primary" (starts 100/0).
@@ -253,7 +262,7 @@ export function sampleAppStackObjects(args: SampleAppStackArgs): K8sObject[] {
   const ns = args.namespace ?? SAMPLE_APP_NAMESPACE;
   const monitoring = args.ctx.endpoints.prometheus.namespace;
   return [
-    // Pod Security baseline: istio-init needs NET_ADMIN/NET_RAW (no Istio CNI here).
+    // Pod Security privileged: istio-init adds NET_ADMIN/NET_RAW (no Istio CNI), which baseline forbids.
     meshNamespace(ns),
     defaultDeny(ns),
     allowDns(ns),

@@ -1,4 +1,5 @@
 // The dev cluster: k3d on the developer's Docker, created from a config file, deleted on destroy.
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { readScript } from "../lib/scripts";
@@ -29,7 +30,10 @@ export class K3d extends pulumi.ComponentResource {
         K3D_VERSION: versions.k3d,
       },
       logging: "stderr",
-    }, { parent: this, additionalSecretOutputs: ["stdout"] });
+      // k3d cannot reconfigure a running cluster (image, ports, registries.yaml): a changed config
+      // replaces it, deleting the old one first so the create does not find it and skip.
+      triggers: [config.apply((c) => createHash("sha256").update(c).digest("hex"))],
+    }, { parent: this, additionalSecretOutputs: ["stdout"], deleteBeforeReplace: true });
     this.apiServer = pulumi.output(`https://127.0.0.1:${args.apiPort}`);
     this.kubeconfig = pulumi.secret(cluster.stdout);
     this.registerOutputs({ apiServer: this.apiServer, kubeconfig: this.kubeconfig });

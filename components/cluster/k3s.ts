@@ -77,8 +77,8 @@ export class K3s extends pulumi.ComponentResource {
     const readKubeconfig = new command.remote.Command(`${name}-kubeconfig`, {
       connection: server.connection,
       create: "sudo -n cat /etc/rancher/k3s/k3s.yaml",
-      // Re-read whenever the server was reinstalled or reconfigured.
-      triggers: [serverInstall.id],
+      // Re-read whenever the server was reinstalled or reconfigured (the id alone stays the same on update).
+      triggers: [serverInstall.id, serverInstall.stdin],
       logging: "none",
     }, { parent: this, dependsOn: [serverInstall], additionalSecretOutputs: ["stdout"] });
 

@@ -14,10 +14,10 @@ function checkName(value: string, what: string): void {
   if (typeof value !== "string" || value.length > 63 || !DNS_NAME.test(value)) throw new Error(`${what}: "${value}" is not a DNS-1123 label`);
 }
 
-export interface AnalysisArg {
-  readonly name: string;
-  readonly value: string;
-}
+/** A literal value, or the hash of the newest pod template: how a query targets only canary pods. */
+export type AnalysisArg =
+  | { readonly name: string; readonly value: string }
+  | { readonly name: string; readonly valueFrom: { readonly podTemplateHashValue: "Latest" | "Stable" } };
 
 export type CanaryStep =
   | { readonly setWeight: number }

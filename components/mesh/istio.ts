@@ -32,7 +32,7 @@ export const ISTIOD_PORTS = { xds: 15010, xdsTls: 15012, monitoring: 15014, webh
  * net.ipv4.ip_unprivileged_port_start and its proxy container is written by istiod's injection
  * template without a seccompProfile, which restricted demands. Nothing here needs "privileged":
  * no sidecars are injected into istio-system, so no istio-init with NET_ADMIN runs here. Application
- * namespaces with sidecars need SIDECAR_NAMESPACE_POD_SECURITY ("baseline") for istio-init.
+ * namespaces with sidecars need SIDECAR_NAMESPACE_POD_SECURITY ("privileged") for istio-init.
  */
 export function istioNamespace(): K8sObject {
   return namespace({ name: ISTIO_NAMESPACE, podSecurity: "baseline" });

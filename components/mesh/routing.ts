@@ -239,10 +239,14 @@ export function peerAuthentication(namespace: string): K8sObject {
 }
 
 /**
- * Pod Security level for namespaces with sidecar injection: istio-init needs NET_ADMIN/NET_RAW to
- * set up iptables (no Istio CNI here), which "restricted" forbids; "baseline" allows them.
+ * Pod Security level for namespaces with sidecar injection: istio-init adds NET_ADMIN and NET_RAW to
+ * set up iptables (no Istio CNI here), and both "restricted" and "baseline" forbid those capabilities
+ * (istio.io, "Pod Security Admission"; Kubernetes Pod Security Standards, baseline "Capabilities").
+ * Admission checks the pod after injection, so anything below "privileged" rejects every app pod.
+ * The app containers themselves stay hardened (container()); the policy pack still refuses
+ * privileged containers there.
  */
-export const SIDECAR_NAMESPACE_POD_SECURITY = "baseline" as const;
+export const SIDECAR_NAMESPACE_POD_SECURITY = "privileged" as const;
 
 /**
  * Port where the sidecar agent serves merged app + Envoy metrics (meshConfig.enablePrometheusMerge,
@@ -250,7 +254,7 @@ export const SIDECAR_NAMESPACE_POD_SECURITY = "baseline" as const;
  */
 export const ISTIO_MERGED_METRICS_PORT = 15020;
 
-/** A namespace whose pods get sidecars: injection on, Pod Security baseline (see above). */
+/** A namespace whose pods get sidecars: injection on, Pod Security as istio-init needs (see above). */
 export function meshNamespace(name: string, labels?: Record<string, string>): K8sObject {
   checkName(name, "meshNamespace");
   return namespace({ name, podSecurity: SIDECAR_NAMESPACE_POD_SECURITY, istioInjection: true, labels });
