@@ -53,6 +53,8 @@ export class K3s extends pulumi.ComponentResource {
       create: RUN_STDIN_AS_ROOT,
       // Same command on update: the script reconciles files and restarts only on change.
       update: RUN_STDIN_AS_ROOT,
+      // The previous stdout would travel as SSH env vars, which sshd refuses by default (a warning per run).
+      addPreviousOutputInEnv: false,
       stdin: scriptWithEnv(script, {
         K3S_ROLE: "server", K3S_VERSION: version, K3S_TOKEN: args.token,
         K3S_CONFIG_B64: serverConfig, REGISTRIES_B64: registries, ROLLOUTS_VERSION: versions.kubectlArgoRollouts,
@@ -66,6 +68,7 @@ export class K3s extends pulumi.ComponentResource {
         connection: agent.connection,
         create: RUN_STDIN_AS_ROOT,
         update: RUN_STDIN_AS_ROOT,
+        addPreviousOutputInEnv: false,
         stdin: scriptWithEnv(script, {
           K3S_ROLE: "agent", K3S_VERSION: version, K3S_TOKEN: args.token, K3S_URL: serverUrl,
           K3S_CONFIG_B64: b64(stableYaml(k3sAgentConfig(agent.cpus, agent.memoryGb))), REGISTRIES_B64: registries,
