@@ -3,8 +3,10 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // Each test file gets its own module graph, so every file sets its own Pulumi mocks.
-    isolate: true,
+    // Files share a worker's module cache: loading @pulumi/* once per worker, not once per file,
+    // halves the suite. Each file still installs its own mocks (setMocks in beforeAll), and whole-stack
+    // runs take a fresh module graph (vi.resetModules). Checked order-independent with --sequence.shuffle.
+    isolate: false,
     testTimeout: 30_000,
     reporters: ["default"],
   },
