@@ -51,28 +51,24 @@ export interface RuleArgs {
   readonly ports: readonly PortRef[];
 }
 
-export function allowIngress(args: RuleArgs & { readonly from: readonly Peer[] }): K8sObject {
+function allow(direction: "Ingress" | "Egress", args: RuleArgs, peers: readonly Peer[]): K8sObject {
+  const rule = direction === "Ingress" ? { from: peers.map(peer), ports: ports(args.ports) } : { to: peers.map(peer), ports: ports(args.ports) };
   return {
     apiVersion: "networking.k8s.io/v1",
     kind: "NetworkPolicy",
     metadata: { name: args.name, namespace: args.namespace },
     spec: {
       podSelector: { matchLabels: args.podLabels ?? {} },
-      policyTypes: ["Ingress"],
-      ingress: [{ from: args.from.map(peer), ports: ports(args.ports) }],
+      policyTypes: [direction],
+      [direction === "Ingress" ? "ingress" : "egress"]: [rule],
     },
   };
 }
 
+export function allowIngress(args: RuleArgs & { readonly from: readonly Peer[] }): K8sObject {
+  return allow("Ingress", args, args.from);
+}
+
 export function allowEgress(args: RuleArgs & { readonly to: readonly Peer[] }): K8sObject {
-  return {
-    apiVersion: "networking.k8s.io/v1",
-    kind: "NetworkPolicy",
-    metadata: { name: args.name, namespace: args.namespace },
-    spec: {
-      podSelector: { matchLabels: args.podLabels ?? {} },
-      policyTypes: ["Egress"],
-      egress: [{ to: args.to.map(peer), ports: ports(args.ports) }],
-    },
-  };
+  return allow("Egress", args, args.to);
 }
