@@ -200,7 +200,7 @@ describe("bootstrap-repo.sh against a fake Gitea (API + git smart HTTP)", () => 
     fs.mkdirSync(path.join(root, "home"));
     env = {
       GITEA_URL: gitea.url, GITEA_USER: "platform-admin", GITEA_PASSWORD: "s3cret-pw", ORG: "platform", REPO: "platform-apps",
-      CONTENT_DIR: content, HOME: path.join(root, "home"), TMPDIR: root, WAIT_SECONDS: "30",
+      CONTENT_DIR: content, HOME: path.join(root, "home"), TMPDIR: root, WAIT_SECONDS: "30", WAIT_INTERVAL: "0.1",
       REGISTRY_USERNAME: "platform", REGISTRY_PASSWORD: "reg-pw",
     };
   });

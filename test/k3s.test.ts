@@ -101,6 +101,8 @@ describe("K3s component under mocks", () => {
     expect(env("K3S_TOKEN")).toBe("token");
     const config = YAML.parse(Buffer.from(env("K3S_CONFIG_B64")!, "base64").toString("utf8"));
     expect(config["tls-san"]).toEqual(["198.51.100.1", "10.0.1.1"]);
+    // PM-18: reservations sized for this node (2 CPU / 12 GB), not a fixed host.
+    expect(config["kubelet-arg"]).toEqual(kubeletArgs(kubeletReservations(2, 12)));
     const registries = YAML.parse(Buffer.from(env("REGISTRIES_B64")!, "base64").toString("utf8"));
     expect(registries.configs["127.0.0.1:30500"].auth.password).toBe("regpw");
   });
@@ -120,6 +122,10 @@ describe("K3s component under mocks", () => {
     const stdin: string = plain(agents[0].inputs.stdin);
     expect(stdin).toContain(Buffer.from("https://10.0.1.1:6443").toString("base64"));
     expect(stdin).toContain(Buffer.from("agent").toString("base64"));
+    // PM-04: every node's containerd gets the same mirror, agents included.
+    const m = /export REGISTRIES_B64="\$\(printf '%s' '([^']*)'/.exec(stdin)!;
+    const registries = YAML.parse(Buffer.from(Buffer.from(m[1], "base64").toString("utf8"), "base64").toString("utf8"));
+    expect(registries.mirrors["registry.platform.internal:5000"].endpoint).toEqual(["http://127.0.0.1:30500"]);
   });
 
   it("kubeconfig is read back as a secret and points at the public address", async () => {

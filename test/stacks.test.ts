@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import * as YAML from "yaml";
+import { kubeletArgs, kubeletReservations } from "../components/cluster/k3s-config";
 import { Created, find, findAll, plain } from "./helpers/mocks";
 import { runStack as evaluate, StackRun, TEST_SECRETS } from "./helpers/stack";
 
@@ -129,4 +131,40 @@ describe("hardening across the whole stack (issue 5)", () => {
       }
     });
   }
+});
+
+describe("what the components actually pass (not only what builders return)", () => {
+  const decodeEnv = (stdin: string, name: string) => {
+    const m = new RegExp(`export ${name}="\\$\\(printf '%s' '([^']*)'`).exec(stdin);
+    if (!m) throw new Error(`no ${name} in stdin`);
+    return Buffer.from(m[1], "base64").toString("utf8");
+  };
+
+  it("PM-04 PM-40 the K3s mirror key is the registry name images use (urls.registry), for every stack with K3s", async () => {
+    for (const stack of ["oci", "homelab"] as const) {
+      const run = await runStack(stack);
+      const stdin: string = plain(find(run.created, "command:remote:Command", (c) => c.name === "k3s-server").inputs.stdin);
+      const registries = YAML.parse(Buffer.from(decodeEnv(stdin, "REGISTRIES_B64"), "base64").toString("utf8"));
+      expect(Object.keys(registries.mirrors)).toEqual([(run.outputs.urls as any).registry]);
+    }
+  });
+
+  it("PM-18 the K3s server's kubelet reservations follow the configured host size", async () => {
+    const run = await runStack("homelab");
+    const stdin: string = plain(find(run.created, "command:remote:Command", (c) => c.name === "k3s-server").inputs.stdin);
+    const config = YAML.parse(Buffer.from(decodeEnv(stdin, "K3S_CONFIG_B64"), "base64").toString("utf8"));
+    expect(config["kubelet-arg"]).toEqual(kubeletArgs(kubeletReservations(4, 15)));
+  });
+
+  it("PM-21 chart-owned PVC workloads lose fsGroup on dev only (Gitea, Prometheus)", async () => {
+    const chartValues = (run: StackRun, name: string) => plain(find(run.created, "kubernetes:helm.sh/v4:Chart", (c) => c.name === name).inputs.values);
+    const dev = await runStack("dev");
+    const oci = await runStack("oci");
+    expect(chartValues(dev, "gitea").podSecurityContext.fsGroup).toBeNull();
+    expect(chartValues(dev, "prometheus").server.securityContext.fsGroup).toBeNull();
+    expect(chartValues(oci, "gitea").podSecurityContext.fsGroup).toBe(1000);
+    expect(chartValues(oci, "prometheus").server.securityContext.fsGroup).toBe(65534);
+    // Pod Security still holds on dev: runAsNonRoot stays.
+    expect(chartValues(dev, "prometheus").server.securityContext.runAsNonRoot).toBe(true);
+  });
 });

@@ -8,7 +8,11 @@
 #   K3S_CONFIG_B64    base64 of /etc/rancher/k3s/config.yaml
 #   REGISTRIES_B64    base64 of /etc/rancher/k3s/registries.yaml
 #   ROLLOUTS_VERSION  servers only: kubectl-argo-rollouts plugin release (PM-16)
+#   K3S_CONFIG_DIR, BIN_DIR  where the files go (defaults /etc/rancher/k3s, /usr/local/bin; tests point them at a temp dir)
 set -euo pipefail
+
+config_dir="${K3S_CONFIG_DIR:-/etc/rancher/k3s}"
+bin_dir="${BIN_DIR:-/usr/local/bin}"
 
 : "${K3S_ROLE:?K3S_ROLE is required (server or agent)}"
 : "${K3S_VERSION:?K3S_VERSION is required}"
@@ -37,8 +41,8 @@ put_file() {
   echo "install-k3s: wrote $path"
 }
 
-put_file /etc/rancher/k3s/config.yaml "$K3S_CONFIG_B64" 0600
-put_file /etc/rancher/k3s/registries.yaml "$REGISTRIES_B64" 0600
+put_file "$config_dir/config.yaml" "$K3S_CONFIG_B64" 0600
+put_file "$config_dir/registries.yaml" "$REGISTRIES_B64" 0600
 
 installed=""
 if command -v k3s >/dev/null 2>&1; then
@@ -77,7 +81,7 @@ if [ "$K3S_ROLE" = "server" ]; then
 
   # PM-16: the Rollouts plugin next to kubectl, so `kubectl argo rollouts` works on the server.
   if [ -n "${ROLLOUTS_VERSION:-}" ]; then
-    plugin=/usr/local/bin/kubectl-argo-rollouts
+    plugin="$bin_dir/kubectl-argo-rollouts"
     current=""
     if [ -x "$plugin" ]; then
       current="$("$plugin" version --short 2>/dev/null | awk '{print $2}' | cut -d+ -f1 || true)"
@@ -89,6 +93,7 @@ if [ "$K3S_ROLE" = "server" ]; then
         *) echo "install-k3s: unsupported architecture $(uname -m)" >&2; exit 1 ;;
       esac
       url="https://github.com/argoproj/argo-rollouts/releases/download/${ROLLOUTS_VERSION}/kubectl-argo-rollouts-linux-${arch}"
+      install -d "$bin_dir"
       curl -sfL --retry 5 --retry-delay 5 "$url" -o "$plugin.tmp"
       install -m 0755 "$plugin.tmp" "$plugin"
       rm -f "$plugin.tmp"

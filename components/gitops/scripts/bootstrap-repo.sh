@@ -14,6 +14,7 @@ export GIT_TERMINAL_PROMPT=0
 : "${GITEA_URL:?}" "${GITEA_USER:?}" "${GITEA_PASSWORD:?}" "${ORG:?}" "${REPO:?}" "${CONTENT_DIR:?}" "${HOME:?}"
 TOKEN_NAME="${TOKEN_NAME:-platform-ci}"
 WAIT_SECONDS="${WAIT_SECONDS:-600}"
+WAIT_INTERVAL="${WAIT_INTERVAL:-5}"
 BASE="${GITEA_URL%/}"
 API="$BASE/api/v1"
 WORK="$(mktemp -d)"
@@ -64,7 +65,7 @@ deadline=$(( $(date +%s) + WAIT_SECONDS ))
 until "${CURL[@]}" -f -o /dev/null "$BASE/api/healthz" 2>/dev/null; do
   [ "$(date +%s)" -lt "$deadline" ] || fail "Gitea at $BASE not healthy after ${WAIT_SECONDS}s"
   log "waiting for Gitea at $BASE"
-  sleep 5
+  sleep "$WAIT_INTERVAL"
 done
 status="$(api GET /user)"
 expect "$status" "authenticate as $GITEA_USER" 200
