@@ -3,18 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { Application } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
 import { Created, find, findAll, mocks } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
-import { endpoints } from "../components/lib/endpoints";
-import { PROFILES } from "../components/lib/profiles";
 import {
   application, ApplicationArgs, CRD_IGNORE_DIFFERENCES, RESOURCES_FINALIZER, rootApplication, SYNC_WAVES,
 } from "../components/gitops/applications";
 import { repoUrl } from "../components/gitops/bootstrap-repo";
+import { testContext } from "./helpers/context";
 
-const ctx: ClusterContext = {
-  environment: "dev",
-  profile: PROFILES.dev,
-  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
-};
+const ctx: ClusterContext = testContext("dev");
 const REPO = repoUrl(ctx);
 const base: ApplicationArgs = {
   name: "sample-app", repoURL: REPO, path: "deploy/dev", destinationNamespace: "sample", createNamespace: false, tier: "app",

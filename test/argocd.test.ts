@@ -2,8 +2,6 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import { Created, find, findAll, isSecretInput, mocks, plain } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
-import { endpoints } from "../components/lib/endpoints";
-import { PROFILES } from "../components/lib/profiles";
 import { sizeOf } from "../components/lib/sizes";
 import { charts } from "../components/lib/versions";
 import { bcryptHash, bcryptVerify } from "../components/lib/hash";
@@ -11,12 +9,9 @@ import {
   ADMIN_PASSWORD_MTIME, argoCdNamespace, argoCdNetworkPolicies, argoCdValues, ARGOCD_PODS, GUEST_PASSWORD_MTIME,
   repositorySecret,
 } from "../components/gitops/argocd-values";
+import { testContext } from "./helpers/context";
 
-const ctx: ClusterContext = {
-  environment: "dev",
-  profile: PROFILES.dev,
-  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
-};
+const ctx: ClusterContext = testContext("dev");
 /** Paths where `needle` appears outside a secret wrapper. */
 function outsideSecrets(value: unknown, needle: string, at = ""): string[] {
   if (typeof value === "string") return value.includes(needle) ? [at] : [];

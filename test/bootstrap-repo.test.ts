@@ -8,18 +8,13 @@ import { execFileSync, spawn, spawnSync } from "child_process";
 import * as http from "http";
 import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
-import { endpoints } from "../components/lib/endpoints";
-import { PROFILES } from "../components/lib/profiles";
 import { images } from "../components/lib/versions";
 import {
   BOOTSTRAP_IMAGE, BOOTSTRAP_ORG, BOOTSTRAP_REPO, bootstrapJob, CHECKOUT_ACTION, contentConfig, releaseWorkflow, repoUrl,
 } from "../components/gitops/bootstrap-repo";
+import { testContext } from "./helpers/context";
 
-const ctx: ClusterContext = {
-  environment: "dev",
-  profile: PROFILES.dev,
-  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
-};
+const ctx: ClusterContext = testContext("dev");
 const SCRIPT = path.resolve(__dirname, "../components/gitops/scripts/bootstrap-repo.sh");
 const RUNNER_URL = "http://k3d-platform-server-0:30300";
 const workflowArgs = {

@@ -1,8 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
-import { endpoints } from "../components/lib/endpoints";
-import { PROFILES } from "../components/lib/profiles";
 import { SIZES } from "../components/lib/sizes";
 import type { ClusterContext } from "../components/lib/context";
 import {
@@ -10,22 +8,21 @@ import {
   giteaValues, GiteaValuesArgs,
 } from "../components/gitops/gitea-values";
 import { giteaHttpService, giteaNetworkPolicies } from "../components/gitops/gitea";
+import { testContext } from "./helpers/context";
+import { settle as settleMocks } from "./helpers/mocks";
 
 const created: Created[] = [];
 beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
 beforeEach(() => { created.length = 0; });
 
-const ctx = (): ClusterContext => ({
-  environment: "dev", profile: PROFILES.dev,
-  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
-});
+const ctx = (): ClusterContext => testContext("dev");
 
 const base: GiteaValuesArgs = {
   publicUrl: "http://git.platform.localhost:8080", domain: "git.platform.localhost", sshPort: 30022,
   resources: SIZES.small.gitea, adminEmail: "platform-admin@platform.localhost",
 };
 
-const settle = async () => { for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); };
+const settle = () => settleMocks(5);
 
 describe("giteaValues (pure)", () => {
   it("SQLite by default: every bundled database/cache subchart is off, Recreate, PVC, explicit resources", () => {

@@ -4,6 +4,7 @@ import * as YAML from "yaml";
 import { cloudInit } from "../components/host/cloud-init";
 import { ingressRules } from "../components/host/oci-host";
 import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
+import { settle as settleMocks } from "./helpers/mocks";
 
 describe("OCI network and cloud-init builders", () => {
   it("security list: 80/443 open, 22 and 6443 only from adminCidr, K3s ports only inside the VCN", () => {
@@ -38,7 +39,7 @@ describe("hosts under mocks", () => {
   const created: Created[] = [];
   beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "oci", false));
   beforeEach(() => { created.length = 0; });
-  const settle = async () => { for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); };
+  const settle = () => settleMocks(5);
 
   const base = {
     compartmentId: "ocid1.compartment.oc1..example", adminCidr: "203.0.113.7/32", ocpus: 2, memoryGb: 12,

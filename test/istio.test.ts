@@ -2,20 +2,17 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import { Created, findAll, mocks } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
-import { endpoints } from "../components/lib/endpoints";
-import { PROFILES } from "../components/lib/profiles";
 import { sizeOf } from "../components/lib/sizes";
 import { charts } from "../components/lib/versions";
 import {
   gatewayValues, istioNamespace, istioNetworkPolicies, istiodValues, platformRoutes, PLATFORM_GATEWAY, SIDECAR_NAMESPACE_POD_SECURITY,
 } from "../components/mesh/istio";
 import { GATEWAY_SELECTOR } from "../components/mesh/routing";
+import { testContext } from "./helpers/context";
+import { settle as settleMocks } from "./helpers/mocks";
 
-const ctx: ClusterContext = {
-  environment: "dev", profile: PROFILES.dev,
-  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
-};
-const settle = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
+const ctx: ClusterContext = testContext("dev");
+const settle = () => settleMocks(10);
 
 describe("Istio values", () => {
   it("PM-38 the ingress gateway pods carry the label Gateways select", () => {

@@ -2,19 +2,16 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import { Created, find, findAll, mocks } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
-import { endpoints } from "../components/lib/endpoints";
-import { PROFILES } from "../components/lib/profiles";
 import { sizeOf } from "../components/lib/sizes";
 import { charts } from "../components/lib/versions";
 import {
   KIALI_CHART_VIEWER_RBAC, kialiHealthPath, kialiNetworkPolicies, kialiRequiredRbac, kialiValues, KIALI_PODS,
 } from "../components/mesh/kiali";
+import { testContext } from "./helpers/context";
+import { settle as settleMocks } from "./helpers/mocks";
 
-const ctx: ClusterContext = {
-  environment: "dev", profile: PROFILES.dev,
-  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
-};
-const settle = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
+const ctx: ClusterContext = testContext("dev");
+const settle = () => settleMocks(10);
 
 describe("Kiali values", () => {
   it("PM-35 the chart version's read-only ClusterRole covers networking, security, telemetry and extensions istio.io", () => {

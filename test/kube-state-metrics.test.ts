@@ -2,18 +2,15 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import { Created, find, findAll, mocks } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
-import { endpoints } from "../components/lib/endpoints";
-import { PROFILES } from "../components/lib/profiles";
 import { sizeOf } from "../components/lib/sizes";
 import { images } from "../components/lib/versions";
 import { ksmNamespaces, KSM_RULES, kubeStateMetricsObjects, platformNamespaces } from "../components/monitoring/kube-state-metrics";
 import { scrapeConfigs, PROMETHEUS_SERVER_PODS } from "../components/monitoring/prometheus";
+import { testContext } from "./helpers/context";
+import { settle as settleMocks } from "./helpers/mocks";
 
-const ctx: ClusterContext = {
-  environment: "dev", profile: PROFILES.dev,
-  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
-};
-const settle = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
+const ctx: ClusterContext = testContext("dev");
+const settle = () => settleMocks(10);
 const kinds = (objs: any[]) => Object.fromEntries(objs.map((o) => [`${o.kind}/${o.metadata.name}`, o]));
 
 describe("kube-state-metrics objects", () => {

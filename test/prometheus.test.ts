@@ -3,7 +3,6 @@ import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { Created, find, findAll, mocks } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
-import { endpoints } from "../components/lib/endpoints";
 import { PROFILES } from "../components/lib/profiles";
 import { sizeOf } from "../components/lib/sizes";
 import { charts } from "../components/lib/versions";
@@ -11,13 +10,12 @@ import {
   CHART_DEFAULT_JOBS, prometheusNamespace, prometheusNetworkPolicies, prometheusValues, PROMETHEUS_SERVER_PODS, scrapeConfigs,
 } from "../components/monitoring/prometheus";
 import { rolloutsNetworkPolicies, ROLLOUTS_CONTROLLER_PODS } from "../components/delivery/rollouts";
+import { testContext } from "./helpers/context";
+import { settle as settleMocks } from "./helpers/mocks";
 
-const ctxOf = (env: "dev" | "oci"): ClusterContext => ({
-  environment: env, profile: PROFILES[env],
-  endpoints: endpoints({ environment: env, domain: env === "dev" ? "platform.localhost" : "example.org", nodeAddress: "10.0.1.11" }),
-});
+const ctxOf = (env: "dev" | "oci"): ClusterContext => testContext(env, { nodeAddress: "10.0.1.11" });
 const ctx = ctxOf("dev");
-const settle = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
+const settle = () => settleMocks(10);
 
 describe("Prometheus values", () => {
   it("server only: alertmanager, pushgateway, node-exporter and the bundled kube-state-metrics off", () => {

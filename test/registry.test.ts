@@ -1,26 +1,24 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
-import { endpoints, isLoopbackReference, REGISTRY_USER } from "../components/lib/endpoints";
+import { isLoopbackReference, REGISTRY_USER } from "../components/lib/endpoints";
 import { bcryptVerify } from "../components/lib/hash";
 import { pullPolicyFor } from "../components/lib/k8s";
-import { PROFILES } from "../components/lib/profiles";
 import { SIZES } from "../components/lib/sizes";
 import { images } from "../components/lib/versions";
 import type { ClusterContext } from "../components/lib/context";
 import {
   dockerConfigJson, pullSecret, REGISTRY_HTPASSWD_SECRET, REGISTRY_PULL_SECRET, registryDeployment, registryImage,
 } from "../components/gitops/registry";
+import { testContext } from "./helpers/context";
+import { settle as settleMocks } from "./helpers/mocks";
 
 const created: Created[] = [];
 beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
 beforeEach(() => { created.length = 0; });
 
-const ctx = (env: "dev" | "oci" = "dev"): ClusterContext => ({
-  environment: env, profile: PROFILES[env],
-  endpoints: endpoints({ environment: env, domain: env === "dev" ? "platform.localhost" : "example.org", nodeAddress: env === "dev" ? "k3d-platform-server-0" : "10.0.1.11" }),
-});
-const settle = async () => { for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); };
+const ctx = (env: "dev" | "oci" = "dev"): ClusterContext => testContext(env);
+const settle = () => settleMocks(5);
 const HOST = "registry.platform.internal:5000";
 
 describe("pull secret builders (pure)", () => {

@@ -2,17 +2,14 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import { Created, find, findAll, mocks } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
-import { endpoints } from "../components/lib/endpoints";
-import { PROFILES } from "../components/lib/profiles";
 import { sizeOf } from "../components/lib/sizes";
 import { charts } from "../components/lib/versions";
 import { ROLLOUTS_CONTROLLER_PODS, rolloutsNamespace, rolloutsNetworkPolicies, rolloutsValues } from "../components/delivery/rollouts";
+import { testContext } from "./helpers/context";
+import { settle as settleMocks } from "./helpers/mocks";
 
-const ctx: ClusterContext = {
-  environment: "dev", profile: PROFILES.dev,
-  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
-};
-const settle = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
+const ctx: ClusterContext = testContext("dev");
+const settle = () => settleMocks(10);
 const byName = (list: any[], name: string) => list.find((p) => p.metadata.name === name);
 
 describe("Argo Rollouts values and policies", () => {

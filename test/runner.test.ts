@@ -2,8 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
-import { endpoints, isLoopbackReference, REGISTRY_NAME } from "../components/lib/endpoints";
-import { PROFILES } from "../components/lib/profiles";
+import { isLoopbackReference, REGISTRY_NAME } from "../components/lib/endpoints";
 import { SIZES } from "../components/lib/sizes";
 import { images } from "../components/lib/versions";
 import type { ClusterContext } from "../components/lib/context";
@@ -11,6 +10,8 @@ import {
   checkClusterIP, checkInstanceUrl, DEFAULT_DIND_MTU, dockerdArgs, runnerConfig, runnerDeployment, runnerLabels, RUNNER_TOKEN_SECRET,
 } from "../components/gitops/runner-config";
 import { GITEA_RUNNER_TOKEN_SECRET, giteaValues } from "../components/gitops/gitea-values";
+import { testContext } from "./helpers/context";
+import { settle as settleMocks } from "./helpers/mocks";
 
 // Distinct ClusterIPs per Service, so a test can tell which Service an address came from.
 const IPS: Record<string, string> = { "gitea-http": "10.43.0.30", registry: "10.43.0.50" };
@@ -30,11 +31,8 @@ beforeAll(() => {
 beforeEach(() => { created.length = 0; });
 
 const JOB_IMAGE = "docker.io/library/node:24.19.0-bookworm";
-const ctx = (): ClusterContext => ({
-  environment: "dev", profile: PROFILES.dev,
-  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
-});
-const settle = async () => { for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); };
+const ctx = (): ClusterContext => testContext("dev");
+const settle = () => settleMocks(5);
 const hosts = [{ host: "gitea-http.gitea.svc.cluster.local", ip: "10.43.0.30" }];
 
 describe("runnerConfig (pure)", () => {

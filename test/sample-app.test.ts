@@ -14,23 +14,16 @@ import { releaseWorkflow } from "../components/gitops/bootstrap-repo";
 import { REGISTRY_PULL_SECRET } from "../components/gitops/registry";
 import { PLATFORM_GATEWAY } from "../components/mesh/istio";
 import { ClusterContext } from "../components/lib/context";
-import { endpoints } from "../components/lib/endpoints";
 import { K8sObject } from "../components/lib/k8s";
-import { PROFILES } from "../components/lib/profiles";
 import { images } from "../components/lib/versions";
 import { conditionGuardsEmptyResult, execProbeCannotFail } from "../policy/checks";
 import { policies } from "../policy/policies";
 import { typeToken } from "../policy/pods";
 import { K8sDoc, schemaError } from "../scripts/render";
+import { testContext } from "./helpers/context";
 
-const dev: ClusterContext = {
-  environment: "dev", profile: PROFILES.dev,
-  endpoints: endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" }),
-};
-const oci: ClusterContext = {
-  environment: "oci", profile: PROFILES.oci,
-  endpoints: endpoints({ environment: "oci", domain: "example.com", nodeAddress: "10.0.1.10" }),
-};
+const dev: ClusterContext = testContext("dev");
+const oci: ClusterContext = testContext("oci", { domain: "example.com", nodeAddress: "10.0.1.10" });
 
 /** The rendered Git files, parsed back: what Argo CD will apply. */
 function rendered(ctx: ClusterContext): Record<string, K8sObject> {

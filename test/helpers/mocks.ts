@@ -109,3 +109,8 @@ export function find(created: Created[], type: string, pred: (c: Created) => boo
   }
   return all[0];
 }
+
+/** Lets registrations still in flight under the mocks land in `created`. */
+export async function settle(rounds = 10): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
+}

@@ -1,0 +1,15 @@
+// The ClusterContext components receive, built the way the Platform builds it, for tests.
+import { ClusterContext } from "../../components/lib/context";
+import { endpoints } from "../../components/lib/endpoints";
+import { Environment, PROFILES } from "../../components/lib/profiles";
+
+const DEFAULTS: Record<Environment, { domain: string; nodeAddress: string }> = {
+  dev: { domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" },
+  oci: { domain: "example.org", nodeAddress: "10.0.1.11" },
+  homelab: { domain: "example.org", nodeAddress: "192.0.2.10" },
+};
+
+export function testContext(environment: Environment = "dev", overrides: { domain?: string; nodeAddress?: string } = {}): ClusterContext {
+  const { domain, nodeAddress } = { ...DEFAULTS[environment], ...overrides };
+  return { environment, profile: PROFILES[environment], endpoints: endpoints({ environment, domain, nodeAddress }) };
+}
