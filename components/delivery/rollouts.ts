@@ -8,6 +8,7 @@ import { K8sObject, namespace } from "../lib/k8s";
 import { allowDns, allowEgress, allowIngress, defaultDeny } from "../lib/network";
 import { registerObject } from "../lib/objects";
 import { sizeOf } from "../lib/sizes";
+import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
 
 /** Helm release name: the chart's fullname (and its Deployment) is then "argo-rollouts". */
@@ -94,11 +95,8 @@ export class ArgoRollouts extends pulumi.ComponentResource {
     this.namespace = ctx.endpoints.rollouts.namespace;
     const ns = registerObject(rolloutsNamespace(ctx), overlays, { parent: this });
     const policies = rolloutsNetworkPolicies(ctx, args.apiServerPort).map((p) => registerObject(p, overlays, { parent: this, dependsOn: [ns] }));
-    this.chart = new k8s.helm.v4.Chart(name, {
-      name: ROLLOUTS_RELEASE,
-      chart: charts.argoRollouts.chart,
-      version: charts.argoRollouts.version,
-      repositoryOpts: { repo: charts.argoRollouts.repo },
+    this.chart = pinnedChart(name, charts.argoRollouts, {
+      release: ROLLOUTS_RELEASE,
       namespace: this.namespace,
       values: rolloutsValues(ctx, { dashboard: args.dashboard }),
     }, { parent: this, dependsOn: [ns, ...policies] });

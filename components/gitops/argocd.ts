@@ -7,6 +7,7 @@ import * as random from "@pulumi/random";
 import { ClusterContext } from "../lib/context";
 import { bcryptHash } from "../lib/hash";
 import { registerObject } from "../lib/objects";
+import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
 import {
   argoCdNamespace, argoCdNetworkPolicies, argoCdValues, assertBcrypt, redisSecret, repositorySecret,
@@ -67,13 +68,7 @@ export class ArgoCd extends pulumi.ComponentResource {
     });
 
     const pin = charts.argoCd;
-    this.chart = new k8s.helm.v4.Chart(name, {
-      chart: pin.chart,
-      version: pin.version,
-      repositoryOpts: { repo: pin.repo },
-      namespace: ctx.endpoints.argocd.namespace,
-      values,
-    }, { parent: this, dependsOn: [ns, redis, repo] });
+    this.chart = pinnedChart(name, pin, { namespace: ctx.endpoints.argocd.namespace, values }, { parent: this, dependsOn: [ns, redis, repo] });
 
     this.namespace = pulumi.output(ctx.endpoints.argocd.namespace);
     this.registerOutputs({ namespace: this.namespace });

@@ -9,6 +9,7 @@ import { allowDns, allowEgress, allowIngress, defaultDeny } from "../lib/network
 import { overlayChartValues } from "../lib/overlays";
 import { registerObject } from "../lib/objects";
 import { sizeOf } from "../lib/sizes";
+import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
 import {
   GITEA_ADMIN_SECRET, GITEA_ADMIN_USER, GITEA_HTTP_PORT, GITEA_RELEASE, GITEA_RUNNER_TOKEN_KEY,
@@ -120,11 +121,8 @@ export class Gitea extends pulumi.ComponentResource {
       stringData: { [GITEA_RUNNER_TOKEN_KEY]: token },
     }, [nsRes]);
 
-    this.chart = new k8s.helm.v4.Chart(name, {
-      name: GITEA_RELEASE,
-      chart: charts.gitea.chart,
-      version: charts.gitea.version,
-      repositoryOpts: { repo: charts.gitea.repo },
+    this.chart = pinnedChart(name, charts.gitea, {
+      release: GITEA_RELEASE,
       namespace: ns,
       // PM-21 on dev: the chart's pod securityContext (fsGroup) is dropped like our own PVC workloads'.
       values: overlayChartValues(values, ctx.profile.overlays, [["podSecurityContext"]]),

@@ -10,6 +10,7 @@ import { K8sObject, namespace } from "../lib/k8s";
 import { allowDns, allowEgress, allowIngress, defaultDeny } from "../lib/network";
 import { registerObject } from "../lib/objects";
 import { sizeOf } from "../lib/sizes";
+import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
 import { API_SERVER_PORT } from "../delivery/rollouts";
 import { gateway, GATEWAY_SELECTOR, ISTIO_MERGED_METRICS_PORT, SIDECAR_NAMESPACE_POD_SECURITY, virtualService } from "./routing";
@@ -174,9 +175,7 @@ export class Istio extends pulumi.ComponentResource {
     const ns = registerObject(istioNamespace(), overlays, { parent: this });
     const policies = istioNetworkPolicies(ctx, args.apiServerPort).map((p) => registerObject(p, overlays, { parent: this, dependsOn: [ns] }));
     const chart = (id: string, pin: { repo: string; chart: string; version: string }, release: string, values: Record<string, unknown>, dependsOn: pulumi.Resource[]) =>
-      new k8s.helm.v4.Chart(`${name}-${id}`, {
-        name: release, chart: pin.chart, version: pin.version, repositoryOpts: { repo: pin.repo }, namespace: ISTIO_NAMESPACE, values,
-      }, { parent: this, dependsOn });
+      pinnedChart(`${name}-${id}`, pin, { release, namespace: ISTIO_NAMESPACE, values }, { parent: this, dependsOn });
     this.base = chart("base", charts.istioBase, "istio-base", { defaultRevision: "default" }, [ns]);
     this.istiod = chart("istiod", charts.istiod, "istiod", istiodValues(ctx), [ns, this.base, ...policies]);
     // image: auto in the gateway Deployment is filled in by istiod's webhook: istiod first.

@@ -9,6 +9,7 @@ import { K8sObject } from "../lib/k8s";
 import { allowEgress, allowIngress } from "../lib/network";
 import { registerObject } from "../lib/objects";
 import { sizeOf } from "../lib/sizes";
+import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
 import { API_SERVER_PORT } from "../delivery/rollouts";
 import { ISTIO_NAMESPACE, ISTIOD_PODS, ISTIOD_PORTS } from "./istio";
@@ -132,14 +133,7 @@ export class Kiali extends pulumi.ComponentResource {
     const values = kialiValues(args);
     this.healthPath = kialiHealthPath(args.webRoot ?? "/");
     const policies = kialiNetworkPolicies(args.ctx, args.apiServerPort).map((p) => registerObject(p, args.ctx.profile.overlays, { parent: this }));
-    this.chart = new k8s.helm.v4.Chart(name, {
-      name: "kiali",
-      chart: charts.kiali.chart,
-      version: charts.kiali.version,
-      repositoryOpts: { repo: charts.kiali.repo },
-      namespace: ISTIO_NAMESPACE,
-      values,
-    }, { parent: this, dependsOn: policies });
+    this.chart = pinnedChart(name, charts.kiali, { release: "kiali", namespace: ISTIO_NAMESPACE, values }, { parent: this, dependsOn: policies });
     this.registerOutputs({ healthPath: this.healthPath });
   }
 }

@@ -11,6 +11,7 @@ import { allowDns, allowEgress, allowIngress, defaultDeny } from "../lib/network
 import { overlayChartValues } from "../lib/overlays";
 import { registerObject } from "../lib/objects";
 import { SizeClass, sizeOf } from "../lib/sizes";
+import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
 import { API_SERVER_PORT, ROLLOUTS_CONTROLLER_PODS, ROLLOUTS_METRICS_PORT } from "../delivery/rollouts";
 import { ISTIO_MERGED_METRICS_PORT, GATEWAY_SELECTOR } from "../mesh/routing";
@@ -164,11 +165,8 @@ export class Prometheus extends pulumi.ComponentResource {
     const values = prometheusValues(args);
     this.namespaceResource = registerObject(prometheusNamespace(ctx), overlays, { parent: this });
     const policies = prometheusNetworkPolicies(args).map((p) => registerObject(p, overlays, { parent: this, dependsOn: [this.namespaceResource] }));
-    this.chart = new k8s.helm.v4.Chart(name, {
-      name: PROMETHEUS_RELEASE,
-      chart: charts.prometheus.chart,
-      version: charts.prometheus.version,
-      repositoryOpts: { repo: charts.prometheus.repo },
+    this.chart = pinnedChart(name, charts.prometheus, {
+      release: PROMETHEUS_RELEASE,
       namespace: this.namespace,
       values: overlayChartValues(values, overlays, [["server", "securityContext"]]),
     }, { parent: this, dependsOn: [this.namespaceResource, ...policies] });
