@@ -23,9 +23,10 @@ export const DEFAULT_PORTS: PortPlan = {
 
 /** Ports bound on the host itself (ingress through K3s servicelb / k3d's load balancer, SSH, API). */
 export function hostPorts(env: Environment): Record<string, number> {
-  const http = PROFILES[env].ingressHttpPort;
-  const base: Record<string, number> = { ingressHttp: http, ingressHttps: env === "dev" ? 8443 : 443, kubeApi: env === "dev" ? 6445 : 6443 };
-  if (env !== "dev") base.ssh = 22;
+  const p = PROFILES[env];
+  const base: Record<string, number> = { ingressHttp: p.ingressHttpPort, ingressHttps: p.ingressHttpsPort, kubeApi: p.kubeApiPort };
+  // SSH is ours to plan only where we reach a host over it.
+  if (p.cluster === "k3s") base.ssh = 22;
   return base;
 }
 

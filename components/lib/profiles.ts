@@ -18,8 +18,11 @@ export interface Profile {
   readonly defaultHostMemoryGb: number;
   /** Default UI domain; undefined means the key is required. */
   readonly defaultDomain?: string;
-  /** HTTP port of the ingress gateway as users reach it. */
+  /** HTTP and HTTPS ports of the ingress gateway as users reach them. */
   readonly ingressHttpPort: number;
+  readonly ingressHttpsPort: number;
+  /** Kubernetes API port on the host (dev: k3d's, on 127.0.0.1, away from a local 6443). */
+  readonly kubeApiPort: number;
   /** Pure overlays applied to every object we build (PM-21, PM-22). */
   readonly overlays: readonly OverlayName[];
   /** Prometheus retention; small hosts keep less. */
@@ -37,6 +40,8 @@ export const PROFILES: Record<Environment, Profile> = {
     defaultHostCpus: 4,
     defaultHostMemoryGb: 24,
     ingressHttpPort: 80,
+    ingressHttpsPort: 443,
+    kubeApiPort: 6443,
     overlays: [],
     prometheusRetention: "7d",
     budget: { minFreeMemoryRatio: 0.4 },
@@ -49,6 +54,8 @@ export const PROFILES: Record<Environment, Profile> = {
     // The 15 GB host from the post-mortems (PM-07).
     defaultHostMemoryGb: 15,
     ingressHttpPort: 80,
+    ingressHttpsPort: 443,
+    kubeApiPort: 6443,
     overlays: [],
     prometheusRetention: "7d",
     budget: { minFreeMemoryRatio: 0.4 },
@@ -63,6 +70,8 @@ export const PROFILES: Record<Environment, Profile> = {
     // *.localhost resolves to loopback without DNS (RFC 6761).
     defaultDomain: "platform.localhost",
     ingressHttpPort: 8080,
+    ingressHttpsPort: 8443,
+    kubeApiPort: 6445,
     overlays: ["drop-pvc-pod-security-context", "readiness-health-path"],
     prometheusRetention: "1d",
     budget: { minFreeMemoryRatio: 0, maxRequestsMi: 4096 },
