@@ -6,10 +6,11 @@ import { sizeOf } from "../components/lib/sizes";
 import { charts } from "../components/lib/versions";
 import { bcryptHash, bcryptVerify } from "../components/lib/hash";
 import {
-  ADMIN_PASSWORD_MTIME, argoCdNamespace, argoCdNetworkPolicies, argoCdValues, ARGOCD_PODS, GUEST_PASSWORD_MTIME,
+  ADMIN_PASSWORD_MTIME, argoCdNamespace, argoCdValues, ARGOCD_PODS, GUEST_PASSWORD_MTIME,
   repositorySecret,
 } from "../components/gitops/argocd-values";
 import { testContext } from "./helpers/context";
+import { allowed, planPolicyNames, platformPolicies } from "./helpers/netpol";
 
 const ctx: ClusterContext = testContext("dev");
 /** Paths where `needle` appears outside a secret wrapper. */
@@ -110,29 +111,24 @@ describe("Argo CD objects (pure)", () => {
     }
   });
 
-  it("network policies: default deny, DNS, gateway -> server, repo-server -> Gitea and 443, API server by ipBlock on 6443", () => {
-    const policies = argoCdNetworkPolicies({ ctx });
-    const byName = (n: string, ns = "argocd") => {
-      const p = policies.find((x) => x.metadata.name === n && x.metadata.namespace === ns);
-      if (!p) throw new Error(`no policy ${ns}/${n}`);
-      return p.spec;
-    };
-    expect(byName("default-deny")).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
-    byName("allow-dns");
-    const gw = byName("allow-gateway-to-server");
-    expect(gw.podSelector.matchLabels).toEqual(ARGOCD_PODS.server);
-    expect(gw.ingress[0].ports).toEqual([{ port: 8080, protocol: "TCP" }]);
-    expect(gw.ingress[0].from[0].podSelector.matchLabels).toEqual({ istio: "ingressgateway" });
-    const gitea = byName("allow-repo-server-to-gitea");
-    expect(gitea.egress[0].to[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"]).toBe("gitea");
-    expect(gitea.egress[0].ports).toEqual([{ port: 3000, protocol: "TCP" }]);
-    expect(byName("allow-repo-server-https").egress[0].ports).toEqual([{ port: 443, protocol: "TCP" }]);
-    const api = byName("allow-application-controller-to-api");
-    expect(api.podSelector.matchLabels).toEqual(ARGOCD_PODS.controller);
-    expect(api.egress[0]).toEqual({ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ port: 6443, protocol: "TCP" }] });
-    expect(byName("allow-gitea-webhooks").ingress[0].from[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"]).toBe("gitea");
-    // Everything stays in the argocd namespace: Gitea's own policies admit the argocd namespace.
-    expect(policies.every((p) => p.metadata.namespace === "argocd")).toBe(true);
+  it("network policies (traffic plan): gateway -> server, repo-server -> Gitea and 443, API server on 6443, nothing else", () => {
+    const all = platformPolicies(ctx);
+    const pod = (labels: Record<string, string>, namespace = "argocd") => ({ namespace, labels });
+    const gateway = pod({ istio: "ingressgateway" }, "istio-system");
+    const gitea = pod({ "app.kubernetes.io/name": "gitea", "app.kubernetes.io/instance": "gitea-chart" }, "gitea");
+    expect(allowed(all, gateway, pod(ARGOCD_PODS.server), 8080)).toBe(true);
+    expect(allowed(all, gateway, pod(ARGOCD_PODS.repoServer), 8081)).toBe(false);
+    expect(allowed(all, pod(ARGOCD_PODS.repoServer), gitea, 3000)).toBe(true);
+    expect(allowed(all, pod(ARGOCD_PODS.controller), gitea, 3000)).toBe(false);
+    expect(allowed(all, pod(ARGOCD_PODS.repoServer), { ip: "140.82.112.3" }, 443)).toBe(true);
+    expect(allowed(all, pod(ARGOCD_PODS.controller), { ip: "140.82.112.3" }, 443)).toBe(false);
+    for (const c of ["controller", "server", "applicationSet"] as const) expect(allowed(all, pod(ARGOCD_PODS[c]), { ip: "10.0.1.11" }, 6443), c).toBe(true);
+    expect(allowed(all, pod(ARGOCD_PODS.redis), { ip: "10.0.1.11" }, 6443)).toBe(false);
+    expect(allowed(all, pod(ARGOCD_PODS.controller), pod(ARGOCD_PODS.repoServer), 8081)).toBe(true);
+    expect(allowed(all, pod(ARGOCD_PODS.server), pod(ARGOCD_PODS.redis), 6379)).toBe(true);
+    expect(allowed(all, gitea, pod(ARGOCD_PODS.server), 8080)).toBe(true);
+    // Ingress and egress inside the namespace are two policies with two names (they once shared one).
+    expect(planPolicyNames(ctx, "argocd")).toEqual(expect.arrayContaining(["default-deny", "allow-dns", "ingress-argocd-to-argocd-repo-server", "egress-argocd-to-argocd-repo-server"]));
   });
 });
 
@@ -188,6 +184,6 @@ describe("ArgoCd component under mocks", () => {
     const redis = secrets.find((s) => s.inputs.metadata.name === "argocd-redis")!;
     expect(plain(redis.inputs.stringData).auth).toMatch(/^mock-argocd-redis/);
     expect(isSecretInput(redis.inputs.stringData) || isSecretInput(redis.inputs.stringData.auth)).toBe(true);
-    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy").length).toBeGreaterThanOrEqual(8);
+    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((c) => c.inputs.metadata.name).sort()).toEqual(planPolicyNames(ctx, "argocd"));
   });
 });

@@ -265,7 +265,8 @@ describe("BootstrapRepo component under mocks", () => {
     const cms = findAll(created, "kubernetes:core/v1:ConfigMap");
     const content = cms.find((c) => c.inputs.metadata.name === "bootstrap-repo-content")!;
     expect(plain(content.inputs.data).MANIFEST).toContain(".gitea/workflows/release.yaml");
-    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy")).toHaveLength(3);
+    // Its flow to Gitea is in the traffic plan, registered with Gitea's namespace (traffic.test.ts).
+    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy")).toHaveLength(0);
   });
 
   it("a content change gives a new Job name (a new run); the same content the same name", async () => {

@@ -7,7 +7,8 @@ import {
   checkRunnerToken, GITEA_ADMIN_SECRET, GITEA_ADMIN_USER, GITEA_RELEASE, GITEA_RUNNER_TOKEN_SECRET, GITEA_SELECTOR,
   giteaValues, GiteaValuesArgs,
 } from "../components/gitops/gitea-values";
-import { giteaHttpService, giteaNetworkPolicies } from "../components/gitops/gitea";
+import { giteaHttpService } from "../components/gitops/gitea";
+import { allowed, planPolicyNames, platformPolicies } from "./helpers/netpol";
 import { testContext } from "./helpers/context";
 import { settle as settleMocks } from "./helpers/mocks";
 
@@ -107,15 +108,21 @@ describe("gitea-http Service and policies (pure)", () => {
     expect(`${GITEA_RELEASE}-http`).not.toBe(svc.metadata.name);
   });
 
-  it("default deny, DNS, and ingress from the gateway, argocd, the runner and NodePort clients only", () => {
-    const nps = giteaNetworkPolicies(ctx(), "gitea-runner", ["0.0.0.0/0"]) as any[];
-    expect(nps.map((n) => n.metadata.name)).toEqual([
-      "default-deny", "allow-dns", "allow-ingress-gateway", "allow-argocd", "allow-runner", "allow-nodeport", "allow-webhooks-argocd",
-    ]);
-    const gw = nps.find((n) => n.metadata.name === "allow-ingress-gateway");
-    expect(gw.spec.ingress[0].from[0].podSelector.matchLabels).toEqual({ istio: "ingressgateway" });
-    expect(gw.spec.podSelector.matchLabels).toEqual(GITEA_SELECTOR);
-    expect(() => giteaNetworkPolicies(ctx(), "gitea-runner", [])).toThrow(/nodePortSources/);
+  it("network policies (traffic plan): the gateway, Argo CD's repo-server, the runner, the bootstrap Job and NodePort clients in; webhooks out", () => {
+    const all = platformPolicies(ctx());
+    const gitea = { namespace: "gitea", labels: { ...GITEA_SELECTOR } };
+    const from = (namespace: string, labels: Record<string, string>) => ({ namespace, labels });
+    expect(allowed(all, from("istio-system", { istio: "ingressgateway" }), gitea, 3000)).toBe(true);
+    expect(allowed(all, from("argocd", { "app.kubernetes.io/name": "argocd-repo-server" }), gitea, 3000)).toBe(true);
+    expect(allowed(all, from("gitea-runner", { "app.kubernetes.io/name": "act-runner" }), gitea, 3000)).toBe(true);
+    expect(allowed(all, from("gitea", { "app.kubernetes.io/name": "bootstrap-repo", "app.kubernetes.io/part-of": "platform" }), gitea, 3000)).toBe(true);
+    expect(allowed(all, { ip: "10.0.1.11" }, gitea, 3000)).toBe(true);
+    expect(allowed(all, { ip: "10.0.1.11" }, gitea, 2222)).toBe(true);
+    expect(allowed(all, from("istio-system", { istio: "ingressgateway" }), gitea, 2222)).toBe(false);
+    expect(allowed(all, from("sample-app", { app: "x" }), gitea, 3000)).toBe(false);
+    expect(allowed(all, from("argocd", { "app.kubernetes.io/name": "argocd-application-controller" }), gitea, 3000)).toBe(false);
+    expect(allowed(all, gitea, from("argocd", { "app.kubernetes.io/name": "argocd-server" }), 8080)).toBe(true);
+    expect(allowed(all, gitea, { ip: "140.82.112.3" }, 443)).toBe(false);
   });
 });
 
@@ -147,6 +154,7 @@ describe("Gitea component under mocks", () => {
 
     const svc = find(created, "kubernetes:core/v1:Service");
     expect(svc.inputs.metadata.name).toBe("gitea-http");
-    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy")).toHaveLength(7);
+    // The namespace's whole share of the traffic plan, the bootstrap Job's included.
+    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((c) => c.inputs.metadata.name).sort()).toEqual(planPolicyNames(ctx(), "gitea"));
   });
 });

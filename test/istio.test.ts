@@ -5,10 +5,11 @@ import { ClusterContext } from "../components/lib/context";
 import { sizeOf } from "../components/lib/sizes";
 import { charts } from "../components/lib/versions";
 import {
-  gatewayValues, istioNamespace, istioNetworkPolicies, istiodValues, platformRoutes, PLATFORM_GATEWAY, SIDECAR_NAMESPACE_POD_SECURITY,
+  gatewayValues, istioNamespace, istiodValues, ISTIOD_PODS, platformRoutes, PLATFORM_GATEWAY, SIDECAR_NAMESPACE_POD_SECURITY,
 } from "../components/mesh/istio";
 import { GATEWAY_SELECTOR } from "../components/mesh/routing";
 import { testContext } from "./helpers/context";
+import { allowed, platformPolicies } from "./helpers/netpol";
 import { settle as settleMocks } from "./helpers/mocks";
 
 const ctx: ClusterContext = testContext("dev");
@@ -67,15 +68,22 @@ describe("Istio values", () => {
     expect(SIDECAR_NAMESPACE_POD_SECURITY).toBe("privileged");
   });
 
-  it("network policies: default deny, xDS from every namespace, webhook and gateway open, scrapes from monitoring", () => {
-    const p = Object.fromEntries(istioNetworkPolicies(ctx).map((o) => [o.metadata.name, o.spec]));
-    expect(p["default-deny"].policyTypes).toEqual(["Ingress", "Egress"]);
-    expect(p["allow-xds"].ingress[0].from).toEqual([{ namespaceSelector: {} }]);
-    expect(p["allow-istiod-webhook"].ingress[0].from).toBeUndefined();
-    expect(p["allow-gateway-traffic"].podSelector.matchLabels).toEqual(GATEWAY_SELECTOR);
-    expect(p["allow-gateway-traffic"].ingress[0].ports.map((x: any) => x.port)).toEqual([80, 443, 15021]);
-    expect(p["allow-gateway-scrape"].ingress[0].from[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"]).toBe("monitoring");
-    expect(p["allow-istiod-api-server"].egress[0].ports[0].port).toBe(6443);
+  it("network policies (traffic plan): xDS from every namespace, webhook and gateway open, scrapes from monitoring", () => {
+    const all = platformPolicies(ctx);
+    const istiod = { namespace: "istio-system", labels: { ...ISTIOD_PODS } };
+    const gw = { namespace: "istio-system", labels: { ...GATEWAY_SELECTOR } };
+    const userPod = { namespace: "user-app", labels: { app: "u" } };
+    const prometheus = { namespace: "monitoring", labels: { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/component": "server" } };
+    // A sidecar anywhere reaches xDS; its own namespace must allow the egress (the sample app's does).
+    expect(allowed(all.filter((p) => p.metadata.namespace === "istio-system"), userPod, istiod, 15012)).toBe(true);
+    expect(allowed(all, { ip: "10.0.1.11" }, istiod, 15017)).toBe(true);
+    expect(allowed(all, { ip: "203.0.113.9" }, gw, 443)).toBe(true);
+    expect(allowed(all, { ip: "203.0.113.9" }, gw, 15020)).toBe(false);
+    expect(allowed(all, prometheus, gw, 15020)).toBe(true);
+    expect(allowed(all, prometheus, istiod, 15014)).toBe(true);
+    expect(allowed(all, istiod, { ip: "10.0.1.11" }, 6443)).toBe(true);
+    expect(allowed(all, gw, istiod, 15012)).toBe(true);
+    expect(allowed(all, gw, { ip: "10.0.1.11" }, 6443)).toBe(false);
   });
 });
 

@@ -5,9 +5,10 @@ import { ClusterContext } from "../components/lib/context";
 import { sizeOf } from "../components/lib/sizes";
 import { charts } from "../components/lib/versions";
 import {
-  KIALI_CHART_VIEWER_RBAC, kialiHealthPath, kialiNetworkPolicies, kialiRequiredRbac, kialiValues, KIALI_PODS,
+  KIALI_CHART_VIEWER_RBAC, kialiHealthPath, kialiRequiredRbac, kialiValues, KIALI_PODS,
 } from "../components/mesh/kiali";
 import { testContext } from "./helpers/context";
+import { allowed, platformPolicies } from "./helpers/netpol";
 import { settle as settleMocks } from "./helpers/mocks";
 
 const ctx: ClusterContext = testContext("dev");
@@ -56,13 +57,16 @@ describe("Kiali values", () => {
     expect(v.deployment.resources).toEqual(sizeOf("small", "kiali"));
   });
 
-  it("network policies: gateway in on 20001, Prometheus and istiod out", () => {
-    const p = Object.fromEntries(kialiNetworkPolicies(ctx).map((o) => [o.metadata.name, o]));
-    expect(p["allow-gateway-to-kiali"].spec.podSelector.matchLabels).toEqual(KIALI_PODS);
-    expect(p["allow-gateway-to-kiali"].spec.ingress[0].ports[0].port).toBe(20001);
-    expect(p["allow-gateway-to-kiali"].spec.ingress[0].from[0].podSelector.matchLabels).toEqual({ istio: "ingressgateway" });
-    expect(p["allow-kiali-prometheus"].spec.egress[0].ports[0].port).toBe(9090);
-    for (const o of Object.values(p)) expect(o.metadata.namespace).toBe("istio-system");
+  it("network policies (traffic plan): gateway in on 20001, Prometheus and istiod out", () => {
+    const all = platformPolicies(ctx);
+    const kiali = { namespace: "istio-system", labels: { ...KIALI_PODS } };
+    const prometheus = { namespace: "monitoring", labels: { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/component": "server" } };
+    expect(allowed(all, { namespace: "istio-system", labels: { istio: "ingressgateway" } }, kiali, 20001)).toBe(true);
+    expect(allowed(all, kiali, prometheus, 9090)).toBe(true);
+    expect(allowed(all, kiali, { namespace: "istio-system", labels: { app: "istiod" } }, 15014)).toBe(true);
+    expect(allowed(all, kiali, { ip: "10.0.1.11" }, 6443)).toBe(true);
+    expect(allowed(all, prometheus, kiali, 9090)).toBe(true);
+    expect(allowed(all, { namespace: "sample-app", labels: { app: "x" } }, kiali, 20001)).toBe(false);
   });
 });
 
@@ -79,6 +83,7 @@ describe("Kiali component under mocks", () => {
     const chart = find(created, "kubernetes:helm.sh/v4:Chart");
     expect(chart.inputs).toMatchObject({ chart: "kiali-server", version: charts.kiali.version, namespace: "istio-system", name: "kiali" });
     expect(chart.inputs.values.deployment.view_only_mode).toBe(true);
-    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy")).toHaveLength(5);
+    // Its flows are istio-system's, registered by the Istio component (traffic.ts).
+    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy")).toHaveLength(0);
   });
 });

@@ -4,9 +4,10 @@ import { Created, find, findAll, mocks } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
 import { sizeOf } from "../components/lib/sizes";
 import { images } from "../components/lib/versions";
-import { ksmNamespaces, KSM_RULES, kubeStateMetricsObjects, platformNamespaces } from "../components/monitoring/kube-state-metrics";
+import { ksmNamespaces, KSM_PODS, KSM_PORTS, KSM_RULES, kubeStateMetricsObjects, platformNamespaces } from "../components/monitoring/kube-state-metrics";
 import { scrapeConfigs, PROMETHEUS_SERVER_PODS } from "../components/monitoring/prometheus";
 import { testContext } from "./helpers/context";
+import { allowed, platformPolicies } from "./helpers/netpol";
 import { settle as settleMocks } from "./helpers/mocks";
 
 const ctx: ClusterContext = testContext("dev");
@@ -18,7 +19,7 @@ describe("kube-state-metrics objects", () => {
   const deploy = objs["Deployment/kube-state-metrics"];
   const c = deploy.spec.template.spec.containers[0];
 
-  it("PM-20 the scrape target exists: ServiceAccount, ClusterRole, binding, Deployment, Service, NetworkPolicy", () => {
+  it("PM-20 the scrape target exists: ServiceAccount, ClusterRole, binding, Deployment, Service", () => {
     for (const k of ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service"]) expect(objs[`${k}/kube-state-metrics`], k).toBeDefined();
     const svc = objs["Service/kube-state-metrics"];
     expect(svc.metadata.namespace).toBe("monitoring");
@@ -41,13 +42,12 @@ describe("kube-state-metrics objects", () => {
     expect(() => ksmNamespaces({ ctx, namespaces: ["Not_A_Namespace"] })).toThrow(/not a namespace name/);
   });
 
-  it("PM-20 a NetworkPolicy admits Prometheus's scrapes from the monitoring namespace", () => {
-    const np = objs["NetworkPolicy/allow-prometheus-to-kube-state-metrics"];
-    expect(np.metadata.namespace).toBe("monitoring");
-    expect(np.spec.ingress[0].from[0].podSelector.matchLabels).toEqual(PROMETHEUS_SERVER_PODS);
-    expect(np.spec.ingress[0].from[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"]).toBe("monitoring");
-    expect(np.spec.ingress[0].ports).toEqual([{ port: 8080, protocol: "TCP" }]);
-    expect(objs["NetworkPolicy/allow-kube-state-metrics-api-server"].spec.egress[0].ports[0].port).toBe(6443);
+  it("PM-20 the traffic plan admits Prometheus's scrapes on 8080 and lets kube-state-metrics reach the API", () => {
+    const all = platformPolicies(ctx);
+    const ksm = { namespace: "monitoring", labels: { ...KSM_PODS } };
+    expect(allowed(all, { namespace: "monitoring", labels: { ...PROMETHEUS_SERVER_PODS } }, ksm, KSM_PORTS.metrics)).toBe(true);
+    expect(allowed(all, { namespace: "sample-app", labels: {} }, ksm, KSM_PORTS.metrics)).toBe(false);
+    expect(allowed(all, ksm, { ip: "10.0.1.11" }, 6443)).toBe(true);
   });
 
   it("upstream ports and probes, hardened, pinned image, resources from sizes.ts", () => {
@@ -83,6 +83,7 @@ describe("KubeStateMetrics component under mocks", () => {
     for (const t of ["apps/v1:Deployment", "core/v1:Service", "core/v1:ServiceAccount", "rbac.authorization.k8s.io/v1:ClusterRole", "rbac.authorization.k8s.io/v1:ClusterRoleBinding"]) {
       expect(find(created, `kubernetes:${t}`).inputs.metadata.name).toBe("kube-state-metrics");
     }
-    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy")).toHaveLength(2);
+    // Its flows are the monitoring namespace's, registered once by the Prometheus component (traffic.ts).
+    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy")).toHaveLength(0);
   });
 });

@@ -7,9 +7,12 @@ import { PROFILES } from "../components/lib/profiles";
 import { sizeOf } from "../components/lib/sizes";
 import { charts } from "../components/lib/versions";
 import {
-  CHART_DEFAULT_JOBS, prometheusNamespace, prometheusNetworkPolicies, prometheusValues, PROMETHEUS_SERVER_PODS, scrapeConfigs,
+  CHART_DEFAULT_JOBS, prometheusNamespace, prometheusValues, PROMETHEUS_SERVER_PODS, scrapeConfigs,
 } from "../components/monitoring/prometheus";
-import { rolloutsNetworkPolicies, ROLLOUTS_CONTROLLER_PODS } from "../components/delivery/rollouts";
+import { ROLLOUTS_CONTROLLER_PODS } from "../components/delivery/rollouts";
+import { KIALI_PODS } from "../components/mesh/kiali";
+import { KSM_PODS } from "../components/monitoring/kube-state-metrics";
+import { allowed, planPolicyNames, platformPolicies } from "./helpers/netpol";
 import { testContext } from "./helpers/context";
 import { settle as settleMocks } from "./helpers/mocks";
 
@@ -51,28 +54,29 @@ describe("Prometheus values", () => {
     expect(YAML.parse(YAML.stringify(jobs))).toEqual(jobs);
   });
 
+  const server = { namespace: "monitoring", labels: { ...PROMETHEUS_SERVER_PODS } };
+
   it("PM-27 Prometheus admits the argo-rollouts controller on its pod port, and argo-rollouts may leave for it", () => {
-    const mine = prometheusNetworkPolicies({ ctx }).find((p) => p.metadata.name === "allow-argo-rollouts")!;
-    expect(mine.metadata.namespace).toBe("monitoring");
-    expect(mine.spec.podSelector.matchLabels).toEqual(PROMETHEUS_SERVER_PODS);
-    const from = mine.spec.ingress[0].from[0];
-    expect(from.namespaceSelector.matchLabels["kubernetes.io/metadata.name"]).toBe("argo-rollouts");
-    expect(from.podSelector.matchLabels).toEqual(ROLLOUTS_CONTROLLER_PODS);
-    expect(mine.spec.ingress[0].ports).toEqual([{ port: ctx.endpoints.prometheus.targetPort, protocol: "TCP" }]);
-    const theirs = rolloutsNetworkPolicies(ctx).find((p) => p.metadata.name === "allow-prometheus")!;
-    expect(theirs.spec.egress[0].ports[0].port).toBe(mine.spec.ingress[0].ports[0].port);
+    const all = platformPolicies(ctx);
+    const controller = { namespace: "argo-rollouts", labels: { ...ROLLOUTS_CONTROLLER_PODS } };
+    expect(allowed(all, controller, server, ctx.endpoints.prometheus.targetPort)).toBe(true);
+    // Only the pod port: the Service's port 80 is translated before policies apply.
+    expect(allowed(all, controller, server, 80)).toBe(false);
+    // Each half alone is not enough: without the monitoring namespace's ingress the query is dropped.
+    expect(allowed(all.filter((p) => p.metadata.namespace !== "monitoring" || p.metadata.name === "default-deny"), controller, server, 9090)).toBe(false);
   });
 
-  it("Kiali and the ingress gateway reach Prometheus; Prometheus reaches the API server and its targets", () => {
-    const p = Object.fromEntries(prometheusNetworkPolicies({ ctx, extraScrapePorts: [9100] }).map((o) => [o.metadata.name, o.spec]));
-    expect(p["default-deny"]).toBeDefined();
-    expect(p["allow-dns"]).toBeDefined();
-    expect(p["allow-kiali"].ingress[0].from[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"]).toBe("istio-system");
-    expect(p["allow-ingress-gateway"].ingress[0].from[0].podSelector.matchLabels).toEqual({ istio: "ingressgateway" });
-    expect(p["allow-prometheus-api-server"].egress[0].ports[0].port).toBe(6443);
-    const ports = p["allow-prometheus-scrapes"].egress[0].ports.map((x: any) => x.port);
-    expect(ports).toEqual(expect.arrayContaining([15014, 15020, 8090, 9100]));
-    expect(p["allow-prometheus-scrapes"].egress[0].to).toEqual([{ namespaceSelector: {} }]);
+  it("Kiali and the ingress gateway reach Prometheus; Prometheus reaches the API server, kube-state-metrics and scrape ports", () => {
+    const all = platformPolicies(ctx);
+    expect(allowed(all, { namespace: "istio-system", labels: { ...KIALI_PODS } }, server, 9090)).toBe(true);
+    expect(allowed(all, { namespace: "istio-system", labels: { istio: "ingressgateway" } }, server, 9090)).toBe(true);
+    expect(allowed(all, { namespace: "sample-app", labels: { app: "x" } }, server, 9090)).toBe(false);
+    expect(allowed(all, server, { ip: "10.0.1.11" }, 6443)).toBe(true);
+    expect(allowed(all, server, { namespace: "monitoring", labels: { ...KSM_PODS } }, 8080)).toBe(true);
+    for (const port of [15014, 15020, 15090, 8090, 9090]) expect(allowed(all.filter((p) => p.metadata.namespace === "monitoring"), server, { namespace: "user-app", labels: {} }, port), String(port)).toBe(true);
+    expect(allowed(all, server, { namespace: "user-app", labels: {} }, 9100)).toBe(false);
+    const wider = platformPolicies({ ...ctx, traffic: { extraScrapePorts: [9100] } });
+    expect(allowed(wider.filter((p) => p.metadata.namespace === "monitoring"), server, { namespace: "user-app", labels: {} }, 9100)).toBe(true);
     expect(prometheusNamespace(ctx).metadata.labels!["pod-security.kubernetes.io/enforce"]).toBe("restricted");
   });
 });
@@ -90,6 +94,7 @@ describe("Prometheus component under mocks", () => {
     const chart = find(created, "kubernetes:helm.sh/v4:Chart");
     expect(chart.inputs).toMatchObject({ chart: "prometheus", version: charts.prometheus.version, namespace: "monitoring", name: "prometheus" });
     expect(find(created, "kubernetes:core/v1:Namespace").inputs.metadata.name).toBe("monitoring");
-    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy").length).toBe(8);
+    // The monitoring namespace's share of the plan, kube-state-metrics' flows included.
+    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((c) => c.inputs.metadata.name).sort()).toEqual(planPolicyNames(ctx, "monitoring"));
   });
 });

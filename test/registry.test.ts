@@ -11,6 +11,7 @@ import {
   dockerConfigJson, pullSecret, REGISTRY_HTPASSWD_SECRET, REGISTRY_PULL_SECRET, registryDeployment, registryImage,
 } from "../components/gitops/registry";
 import { testContext } from "./helpers/context";
+import { allowed, planPolicyNames, platformPolicies } from "./helpers/netpol";
 import { settle as settleMocks } from "./helpers/mocks";
 
 const created: Created[] = [];
@@ -114,7 +115,13 @@ describe("Registry component under mocks", () => {
     const ns = find(created, "kubernetes:core/v1:Namespace");
     expect(ns.inputs.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
     const nps = findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((n) => n.inputs.metadata.name).sort();
-    expect(nps).toEqual(["allow-dns", "allow-nodeport", "allow-runner-push", "default-deny"]);
+    expect(nps).toEqual(planPolicyNames(c, "registry"));
+    // Pushes from the runner, pulls through the NodePort; nobody else.
+    const all = platformPolicies(c);
+    const reg = { namespace: "registry", labels: { "app.kubernetes.io/name": "registry" } };
+    expect(allowed(all, { namespace: "gitea-runner", labels: { "app.kubernetes.io/name": "act-runner" } }, reg, 5000)).toBe(true);
+    expect(allowed(all, { ip: "127.0.0.1" }, reg, 5000)).toBe(true);
+    expect(allowed(all, { namespace: "sample-app", labels: {} }, reg, 5000)).toBe(false);
     const pvc = find(created, "kubernetes:core/v1:PersistentVolumeClaim");
     expect(pvc.inputs.spec.resources.requests.storage).toBe("10Gi");
     // The password never appears outside a secret wrapper.

@@ -4,13 +4,13 @@ import { Created, find, findAll, mocks } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
 import { sizeOf } from "../components/lib/sizes";
 import { charts } from "../components/lib/versions";
-import { ROLLOUTS_CONTROLLER_PODS, rolloutsNamespace, rolloutsNetworkPolicies, rolloutsValues } from "../components/delivery/rollouts";
+import { ROLLOUTS_CONTROLLER_PODS, rolloutsNamespace, rolloutsValues } from "../components/delivery/rollouts";
 import { testContext } from "./helpers/context";
+import { allowed, planPolicyNames, platformPolicies } from "./helpers/netpol";
 import { settle as settleMocks } from "./helpers/mocks";
 
 const ctx: ClusterContext = testContext("dev");
 const settle = () => settleMocks(10);
-const byName = (list: any[], name: string) => list.find((p) => p.metadata.name === name);
 
 describe("Argo Rollouts values and policies", () => {
   it("PM-16 CRDs and one controller with sized resources and metrics; dashboard off unless asked", () => {
@@ -24,25 +24,23 @@ describe("Argo Rollouts values and policies", () => {
     expect((rolloutsValues(ctx, { dashboard: true }) as any).dashboard.enabled).toBe(true);
   });
 
-  it("PM-27 egress from argo-rollouts to the Prometheus port in the monitoring namespace", () => {
-    const policies = rolloutsNetworkPolicies(ctx);
-    const prom = byName(policies, "allow-prometheus");
-    expect(prom.metadata.namespace).toBe("argo-rollouts");
-    expect(prom.spec.policyTypes).toEqual(["Egress"]);
-    expect(prom.spec.egress[0].to[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"]).toBe("monitoring");
+  const controller = { namespace: "argo-rollouts", labels: { ...ROLLOUTS_CONTROLLER_PODS } };
+  const prometheus = { namespace: "monitoring", labels: { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/component": "server" } };
+
+  it("PM-27 egress from argo-rollouts to the Prometheus pod port in the monitoring namespace", () => {
+    const mine = platformPolicies(ctx).filter((p) => p.metadata.namespace === "argo-rollouts");
     // The pod port (9090), not the Service port (80): policies see traffic after the Service's DNAT.
-    expect(prom.spec.egress[0].ports).toEqual([{ port: 9090, protocol: "TCP" }]);
+    expect(allowed(mine, controller, prometheus, 9090)).toBe(true);
+    expect(allowed(mine, controller, prometheus, 80)).toBe(false);
     expect(ctx.endpoints.prometheus.port).not.toBe(9090);
   });
 
   it("default deny, DNS, API server and Prometheus scrapes in; namespace restricted", () => {
-    const policies = rolloutsNetworkPolicies(ctx);
-    expect(byName(policies, "default-deny").spec.policyTypes).toEqual(["Ingress", "Egress"]);
-    expect(byName(policies, "allow-dns")).toBeDefined();
-    expect(byName(policies, "allow-api-server").spec.egress[0].ports[0].port).toBe(6443);
-    const scrape = byName(policies, "allow-prometheus-scrape");
-    expect(scrape.spec.podSelector.matchLabels).toEqual(ROLLOUTS_CONTROLLER_PODS);
-    expect(scrape.spec.ingress[0].ports[0].port).toBe(8090);
+    const all = platformPolicies(ctx);
+    expect(planPolicyNames(ctx, "argo-rollouts")).toEqual(expect.arrayContaining(["allow-dns", "default-deny"]));
+    expect(allowed(all, controller, { ip: "10.0.1.11" }, 6443)).toBe(true);
+    expect(allowed(all, prometheus, controller, 8090)).toBe(true);
+    expect(allowed(all, { namespace: "sample-app", labels: {} }, controller, 8090)).toBe(false);
     expect(rolloutsNamespace(ctx).metadata.labels!["pod-security.kubernetes.io/enforce"]).toBe("restricted");
   });
 });
@@ -62,8 +60,7 @@ describe("ArgoRollouts component under mocks", () => {
     expect(chart.inputs.repositoryOpts.repo).toBe(charts.argoRollouts.repo);
     expect(chart.inputs.values.installCRDs).toBe(true);
     expect(find(created, "kubernetes:core/v1:Namespace").inputs.metadata.name).toBe("argo-rollouts");
-    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((c) => c.inputs.metadata.name).sort())
-      .toEqual(["allow-api-server", "allow-dns", "allow-prometheus", "allow-prometheus-scrape", "default-deny"]);
+    expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((c) => c.inputs.metadata.name).sort()).toEqual(planPolicyNames(ctx, "argo-rollouts"));
     expect(find(created, "platform:delivery:ArgoRollouts").name).toBe("argo-rollouts");
   });
 });

@@ -11,6 +11,7 @@ import {
 } from "../components/gitops/runner-config";
 import { GITEA_RUNNER_TOKEN_SECRET, giteaValues } from "../components/gitops/gitea-values";
 import { testContext } from "./helpers/context";
+import { allowed, planPolicyNames, platformPolicies } from "./helpers/netpol";
 import { settle as settleMocks } from "./helpers/mocks";
 
 // Distinct ClusterIPs per Service, so a test can tell which Service an address came from.
@@ -163,11 +164,14 @@ describe("Gitea + Registry + Runner under mocks", () => {
     const ns = find(created, "kubernetes:core/v1:Namespace", (n) => n.inputs.metadata.name === "gitea-runner");
     expect(ns.inputs.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("privileged");
     const nps = findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy", (n) => n.inputs.metadata.namespace === "gitea-runner");
-    expect(nps.map((n) => n.inputs.metadata.name).sort()).toEqual(["allow-dns", "allow-gitea", "allow-internet", "allow-registry", "default-deny"]);
-    const toGitea = nps.find((n) => n.inputs.metadata.name === "allow-gitea")!.inputs.spec.egress[0];
-    expect(toGitea.ports).toEqual([{ port: 3000, protocol: "TCP" }]);
-    const internet = nps.find((n) => n.inputs.metadata.name === "allow-internet")!.inputs.spec.egress[0];
-    expect(internet.ports.map((p: any) => p.port)).toEqual([443, 80, c.endpoints.ports.giteaHttp, c.endpoints.ports.registry]);
+    expect(nps.map((n) => n.inputs.metadata.name).sort()).toEqual(planPolicyNames(c, "gitea-runner"));
+    const all = platformPolicies(c);
+    const runner = { namespace: "gitea-runner", labels: { "app.kubernetes.io/name": "act-runner" } };
+    expect(allowed(all, runner, { namespace: "gitea", labels: { "app.kubernetes.io/name": "gitea", "app.kubernetes.io/instance": "gitea-chart" } }, 3000)).toBe(true);
+    expect(allowed(all, runner, { namespace: "registry", labels: { "app.kubernetes.io/name": "registry" } }, 5000)).toBe(true);
+    for (const port of [443, 80, c.endpoints.ports.giteaHttp, c.endpoints.ports.registry]) expect(allowed(all, runner, { ip: "140.82.112.3" }, port), String(port)).toBe(true);
+    expect(allowed(all, runner, { ip: "140.82.112.3" }, 22)).toBe(false);
+    expect(allowed(all, runner, { namespace: "argocd", labels: { "app.kubernetes.io/name": "argocd-server" } }, 8080)).toBe(false);
     expect(findAll(created, "kubernetes:core/v1:Namespace").filter((n) => n.inputs.metadata.labels["pod-security.kubernetes.io/enforce"] === "privileged")).toHaveLength(1);
   });
 

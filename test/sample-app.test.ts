@@ -198,7 +198,7 @@ describe("rendered manifests", () => {
       expect(one(objs, "DestinationRule", d.destination.host).spec.trafficPolicy.tls.mode).toBe("ISTIO_MUTUAL");
     }
     expect(one(objs, "PeerAuthentication").spec.mtls.mode).toBe("STRICT");
-    const gw = one(objs, "NetworkPolicy", "allow-gateway-to-sample-api").spec;
+    const gw = one(objs, "NetworkPolicy", "ingress-gateway-to-sample-api").spec;
     expect(gw.ingress[0].ports[0].port).toBe(API_PORT.containerPort);
     expect(gw.podSelector.matchLabels).toEqual(API_LABELS);
   });
@@ -326,7 +326,8 @@ describe("stack-side objects", () => {
     expect(ns.metadata.name).toBe(SAMPLE_APP_NAMESPACE);
     expect(ns.metadata.labels).toMatchObject({ "pod-security.kubernetes.io/enforce": "privileged", "istio-injection": "enabled" });
     const policies = objs.filter((o) => o.kind === "NetworkPolicy").map((o) => o.metadata.name);
-    expect(policies).toEqual(expect.arrayContaining(["default-deny", "allow-dns", "allow-istiod", "allow-prometheus-scrape"]));
+    // The namespace's share of the traffic plan: sidecars to istiod, Prometheus's scrapes in.
+    expect([...policies].sort()).toEqual(["allow-dns", "default-deny", "egress-sample-app-to-istiod", "ingress-prometheus-to-sample-app"]);
   });
 });
 

@@ -17,12 +17,12 @@ import { stableYaml } from "../cluster/k3s-config";
 import { analysisTemplate } from "../delivery/analysis";
 import { canaryRollout, canarySteps } from "../delivery/rollout";
 import { REGISTRY_PULL_SECRET, pullSecret, registryImage } from "../gitops/registry";
-import { ISTIO_NAMESPACE, ISTIOD_PODS, ISTIOD_PORTS, PLATFORM_GATEWAY } from "../mesh/istio";
-import { destinationRule, GATEWAY_SELECTOR, ISTIO_MERGED_METRICS_PORT, meshNamespace, peerAuthentication, virtualService } from "../mesh/routing";
+import { PLATFORM_GATEWAY } from "../mesh/istio";
+import { destinationRule, meshNamespace, peerAuthentication, virtualService } from "../mesh/routing";
 import { ClusterContext } from "../lib/context";
 import { REGISTRY_USER } from "../lib/endpoints";
 import { container, K8sObject, podSecurityContext } from "../lib/k8s";
-import { allowDns, allowEgress, allowIngress, defaultDeny } from "../lib/network";
+import { gitPolicies, policiesIn, trafficPlan } from "../traffic";
 import { registerObject } from "../lib/objects";
 import { applyOverlays } from "../lib/overlays";
 import { sizeOf } from "../lib/sizes";
@@ -188,15 +188,13 @@ export function sampleAppManifests(args: SampleAppManifestArgs): K8sObject[] {
     outlierDetection: { consecutive5xxErrors: 5, interval: "30s", baseEjectionTime: "30s" },
   };
   const rules = [stable, canary].map((host) => destinationRule({ name: host, namespace: ns, host, ...trafficPolicy }));
-  // The gateway proxies users in; everything else in the namespace stays denied.
-  const fromGateway = allowIngress({
-    name: `allow-gateway-to-${API_NAME}`, namespace: ns, podLabels: { ...API_LABELS },
-    from: [{ namespace: ISTIO_NAMESPACE, podLabels: { ...GATEWAY_SELECTOR } }], ports: [{ port }],
-  });
+  // The gateway proxies users in (traffic.ts, gateway-to-sample-api: its destination side ships
+  // with the app); everything else in the namespace stays denied. The plan names SAMPLE_APP_NAMESPACE.
+  const fromGateway = gitPolicies(trafficPlan(ctx, ctx.traffic), ns);
 
   return [
     ...db.objects,
-    fromGateway,
+    ...fromGateway,
     stableService,
     canaryService,
     analysis,
@@ -260,16 +258,11 @@ export interface SampleAppStackArgs {
 /** What the stack (not Git) creates: namespace, baseline policies, pull secret, DB password. */
 export function sampleAppStackObjects(args: SampleAppStackArgs): K8sObject[] {
   const ns = args.namespace ?? SAMPLE_APP_NAMESPACE;
-  const monitoring = args.ctx.endpoints.prometheus.namespace;
   return [
     // Pod Security privileged: istio-init adds NET_ADMIN/NET_RAW (no Istio CNI), which baseline forbids.
     meshNamespace(ns),
-    defaultDeny(ns),
-    allowDns(ns),
-    // Every sidecar (API and database) fetches config and certificates from istiod.
-    allowEgress({ name: "allow-istiod", namespace: ns, to: [{ namespace: ISTIO_NAMESPACE, podLabels: { ...ISTIOD_PODS } }], ports: [{ port: ISTIOD_PORTS.xdsTls }] }),
-    // Prometheus scrapes the merged app + Envoy metrics, plaintext even under STRICT mTLS.
-    allowIngress({ name: "allow-prometheus-scrape", namespace: ns, from: [{ namespace: monitoring }], ports: [{ port: ISTIO_MERGED_METRICS_PORT }] }),
+    // Default deny, DNS, sidecars to istiod, Prometheus's scrapes (traffic.ts).
+    ...policiesIn(args.ctx, ns),
     pullSecret(ns, args.ctx.endpoints.registry.host, REGISTRY_USER, args.registryPassword),
     databasePasswordSecret(sampleDatabase(args.ctx, ns), args.dbPassword),
   ];

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ClusterContext } from "../lib/context";
 import { K8sObject, namespace } from "../lib/k8s";
-import { allowDns, allowEgress, allowIngress, defaultDeny } from "../lib/network";
+import { policiesIn } from "../traffic";
 import { registerObject } from "../lib/objects";
 import { sizeOf } from "../lib/sizes";
 import { pinnedChart } from "../lib/charts";
@@ -34,8 +34,6 @@ export interface ArgoRolloutsArgs {
    * `kubectl argo rollouts` plugin covers the same ground without another pod. @default false
    */
   readonly dashboard?: boolean;
-  /** Port the API server listens on behind the `kubernetes` Service. @default 6443 */
-  readonly apiServerPort?: number;
 }
 
 /** Chart values; keys checked against argo-helm charts/argo-rollouts/values.yaml @ argo-rollouts-2.41.0. */
@@ -65,24 +63,6 @@ export function rolloutsNamespace(ctx: ClusterContext): K8sObject {
   return namespace({ name: ctx.endpoints.rollouts.namespace, podSecurity: "restricted" });
 }
 
-/** Default deny, DNS, the API server, Prometheus for analyses (PM-27) and Prometheus's scrapes in. */
-export function rolloutsNetworkPolicies(ctx: ClusterContext, apiServerPort = API_SERVER_PORT): K8sObject[] {
-  const ns = ctx.endpoints.rollouts.namespace;
-  const prom = ctx.endpoints.prometheus;
-  return [
-    defaultDeny(ns),
-    allowDns(ns),
-    // The API server is the node (the `kubernetes` Service DNATs to <node IP>:6443 before policies apply).
-    allowEgress({ name: "allow-api-server", namespace: ns, to: [{ cidr: "0.0.0.0/0" }], ports: [{ port: apiServerPort }] }),
-    // PM-27: AnalysisRuns query Prometheus from the controller; after the Service's DNAT the port is the pod's.
-    allowEgress({ name: "allow-prometheus", namespace: ns, to: [{ namespace: prom.namespace }], ports: [{ port: prom.targetPort }] }),
-    allowIngress({
-      name: "allow-prometheus-scrape", namespace: ns, podLabels: { ...ROLLOUTS_CONTROLLER_PODS },
-      from: [{ namespace: prom.namespace }], ports: [{ port: ROLLOUTS_METRICS_PORT }],
-    }),
-  ];
-}
-
 export class ArgoRollouts extends pulumi.ComponentResource {
   public readonly namespace: string;
   /** CRDs + controller: anything that creates Rollouts or AnalysisTemplates must dependOn it (PM-16). */
@@ -94,7 +74,7 @@ export class ArgoRollouts extends pulumi.ComponentResource {
     const overlays = ctx.profile.overlays;
     this.namespace = ctx.endpoints.rollouts.namespace;
     const ns = registerObject(rolloutsNamespace(ctx), overlays, { parent: this });
-    const policies = rolloutsNetworkPolicies(ctx, args.apiServerPort).map((p) => registerObject(p, overlays, { parent: this, dependsOn: [ns] }));
+    const policies = policiesIn(ctx, this.namespace).map((p) => registerObject(p, overlays, { parent: this, dependsOn: [ns] }));
     this.chart = pinnedChart(name, charts.argoRollouts, {
       release: ROLLOUTS_RELEASE,
       namespace: this.namespace,

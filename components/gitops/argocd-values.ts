@@ -5,9 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ClusterContext } from "../lib/context";
 import { isLoopbackReference } from "../lib/endpoints";
 import { K8sObject, namespace } from "../lib/k8s";
-import { allowDns, allowEgress, allowIngress, defaultDeny } from "../lib/network";
 import { sizeOf } from "../lib/sizes";
-import { GITEA_HTTP_PORT, GITEA_SELECTOR, INGRESS_GATEWAY } from "./gitea-values";
 
 /**
  * Fixed password mtimes: the chart defaults an empty admin mtime to `now` at render time, which
@@ -126,16 +124,6 @@ export function argoCdValues(args: ArgoCdValuesArgs): Record<string, any> {
   };
 }
 
-export interface ArgoCdObjectsArgs {
-  readonly ctx: ClusterContext;
-  /** Namespace of the Istio ingress gateway. @default INGRESS_GATEWAY.namespace */
-  readonly gatewayNamespace?: string;
-  /** Gitea pod labels (chart selector). @default GITEA_SELECTOR */
-  readonly giteaPodLabels?: Record<string, string>;
-  /** Port the Kubernetes API server listens on behind the `kubernetes` Service. @default 6443 */
-  readonly apiServerPort?: number;
-}
-
 /** PM-02: the namespace opts out of Linkerd and is not labelled for Istio injection. */
 export function argoCdNamespace(ctx: ClusterContext): K8sObject {
   return namespace({
@@ -144,46 +132,6 @@ export function argoCdNamespace(ctx: ClusterContext): K8sObject {
     istioInjection: false,
     annotations: { "linkerd.io/inject": "disabled" },
   });
-}
-
-/** Default deny plus exactly the flows Argo CD needs. */
-export function argoCdNetworkPolicies(args: ArgoCdObjectsArgs): K8sObject[] {
-  const ep = args.ctx.endpoints;
-  const ns = ep.argocd.namespace;
-  const apiPort = args.apiServerPort ?? 6443;
-  const internal = [{ port: ARGOCD_PORTS.repoServer }, { port: ARGOCD_PORTS.redis }];
-  const gitea = args.giteaPodLabels ?? { ...GITEA_SELECTOR };
-  return [
-    defaultDeny(ns),
-    allowDns(ns),
-    // Components talk to the repo-server (8081) and redis (6379) inside the namespace.
-    allowIngress({ name: "allow-intra-namespace", namespace: ns, from: [{ namespace: ns }], ports: internal }),
-    allowEgress({ name: "allow-intra-namespace", namespace: ns, to: [{ namespace: ns }], ports: internal }),
-    allowIngress({
-      name: "allow-gateway-to-server", namespace: ns, podLabels: { ...ARGOCD_PODS.server },
-      from: [{ namespace: args.gatewayNamespace ?? INGRESS_GATEWAY.namespace, podLabels: { ...INGRESS_GATEWAY.podLabels } }],
-      ports: [{ port: ARGOCD_PORTS.server }],
-    }),
-    // Gitea's push webhooks (its side allows the egress), so syncs start without waiting for a poll.
-    allowIngress({
-      name: "allow-gitea-webhooks", namespace: ns, podLabels: { ...ARGOCD_PODS.server },
-      from: [{ namespace: ep.gitea.namespace, podLabels: gitea }], ports: [{ port: ARGOCD_PORTS.server }],
-    }),
-    allowEgress({
-      name: "allow-repo-server-to-gitea", namespace: ns, podLabels: { ...ARGOCD_PODS.repoServer },
-      to: [{ namespace: ep.gitea.namespace, podLabels: gitea }],
-      ports: [{ port: GITEA_HTTP_PORT }],
-    }),
-    // External Git and Helm repositories over HTTPS: their addresses are not known in advance.
-    allowEgress({ name: "allow-repo-server-https", namespace: ns, podLabels: { ...ARGOCD_PODS.repoServer }, to: [{ cidr: "0.0.0.0/0" }], ports: [{ port: 443 }] }),
-    // The API server is the node itself (the `kubernetes` Service DNATs to <node IP>:6443 before
-    // policies apply); no pod or namespace selector matches a node, so an ipBlock it must be, held
-    // to that one port. Controller, server and ApplicationSet controller all watch the API.
-    ...(["controller", "server", "applicationSet"] as const).map((c) => allowEgress({
-      name: `allow-${ARGOCD_PODS[c]["app.kubernetes.io/name"].replace(/^argocd-/, "")}-to-api`, namespace: ns,
-      podLabels: { ...ARGOCD_PODS[c] }, to: [{ cidr: "0.0.0.0/0" }], ports: [{ port: apiPort }],
-    })),
-  ];
 }
 
 export interface RepositorySecretArgs {

@@ -1,4 +1,4 @@
-// Argo CD: namespace first (PM-02), our own Secrets and NetworkPolicies, then the chart with
+// Argo CD: namespace first (PM-02), our own Secrets, its NetworkPolicies from the traffic plan, then the chart with
 // values from the pure builder (argocd-values.ts). Passwords reach the chart only as bcrypt hashes,
 // computed inside an apply so they stay secret (PM-05).
 import * as pulumi from "@pulumi/pulumi";
@@ -10,9 +10,10 @@ import { registerObject } from "../lib/objects";
 import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
 import {
-  argoCdNamespace, argoCdNetworkPolicies, argoCdValues, assertBcrypt, redisSecret, repositorySecret,
+  argoCdNamespace, argoCdValues, assertBcrypt, redisSecret, repositorySecret,
 } from "./argocd-values";
 import { repoUrl } from "./bootstrap-repo";
+import { policiesIn } from "../traffic";
 
 export interface ArgoCdArgs {
   readonly ctx: ClusterContext;
@@ -24,10 +25,6 @@ export interface ArgoCdArgs {
   readonly gitUsername: pulumi.Input<string>;
   /** That user's password or token (secret). */
   readonly gitPassword: pulumi.Input<string>;
-  /** Namespace of the Istio ingress gateway (allowed to reach argocd-server). @default INGRESS_GATEWAY.namespace */
-  readonly gatewayNamespace?: string;
-  /** Gitea pod labels, for the NetworkPolicies. @default GITEA_SELECTOR */
-  readonly giteaPodLabels?: Record<string, string>;
 }
 
 export class ArgoCd extends pulumi.ComponentResource {
@@ -45,9 +42,7 @@ export class ArgoCd extends pulumi.ComponentResource {
     // PM-02: the namespace exists, with its annotations, before anything is installed into it.
     const ns = registerObject(argoCdNamespace(ctx), overlays, { parent: this });
     const inNs = { parent: this, dependsOn: [ns] };
-    for (const policy of argoCdNetworkPolicies({ ctx, gatewayNamespace: args.gatewayNamespace, giteaPodLabels: args.giteaPodLabels })) {
-      registerObject(policy, overlays, inNs);
-    }
+    for (const policy of policiesIn(ctx, ctx.endpoints.argocd.namespace)) registerObject(policy, overlays, inNs);
 
     // The chart's redis-secret-init is a Helm hook that helm.v4.Chart never runs (argo-helm charts/argo-cd/templates/redis-secret-init/job.yaml: "helm.sh/hook": pre-install,pre-upgrade).
     const redisPassword = new random.RandomPassword(`${name}-redis`, { length: 32, special: false }, { parent: this });

@@ -8,13 +8,11 @@ import * as k8s from "@pulumi/kubernetes";
 import { ClusterContext } from "../lib/context";
 import { isLoopbackReference, REGISTRY_USER } from "../lib/endpoints";
 import { checkImage, K8sObject, podSecurityContext, pullPolicyFor } from "../lib/k8s";
-import { allowEgress, allowIngress } from "../lib/network";
 import { registerObject } from "../lib/objects";
 import { applyOverlays } from "../lib/overlays";
 import { readScript } from "../lib/scripts";
 import { stableYaml } from "../cluster/k3s-config";
 import { images } from "../lib/versions";
-import { GITEA_HTTP_PORT, GITEA_SELECTOR } from "./gitea-values";
 
 export const BOOTSTRAP_ORG = "platform";
 export const BOOTSTRAP_REPO = "platform-apps";
@@ -287,12 +285,8 @@ export interface BootstrapRepoArgs {
   readonly org?: string;
   /** @default BOOTSTRAP_REPO */
   readonly repo?: string;
-  /** Namespace the Job runs in. @default ctx.endpoints.gitea.namespace */
-  readonly namespace?: string;
   /** @default BOOTSTRAP_IMAGE */
   readonly image?: string;
-  /** Gitea pod labels (for the NetworkPolicies). @default GITEA_SELECTOR */
-  readonly giteaPodLabels?: Record<string, string>;
   /** Resources the Job must wait for (Gitea). @default [] */
   readonly dependsOn?: readonly pulumi.Resource[];
 }
@@ -305,7 +299,8 @@ export class BootstrapRepo extends pulumi.ComponentResource {
   constructor(name: string, args: BootstrapRepoArgs, opts?: pulumi.ComponentResourceOptions) {
     super("platform:gitops:BootstrapRepo", name, {}, opts);
     const { ctx } = args;
-    const ns = args.namespace ?? ctx.endpoints.gitea.namespace;
+    // Gitea's namespace, whose policies (traffic.ts: bootstrap-job-to-gitea) the Gitea component registers.
+    const ns = ctx.endpoints.gitea.namespace;
     const org = args.org ?? BOOTSTRAP_ORG;
     const repo = args.repo ?? BOOTSTRAP_REPO;
     const image = args.image ?? BOOTSTRAP_IMAGE;
@@ -328,13 +323,6 @@ export class BootstrapRepo extends pulumi.ComponentResource {
     const contentCm = registerObject({
       apiVersion: "v1", kind: "ConfigMap", metadata: { name: `${name}-content`, namespace: ns }, data: content.data,
     }, overlays, after);
-    const gitea = args.giteaPodLabels ?? { ...GITEA_SELECTOR };
-    const policies = [
-      allowEgress({ name: `allow-${name}-dns`, namespace: ns, podLabels: { ...JOB_LABELS },
-        to: [{ namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } }], ports: [{ port: 53, protocol: "UDP" }, { port: 53, protocol: "TCP" }] }),
-      allowEgress({ name: `allow-${name}-to-gitea`, namespace: ns, podLabels: { ...JOB_LABELS }, to: [{ namespace: ctx.endpoints.gitea.namespace, podLabels: gitea }], ports: [{ port: GITEA_HTTP_PORT }] }),
-      allowIngress({ name: `allow-${name}-into-gitea`, namespace: ctx.endpoints.gitea.namespace, podLabels: gitea, from: [{ namespace: ns, podLabels: { ...JOB_LABELS } }], ports: [{ port: GITEA_HTTP_PORT }] }),
-    ].map((p) => registerObject(p, overlays, after));
 
     // A content change gives a new name, so Pulumi replaces the Job and it runs again; unchanged
     // content leaves the completed Job alone. The name may be unknown at preview, so the Pulumi
@@ -346,7 +334,7 @@ export class BootstrapRepo extends pulumi.ComponentResource {
     }), overlays);
     const { apiVersion: _a, kind: _k, ...jobSpec } = job;
     this.job = new k8s.batch.v1.Job(`job-${ns}-${name}`, jobSpec as k8s.batch.v1.JobArgs, {
-      parent: this, dependsOn: [...after.dependsOn, secret, scriptCm, contentCm, ...policies],
+      parent: this, dependsOn: [...after.dependsOn, secret, scriptCm, contentCm],
       // Gitea may still be starting: the script waits up to WAIT_SECONDS, Pulumi waits for completion.
       customTimeouts: { create: "25m", update: "25m" },
     });

@@ -1,11 +1,10 @@
 // Gitea: the official chart (values from giteaValues), its admin and runner-token Secrets, our own
 // NodePort Service `gitea-http` (the ClusterIP the runner's --add-host needs, PM-01), and the
-// namespace's NetworkPolicies.
+// namespace's NetworkPolicies from the traffic plan.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ClusterContext } from "../lib/context";
 import { K8sObject, namespace, service } from "../lib/k8s";
-import { allowDns, allowEgress, allowIngress, defaultDeny } from "../lib/network";
 import { overlayChartValues } from "../lib/overlays";
 import { registerObject } from "../lib/objects";
 import { sizeOf } from "../lib/sizes";
@@ -13,9 +12,9 @@ import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
 import {
   GITEA_ADMIN_SECRET, GITEA_ADMIN_USER, GITEA_HTTP_PORT, GITEA_RELEASE, GITEA_RUNNER_TOKEN_KEY,
-  GITEA_RUNNER_TOKEN_SECRET, GITEA_SELECTOR, GITEA_SSH_PORT, giteaValues, INGRESS_GATEWAY,
+  GITEA_RUNNER_TOKEN_SECRET, GITEA_SELECTOR, GITEA_SSH_PORT, giteaValues,
 } from "./gitea-values";
-import { RUNNER_LABELS, RUNNER_NAMESPACE } from "./runner-config";
+import { policiesIn } from "../traffic";
 
 export interface GiteaArgs {
   readonly ctx: ClusterContext;
@@ -29,10 +28,6 @@ export interface GiteaArgs {
   readonly storageSize?: string;
   /** Anonymous users see nothing; Argo CD then needs repository credentials. @default true */
   readonly requireSigninView?: boolean;
-  /** Namespace of act_runner, allowed to reach port 3000. @default RUNNER_NAMESPACE */
-  readonly runnerNamespace?: string;
-  /** Where NodePort clients (SSH users, the dev host) come from. @default ["0.0.0.0/0"] */
-  readonly nodePortSources?: readonly string[];
 }
 
 /** Our Service: NodePort with a real ClusterIP, selecting the chart's pods by their selector labels. */
@@ -48,29 +43,6 @@ export function giteaHttpService(ctx: ClusterContext): K8sObject {
     type: "NodePort",
     nodePorts: { http: ep.ports.giteaHttp, ssh: ep.ports.giteaSsh },
   });
-}
-
-/** Default deny, DNS, and the few peers that talk to Gitea. */
-export function giteaNetworkPolicies(ctx: ClusterContext, runnerNamespace: string, nodePortSources: readonly string[]): K8sObject[] {
-  const ns = ctx.endpoints.gitea.namespace;
-  const http = [{ port: GITEA_HTTP_PORT }];
-  if (nodePortSources.length === 0) throw new Error("Gitea: nodePortSources is empty; the NodePort (runner URL, SSH) would be unreachable (PM-24)");
-  return [
-    defaultDeny(ns),
-    allowDns(ns),
-    allowIngress({ name: "allow-ingress-gateway", namespace: ns, podLabels: GITEA_SELECTOR, ports: http, from: [{ namespace: INGRESS_GATEWAY.namespace, podLabels: INGRESS_GATEWAY.podLabels }] }),
-    allowIngress({ name: "allow-argocd", namespace: ns, podLabels: GITEA_SELECTOR, ports: http, from: [{ namespace: ctx.endpoints.argocd.namespace }] }),
-    allowIngress({ name: "allow-runner", namespace: ns, podLabels: GITEA_SELECTOR, ports: http, from: [{ namespace: runnerNamespace, podLabels: RUNNER_LABELS }] }),
-    // NodePort clients keep their own source address when the policy is evaluated (kube-proxy's
-    // masquerade comes after it), so this cannot be narrower than the host firewall: pass the
-    // node/VCN CIDR to tighten. Job containers reach Gitea this way (runnerUrl, PM-24).
-    allowIngress({
-      name: "allow-nodeport", namespace: ns, podLabels: GITEA_SELECTOR,
-      ports: [{ port: GITEA_HTTP_PORT }, { port: GITEA_SSH_PORT }], from: nodePortSources.map((cidr) => ({ cidr })),
-    }),
-    // Webhooks to Argo CD (argocd-server listens on 8080 behind its Service's port 80).
-    allowEgress({ name: "allow-webhooks-argocd", namespace: ns, podLabels: GITEA_SELECTOR, ports: [{ port: 8080 }], to: [{ namespace: ctx.endpoints.argocd.namespace }] }),
-  ];
 }
 
 export class Gitea extends pulumi.ComponentResource {
@@ -89,7 +61,6 @@ export class Gitea extends pulumi.ComponentResource {
     const { ctx } = args;
     const ep = ctx.endpoints;
     const ns = ep.gitea.namespace;
-    const runnerNamespace = args.runnerNamespace ?? RUNNER_NAMESPACE;
     const values = giteaValues({
       publicUrl: ep.gitea.publicUrl,
       domain: ep.hostnames.git,
@@ -104,7 +75,8 @@ export class Gitea extends pulumi.ComponentResource {
     // The rootless image runs as uid 1000 without privileges: restricted fits (values set every
     // container's securityContext, init containers included).
     const nsRes = reg(namespace({ name: ns, podSecurity: "restricted" }));
-    for (const np of giteaNetworkPolicies(ctx, runnerNamespace, args.nodePortSources ?? ["0.0.0.0/0"])) reg(np, [nsRes]);
+    // Gitea's and the bootstrap Job's flows (traffic.ts): this component owns the namespace.
+    for (const np of policiesIn(ctx, ns)) reg(np, [nsRes]);
 
     this.adminPassword = pulumi.secret(args.adminPassword);
     const adminSecret = reg({

@@ -7,11 +7,10 @@ import { ClusterContext } from "../lib/context";
 import { Endpoints, isLoopbackReference, REGISTRY_USER } from "../lib/endpoints";
 import { htpasswdLine } from "../lib/hash";
 import { checkImage, container, K8sObject, namespace, podSecurityContext, service } from "../lib/k8s";
-import { allowDns, allowIngress, defaultDeny } from "../lib/network";
 import { registerObject } from "../lib/objects";
 import { sizeOf } from "../lib/sizes";
 import { images } from "../lib/versions";
-import { RUNNER_LABELS, RUNNER_NAMESPACE } from "./runner-config";
+import { policiesIn } from "../traffic";
 
 export const REGISTRY_LABELS: Readonly<Record<string, string>> = { "app.kubernetes.io/name": "registry" };
 /** Name of the kubernetes.io/dockerconfigjson Secret in every application namespace (PM-13). */
@@ -125,10 +124,6 @@ export interface RegistryArgs {
   readonly password: pulumi.Input<string>;
   /** PVC size. @default "10Gi" */
   readonly storageSize?: string;
-  /** Where NodePort clients (node containerd via the mirror, dev host) come from. @default ["0.0.0.0/0"] */
-  readonly nodePortSources?: readonly string[];
-  /** Namespace of the runner that pushes. @default RUNNER_NAMESPACE */
-  readonly runnerNamespace?: string;
 }
 
 export class Registry extends pulumi.ComponentResource {
@@ -149,21 +144,8 @@ export class Registry extends pulumi.ComponentResource {
     const reg = (obj: K8sObject, dependsOn: pulumi.Resource[] = []) => registerObject(obj, ctx.profile.overlays, { parent: this, dependsOn });
 
     const nsRes = reg(namespace({ name: ns, podSecurity: "restricted" }));
-    for (const np of [
-      defaultDeny(ns),
-      allowDns(ns),
-      allowIngress({
-        name: "allow-runner-push", namespace: ns, podLabels: REGISTRY_LABELS, ports: [{ port: ep.port }],
-        from: [{ namespace: args.runnerNamespace ?? RUNNER_NAMESPACE, podLabels: RUNNER_LABELS }],
-      }),
-      // Node containerd pulls through the NodePort (127.0.0.1:<port> on each node). NetworkPolicy
-      // sees the client's own address (it runs before kube-proxy's masquerade), so it cannot be
-      // narrower than the host firewall: pass the node/VCN CIDR to tighten.
-      allowIngress({
-        name: "allow-nodeport", namespace: ns, podLabels: REGISTRY_LABELS, ports: [{ port: ep.port }],
-        from: (args.nodePortSources ?? ["0.0.0.0/0"]).map((cidr) => ({ cidr })),
-      }),
-    ]) reg(np, [nsRes]);
+    // Pushes from the runner, pulls through the NodePort (traffic.ts).
+    for (const np of policiesIn(ctx, ns)) reg(np, [nsRes]);
 
     const htpasswd = reg({
       apiVersion: "v1", kind: "Secret",

@@ -6,14 +6,13 @@ import { stableYaml } from "../cluster/k3s-config";
 import { ClusterContext } from "../lib/context";
 import { REGISTRY_NAME } from "../lib/endpoints";
 import { K8sObject, namespace } from "../lib/k8s";
-import { allowDns, allowEgress, defaultDeny } from "../lib/network";
+import { policiesIn } from "../traffic";
 import { registerObject } from "../lib/objects";
 import { sizeOf } from "../lib/sizes";
 import { images } from "../lib/versions";
-import { GITEA_HTTP_PORT, GITEA_RUNNER_TOKEN_KEY, GITEA_SELECTOR } from "./gitea-values";
-import { REGISTRY_LABELS } from "./registry";
+import { GITEA_RUNNER_TOKEN_KEY } from "./gitea-values";
 import {
-  RUNNER_CONFIG_MAP, RUNNER_LABELS, RUNNER_NAMESPACE, RUNNER_TOKEN_SECRET, runnerConfig, runnerDeployment, runnerLabels,
+  RUNNER_CONFIG_MAP, RUNNER_NAMESPACE, RUNNER_TOKEN_SECRET, runnerConfig, runnerDeployment, runnerLabels,
 } from "./runner-config";
 
 export interface RunnerArgs {
@@ -26,8 +25,6 @@ export interface RunnerArgs {
   readonly registryClusterIP: pulumi.Input<string>;
   /** Pinned multi-arch image behind the ubuntu-* labels (must carry git and node for actions/checkout). */
   readonly jobImage: string;
-  /** @default RUNNER_NAMESPACE ("gitea-runner") */
-  readonly namespace?: string;
   /** Runner name shown in Gitea. @default "platform-runner" */
   readonly runnerName?: string;
   /** Concurrent jobs. @default 1 */
@@ -36,24 +33,6 @@ export interface RunnerArgs {
   readonly dataSize?: string;
   /** dockerd MTU. @default DEFAULT_DIND_MTU (1400) */
   readonly mtu?: number;
-}
-
-/** Default deny; DNS; Gitea (ClusterIP or NodePort, both land on its pod port); registry; the internet for actions and images. */
-export function runnerNetworkPolicies(ctx: ClusterContext, ns: string): K8sObject[] {
-  const ep = ctx.endpoints;
-  return [
-    defaultDeny(ns),
-    allowDns(ns),
-    allowEgress({ name: "allow-gitea", namespace: ns, podLabels: RUNNER_LABELS, ports: [{ port: GITEA_HTTP_PORT }], to: [{ namespace: ep.gitea.namespace, podLabels: GITEA_SELECTOR }] }),
-    allowEgress({ name: "allow-registry", namespace: ns, podLabels: RUNNER_LABELS, ports: [{ port: ep.registry.port }], to: [{ namespace: ep.registry.namespace, podLabels: REGISTRY_LABELS }] }),
-    // Actions (github.com), base images and packages; plus the NodePorts on the node address, in
-    // case the CNI evaluates egress before kube-proxy's DNAT.
-    allowEgress({
-      name: "allow-internet", namespace: ns, podLabels: RUNNER_LABELS,
-      ports: [{ port: 443 }, { port: 80 }, { port: ep.ports.giteaHttp }, { port: ep.ports.registry }],
-      to: [{ cidr: "0.0.0.0/0" }],
-    }),
-  ];
 }
 
 export class Runner extends pulumi.ComponentResource {
@@ -65,7 +44,8 @@ export class Runner extends pulumi.ComponentResource {
     super("platform:gitops:Runner", name, {}, opts);
     const { ctx } = args;
     const ep = ctx.endpoints;
-    const ns = args.namespace ?? RUNNER_NAMESPACE;
+    // The traffic plan (traffic.ts) names this namespace: the runner lives nowhere else.
+    const ns = RUNNER_NAMESPACE;
     const runnerName = args.runnerName ?? "platform-runner";
     const dataSize = args.dataSize ?? "2Gi";
     if (!/^[1-9][0-9]*(Mi|Gi)$/.test(dataSize)) throw new Error(`Runner: dataSize "${dataSize}" must look like 2Gi`);
@@ -75,7 +55,7 @@ export class Runner extends pulumi.ComponentResource {
     // privileged: the dind sidecar needs it (mounts, cgroups, iptables for its bridge). Nothing
     // else runs here, and the namespace has no ingress at all.
     const nsRes = reg(namespace({ name: ns, podSecurity: "privileged" }));
-    for (const np of runnerNetworkPolicies(ctx, ns)) reg(np, [nsRes]);
+    for (const np of policiesIn(ctx, ns)) reg(np, [nsRes]);
 
     this.config = pulumi.all([args.giteaClusterIP, args.registryClusterIP]).apply(([giteaIP, registryIP]) => stableYaml(runnerConfig({
       hosts: [{ host: ep.gitea.fqdn, ip: giteaIP }, { host: REGISTRY_NAME, ip: registryIP }],

@@ -3,9 +3,12 @@
 // options and flows to children through `{ parent: this }`.
 import { Environment, Profile } from "./profiles";
 import { Endpoints } from "./endpoints";
+import type { TrafficOptions } from "../traffic";
 
 export interface ClusterContext {
   readonly environment: Environment;
   readonly profile: Profile;
   readonly endpoints: Endpoints;
+  /** Inputs of the traffic plan (NodePort sources, API server address); every namespace owner reads the same. */
+  readonly traffic?: TrafficOptions;
 }

@@ -8,6 +8,8 @@ export interface Peer {
   readonly podLabels?: Record<string, string>;
   /** An IP block instead of pods, e.g. the node or VCN CIDR. */
   readonly cidr?: string;
+  /** Any pod in any namespace. */
+  readonly allNamespaces?: boolean;
 }
 
 export interface PortRef {
@@ -17,6 +19,7 @@ export interface PortRef {
 
 function peer(p: Peer): Record<string, unknown> {
   if (p.cidr) return { ipBlock: { cidr: p.cidr } };
+  if (p.allNamespaces) return { namespaceSelector: {} };
   const out: Record<string, unknown> = {};
   if (p.namespace) out.namespaceSelector = { matchLabels: { "kubernetes.io/metadata.name": p.namespace } };
   out.podSelector = { matchLabels: p.podLabels ?? {} };
@@ -51,8 +54,10 @@ export interface RuleArgs {
   readonly ports: readonly PortRef[];
 }
 
+/** No peers: the rule admits every source (or destination), the node and the outside included. */
 function allow(direction: "Ingress" | "Egress", args: RuleArgs, peers: readonly Peer[]): K8sObject {
-  const rule = direction === "Ingress" ? { from: peers.map(peer), ports: ports(args.ports) } : { to: peers.map(peer), ports: ports(args.ports) };
+  const side = peers.length === 0 ? {} : { [direction === "Ingress" ? "from" : "to"]: peers.map(peer) };
+  const rule = { ...side, ports: ports(args.ports) };
   return {
     apiVersion: "networking.k8s.io/v1",
     kind: "NetworkPolicy",

@@ -7,13 +7,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ClusterContext } from "../lib/context";
 import { K8sObject, namespace } from "../lib/k8s";
-import { allowDns, allowEgress, allowIngress, defaultDeny } from "../lib/network";
+import { policiesIn } from "../traffic";
 import { registerObject } from "../lib/objects";
 import { sizeOf } from "../lib/sizes";
 import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
-import { API_SERVER_PORT } from "../delivery/rollouts";
-import { gateway, GATEWAY_SELECTOR, ISTIO_MERGED_METRICS_PORT, SIDECAR_NAMESPACE_POD_SECURITY, virtualService } from "./routing";
+import { gateway, GATEWAY_SELECTOR, SIDECAR_NAMESPACE_POD_SECURITY, virtualService } from "./routing";
 
 export { SIDECAR_NAMESPACE_POD_SECURITY };
 
@@ -107,55 +106,8 @@ export function platformRoutes(ctx: ClusterContext): K8sObject[] {
   ];
 }
 
-/** A rule with no `from`: any source, including the node (API server webhooks, servicelb). */
-function openIngress(name: string, podLabels: Record<string, string>, ports: readonly number[]): K8sObject {
-  return {
-    apiVersion: "networking.k8s.io/v1",
-    kind: "NetworkPolicy",
-    metadata: { name, namespace: ISTIO_NAMESPACE },
-    spec: {
-      podSelector: { matchLabels: { ...podLabels } },
-      policyTypes: ["Ingress"],
-      ingress: [{ ports: ports.map((port) => ({ port, protocol: "TCP" })) }],
-    },
-  };
-}
-
-export function istioNetworkPolicies(ctx: ClusterContext, apiServerPort = API_SERVER_PORT): K8sObject[] {
-  const ns = ISTIO_NAMESPACE;
-  const monitoring = ctx.endpoints.prometheus.namespace;
-  return [
-    defaultDeny(ns),
-    allowDns(ns),
-    // Sidecars and gateways in every namespace fetch config and certificates from istiod.
-    {
-      apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy",
-      metadata: { name: "allow-xds", namespace: ns },
-      spec: {
-        podSelector: { matchLabels: { ...ISTIOD_PODS } }, policyTypes: ["Ingress"],
-        ingress: [{ from: [{ namespaceSelector: {} }], ports: [ISTIOD_PORTS.xds, ISTIOD_PORTS.xdsTls].map((port) => ({ port, protocol: "TCP" })) }],
-      },
-    },
-    openIngress("allow-istiod-webhook", ISTIOD_PODS, [ISTIOD_PORTS.webhook]),
-    allowIngress({ name: "allow-istiod-monitoring", namespace: ns, podLabels: { ...ISTIOD_PODS }, from: [{ namespace: monitoring }, { namespace: ns, podLabels: { "app.kubernetes.io/name": "kiali" } }], ports: [{ port: ISTIOD_PORTS.monitoring }, { port: 8080 }] }),
-    allowEgress({ name: "allow-istiod-api-server", namespace: ns, podLabels: { ...ISTIOD_PODS }, to: [{ cidr: "0.0.0.0/0" }], ports: [{ port: apiServerPort }] }),
-    // Users reach the gateway through servicelb/k3d from outside the cluster.
-    openIngress("allow-gateway-traffic", GATEWAY_SELECTOR, [80, 443, 15021]),
-    allowIngress({ name: "allow-gateway-scrape", namespace: ns, podLabels: { ...GATEWAY_SELECTOR }, from: [{ namespace: monitoring }], ports: [{ port: ISTIO_MERGED_METRICS_PORT }] }),
-    allowEgress({ name: "allow-gateway-istiod", namespace: ns, podLabels: { ...GATEWAY_SELECTOR }, to: [{ namespace: ns, podLabels: { ...ISTIOD_PODS } }], ports: [{ port: ISTIOD_PORTS.xdsTls }] }),
-    // The gateway proxies to UIs and apps in any namespace; each destination namespace admits it.
-    {
-      apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy",
-      metadata: { name: "allow-gateway-to-backends", namespace: ns },
-      spec: { podSelector: { matchLabels: { ...GATEWAY_SELECTOR } }, policyTypes: ["Egress"], egress: [{ to: [{ namespaceSelector: {} }] }] },
-    },
-  ];
-}
-
 export interface IstioArgs {
   readonly ctx: ClusterContext;
-  /** Port the API server listens on behind the `kubernetes` Service. @default 6443 */
-  readonly apiServerPort?: number;
 }
 
 export class Istio extends pulumi.ComponentResource {
@@ -173,7 +125,8 @@ export class Istio extends pulumi.ComponentResource {
     const overlays = ctx.profile.overlays;
     this.namespace = ISTIO_NAMESPACE;
     const ns = registerObject(istioNamespace(), overlays, { parent: this });
-    const policies = istioNetworkPolicies(ctx, args.apiServerPort).map((p) => registerObject(p, overlays, { parent: this, dependsOn: [ns] }));
+    // istio-system's flows (istiod, the gateway and Kiali) from the traffic plan: this component owns the namespace.
+    const policies = policiesIn(ctx, ISTIO_NAMESPACE).map((p) => registerObject(p, overlays, { parent: this, dependsOn: [ns] }));
     const chart = (id: string, pin: { repo: string; chart: string; version: string }, release: string, values: Record<string, unknown>, dependsOn: pulumi.Resource[]) =>
       pinnedChart(`${name}-${id}`, pin, { release, namespace: ISTIO_NAMESPACE, values }, { parent: this, dependsOn });
     this.base = chart("base", charts.istioBase, "istio-base", { defaultRevision: "default" }, [ns]);

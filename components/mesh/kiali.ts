@@ -5,15 +5,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ClusterContext } from "../lib/context";
-import { K8sObject } from "../lib/k8s";
-import { allowEgress, allowIngress } from "../lib/network";
-import { registerObject } from "../lib/objects";
 import { sizeOf } from "../lib/sizes";
 import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
-import { API_SERVER_PORT } from "../delivery/rollouts";
-import { ISTIO_NAMESPACE, ISTIOD_PODS, ISTIOD_PORTS } from "./istio";
-import { GATEWAY_SELECTOR } from "./routing";
+import { ISTIO_NAMESPACE } from "./istio";
 
 /** Kiali pod labels (templates/_helpers.tpl kiali-server.selectorLabels, instance_name "kiali"). */
 export const KIALI_PODS: Readonly<Record<string, string>> = { "app.kubernetes.io/name": "kiali", "app.kubernetes.io/instance": "kiali" };
@@ -69,8 +64,6 @@ export interface KialiArgs {
   readonly webRoot?: string;
   /** Liveness initialDelaySeconds; at least 30 (PM-35). @default 30 */
   readonly livenessDelaySeconds?: number;
-  /** Port the API server listens on behind the `kubernetes` Service. @default 6443 */
-  readonly apiServerPort?: number;
 }
 
 export function kialiValues(args: KialiArgs): Record<string, unknown> {
@@ -109,20 +102,6 @@ export function kialiValues(args: KialiArgs): Record<string, unknown> {
   };
 }
 
-/** Into istio-system (whose default deny the Istio component owns): the gateway in, scrapes in, API/Prometheus/istiod out. */
-export function kialiNetworkPolicies(ctx: ClusterContext, apiServerPort = API_SERVER_PORT): K8sObject[] {
-  const ns = ISTIO_NAMESPACE;
-  const prom = ctx.endpoints.prometheus;
-  const pods = { ...KIALI_PODS };
-  return [
-    allowIngress({ name: "allow-gateway-to-kiali", namespace: ns, podLabels: pods, from: [{ namespace: ns, podLabels: { ...GATEWAY_SELECTOR } }], ports: [{ port: ctx.endpoints.kiali.port }] }),
-    allowIngress({ name: "allow-kiali-scrape", namespace: ns, podLabels: pods, from: [{ namespace: prom.namespace }], ports: [{ port: KIALI_METRICS_PORT }] }),
-    allowEgress({ name: "allow-kiali-api-server", namespace: ns, podLabels: pods, to: [{ cidr: "0.0.0.0/0" }], ports: [{ port: apiServerPort }] }),
-    allowEgress({ name: "allow-kiali-prometheus", namespace: ns, podLabels: pods, to: [{ namespace: prom.namespace }], ports: [{ port: prom.targetPort }] }),
-    allowEgress({ name: "allow-kiali-istiod", namespace: ns, podLabels: pods, to: [{ namespace: ns, podLabels: { ...ISTIOD_PODS } }], ports: [{ port: ISTIOD_PORTS.monitoring }, { port: 8080 }] }),
-  ];
-}
-
 export class Kiali extends pulumi.ComponentResource {
   public readonly chart: k8s.helm.v4.Chart;
   public readonly healthPath: string;
@@ -132,8 +111,8 @@ export class Kiali extends pulumi.ComponentResource {
     super("platform:mesh:Kiali", name, {}, opts);
     const values = kialiValues(args);
     this.healthPath = kialiHealthPath(args.webRoot ?? "/");
-    const policies = kialiNetworkPolicies(args.ctx, args.apiServerPort).map((p) => registerObject(p, args.ctx.profile.overlays, { parent: this }));
-    this.chart = pinnedChart(name, charts.kiali, { release: "kiali", namespace: ISTIO_NAMESPACE, values }, { parent: this, dependsOn: policies });
+    // Kiali's flows are in istio-system's policies, which the Istio component registers (traffic.ts).
+    this.chart = pinnedChart(name, charts.kiali, { release: "kiali", namespace: ISTIO_NAMESPACE, values }, { parent: this });
     this.registerOutputs({ healthPath: this.healthPath });
   }
 }

@@ -1,15 +1,13 @@
 // kube-state-metrics as our own objects, not a chart (PM-20): the scrape target exists because its
 // Deployment, Service, ServiceAccount and RBAC do, it watches only the namespaces that matter, and
-// a NetworkPolicy admits Prometheus. Shapes follow kubernetes/kube-state-metrics
+// the traffic plan admits Prometheus. Shapes follow kubernetes/kube-state-metrics
 // examples/standard/*.yaml at the pinned image's tag (v2.19.1).
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterContext } from "../lib/context";
 import { container, K8sObject, podSecurityContext, service, workloadPorts } from "../lib/k8s";
-import { allowEgress, allowIngress } from "../lib/network";
 import { registerObject } from "../lib/objects";
 import { sizeOf } from "../lib/sizes";
 import { images } from "../lib/versions";
-import { API_SERVER_PORT } from "../delivery/rollouts";
 
 export const KSM_NAME = "kube-state-metrics";
 export const KSM_PORTS = { metrics: 8080, telemetry: 8081 } as const;
@@ -59,8 +57,6 @@ export interface KubeStateMetricsArgs {
   readonly namespaces?: readonly string[];
   /** Added to `namespaces`, e.g. the sample application's. @default [] */
   readonly extraNamespaces?: readonly string[];
-  /** Port the API server listens on behind the `kubernetes` Service. @default 6443 */
-  readonly apiServerPort?: number;
 }
 
 export function ksmNamespaces(args: KubeStateMetricsArgs): string[] {
@@ -72,7 +68,7 @@ export function ksmNamespaces(args: KubeStateMetricsArgs): string[] {
   return [...new Set(list)].sort();
 }
 
-/** ServiceAccount, ClusterRole, ClusterRoleBinding, Deployment, Service, NetworkPolicies. */
+/** ServiceAccount, ClusterRole, ClusterRoleBinding, Deployment, Service (its flows are in the traffic plan, registered with the monitoring namespace). */
 export function kubeStateMetricsObjects(args: KubeStateMetricsArgs): K8sObject[] {
   const { ctx } = args;
   const ns = ctx.endpoints.prometheus.namespace;
@@ -98,7 +94,6 @@ export function kubeStateMetricsObjects(args: KubeStateMetricsArgs): K8sObject[]
     securityContext: podSecurityContext(),
     containers: [c],
   };
-  const apiPort = args.apiServerPort ?? API_SERVER_PORT;
   return [
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: KSM_NAME, namespace: ns, labels } },
     { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: KSM_NAME, labels }, rules: KSM_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })) },
@@ -112,11 +107,6 @@ export function kubeStateMetricsObjects(args: KubeStateMetricsArgs): K8sObject[]
       spec: { replicas: 1, selector: { matchLabels: { ...KSM_PODS } }, template: { metadata: { labels }, spec: podSpec } },
     },
     service({ name: KSM_NAME, namespace: ns, selector: { ...KSM_PODS }, ports: workloadPorts(podSpec as any), only: ["http-metrics"], labels }),
-    allowIngress({
-      name: "allow-prometheus-to-kube-state-metrics", namespace: ns, podLabels: { ...KSM_PODS },
-      from: [{ namespace: ns, podLabels: { ...PROMETHEUS_SERVER_PODS } }], ports: [{ port: KSM_PORTS.metrics }],
-    }),
-    allowEgress({ name: "allow-kube-state-metrics-api-server", namespace: ns, podLabels: { ...KSM_PODS }, to: [{ cidr: "0.0.0.0/0" }], ports: [{ port: apiPort }] }),
   ];
 }
 

@@ -7,17 +7,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ClusterContext } from "../lib/context";
 import { K8sObject, namespace } from "../lib/k8s";
-import { allowDns, allowEgress, allowIngress, defaultDeny } from "../lib/network";
+import { policiesIn } from "../traffic";
 import { overlayChartValues } from "../lib/overlays";
 import { registerObject } from "../lib/objects";
 import { SizeClass, sizeOf } from "../lib/sizes";
 import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
-import { API_SERVER_PORT, ROLLOUTS_CONTROLLER_PODS, ROLLOUTS_METRICS_PORT } from "../delivery/rollouts";
-import { ISTIO_MERGED_METRICS_PORT, GATEWAY_SELECTOR } from "../mesh/routing";
-import { ISTIO_NAMESPACE } from "../mesh/istio";
-import { KIALI_PODS } from "../mesh/kiali";
-import { ksmTarget, KSM_PORTS, PROMETHEUS_SERVER_PODS } from "./kube-state-metrics";
+import { ksmTarget, PROMETHEUS_SERVER_PODS } from "./kube-state-metrics";
 
 export { PROMETHEUS_SERVER_PODS };
 
@@ -32,9 +28,6 @@ export const CHART_DEFAULT_JOBS = [
 
 /** Data volume per size class; local-path on one node, so modest. */
 export const STORAGE_BY_SIZE: Record<SizeClass, string> = { small: "2Gi", standard: "10Gi" };
-
-/** Ports Prometheus scrapes outside its namespace: istiod, merged sidecar/gateway metrics, Envoy, Rollouts, Kiali. */
-export const SCRAPE_PORTS: readonly number[] = [15014, ISTIO_MERGED_METRICS_PORT, 15090, ROLLOUTS_METRICS_PORT, 9090];
 
 const HARDENED = {
   allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true,
@@ -83,10 +76,6 @@ export interface PrometheusArgs {
   readonly ctx: ClusterContext;
   /** Data volume size. @default STORAGE_BY_SIZE[ctx.profile.size] */
   readonly storageSize?: string;
-  /** Extra pod ports to scrape outside the namespace (apps without a sidecar). @default [] */
-  readonly extraScrapePorts?: readonly number[];
-  /** Port the API server listens on behind the `kubernetes` Service. @default 6443 */
-  readonly apiServerPort?: number;
 }
 
 export function prometheusValues(args: PrometheusArgs): Record<string, unknown> {
@@ -119,35 +108,6 @@ export function prometheusNamespace(ctx: ClusterContext): K8sObject {
   return namespace({ name: ctx.endpoints.prometheus.namespace, podSecurity: "restricted" });
 }
 
-export function prometheusNetworkPolicies(args: PrometheusArgs): K8sObject[] {
-  const { ctx } = args;
-  const ep = ctx.endpoints;
-  const ns = ep.prometheus.namespace;
-  const port = [{ port: ep.prometheus.targetPort }];
-  const server = { ...PROMETHEUS_SERVER_PODS };
-  const scrapePorts = [...new Set([...SCRAPE_PORTS, ...(args.extraScrapePorts ?? [])])].sort((a, b) => a - b);
-  return [
-    defaultDeny(ns),
-    allowDns(ns),
-    // PM-27: analysis runs in the argo-rollouts controller query Prometheus.
-    allowIngress({ name: "allow-argo-rollouts", namespace: ns, podLabels: server, from: [{ namespace: ep.rollouts.namespace, podLabels: { ...ROLLOUTS_CONTROLLER_PODS } }], ports: port }),
-    allowIngress({ name: "allow-kiali", namespace: ns, podLabels: server, from: [{ namespace: ep.kiali.namespace, podLabels: { ...KIALI_PODS } }], ports: port }),
-    allowIngress({ name: "allow-ingress-gateway", namespace: ns, podLabels: server, from: [{ namespace: ISTIO_NAMESPACE, podLabels: { ...GATEWAY_SELECTOR } }], ports: port }),
-    // Service discovery (kubernetes_sd) through the API server, which is the node.
-    allowEgress({ name: "allow-prometheus-api-server", namespace: ns, podLabels: server, to: [{ cidr: "0.0.0.0/0" }], ports: [{ port: args.apiServerPort ?? API_SERVER_PORT }] }),
-    allowEgress({ name: "allow-prometheus-to-kube-state-metrics", namespace: ns, podLabels: server, to: [{ namespace: ns, podLabels: { "app.kubernetes.io/name": "kube-state-metrics" } }], ports: [{ port: KSM_PORTS.metrics }] }),
-    // Scrape targets in every namespace, on their metrics ports only.
-    {
-      apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy",
-      metadata: { name: "allow-prometheus-scrapes", namespace: ns },
-      spec: {
-        podSelector: { matchLabels: server }, policyTypes: ["Egress"],
-        egress: [{ to: [{ namespaceSelector: {} }], ports: scrapePorts.map((p) => ({ port: p, protocol: "TCP" })) }],
-      },
-    },
-  ];
-}
-
 export class Prometheus extends pulumi.ComponentResource {
   public readonly namespace: string;
   /** In-cluster URL (the Service port, not 9090). */
@@ -164,7 +124,8 @@ export class Prometheus extends pulumi.ComponentResource {
     this.url = ctx.endpoints.prometheus.internalUrl;
     const values = prometheusValues(args);
     this.namespaceResource = registerObject(prometheusNamespace(ctx), overlays, { parent: this });
-    const policies = prometheusNetworkPolicies(args).map((p) => registerObject(p, overlays, { parent: this, dependsOn: [this.namespaceResource] }));
+    // Prometheus's and kube-state-metrics' flows (traffic.ts): this component owns the namespace.
+    const policies = policiesIn(ctx, this.namespace).map((p) => registerObject(p, overlays, { parent: this, dependsOn: [this.namespaceResource] }));
     this.chart = pinnedChart(name, charts.prometheus, {
       release: PROMETHEUS_RELEASE,
       namespace: this.namespace,

@@ -5,6 +5,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { vi } from "vitest";
 import { Created, mocks, unwrap } from "./mocks";
+import { assertEngineInvariants, EngineRecord, installEngineChecks } from "./engine";
 
 export const ROOT = path.resolve(__dirname, "../..");
 
@@ -26,6 +27,8 @@ export function stackFileConfig(stack: string): Record<string, string> {
 
 export interface StackRun {
   readonly created: Created[];
+  /** URNs as the engine names them; a run with a repeated URN or object has already failed. */
+  readonly engine: EngineRecord;
   readonly outputs: Record<string, unknown>;
   readonly ms: number;
 }
@@ -45,7 +48,9 @@ async function prepare(stack: string, opts: StackOptions) {
   vi.resetModules();
   const pulumi = await import("@pulumi/pulumi");
   const created: Created[] = [];
-  pulumi.runtime.setMocks(mocks(created), "gitops-platform", opts.stackName ?? stack, false);
+  const stackName = opts.stackName ?? stack;
+  pulumi.runtime.setMocks(mocks(created), "gitops-platform", stackName, false);
+  const engine = installEngineChecks(pulumi, stackName, "gitops-platform");
   const config: Record<string, string> = { ...(opts.bare ? {} : stackFileConfig(stack)) };
   for (const [k, v] of Object.entries(opts.config ?? {})) {
     if (v === undefined) delete config[k];
@@ -53,13 +58,13 @@ async function prepare(stack: string, opts: StackOptions) {
   }
   const secrets = opts.secrets ?? TEST_SECRETS[stack] ?? {};
   pulumi.runtime.setAllConfig({ ...config, ...secrets }, Object.keys(secrets));
-  return { pulumi, created };
+  return { pulumi, created, engine };
 }
 
 /** Runs index.ts for `stack` in a fresh module graph; rejects with the program's error. */
 export async function runStack(stack: string, opts: StackOptions = {}): Promise<StackRun> {
   const started = performance.now();
-  const { pulumi, created } = await prepare(stack, opts);
+  const { pulumi, created, engine } = await prepare(stack, opts);
   const mod = (await import("../../index")) as Record<string, unknown>;
   const outputs: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(mod)) {
@@ -73,7 +78,9 @@ export async function runStack(stack: string, opts: StackOptions = {}): Promise<
   }
   // Let registrations still in flight land in `created`.
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-  return { created, outputs, ms: performance.now() - started };
+  // What the engine and the API server would refuse fails the run, as `pulumi up` would.
+  assertEngineInvariants(created, engine, `stack ${stack}`);
+  return { created, engine, outputs, ms: performance.now() - started };
 }
 
 /** Runs a stack that must fail; returns the error and what was registered meanwhile. */

@@ -1,0 +1,235 @@
+// The traffic plan: every flow the platform allows, declared once (from, to, ports, why). Each
+// namespace's NetworkPolicies are generated from it (default deny + DNS + one policy per side of a
+// flow), so the two halves of a flow cannot disagree, be forgotten, or be declared twice; and the
+// README's traffic table is printed from the same list (`npm run traffic`).
+import { ClusterContext } from "./lib/context";
+import { K8sObject } from "./lib/k8s";
+import { allowDns, allowEgress, allowIngress, defaultDeny, Peer as RulePeer, PortRef } from "./lib/network";
+import { API_SERVER_PORT, ROLLOUTS_CONTROLLER_PODS, ROLLOUTS_METRICS_PORT } from "./delivery/rollouts";
+import { ARGOCD_PODS, ARGOCD_PORTS } from "./gitops/argocd-values";
+import { JOB_LABELS } from "./gitops/bootstrap-repo";
+import { GITEA_HTTP_PORT, GITEA_SELECTOR, GITEA_SSH_PORT } from "./gitops/gitea-values";
+import { REGISTRY_LABELS } from "./gitops/registry";
+import { RUNNER_LABELS, RUNNER_NAMESPACE } from "./gitops/runner-config";
+import { ISTIO_NAMESPACE, ISTIOD_PODS, ISTIOD_PORTS } from "./mesh/istio";
+import { KIALI_METRICS_PORT, KIALI_PODS } from "./mesh/kiali";
+import { GATEWAY_SELECTOR, ISTIO_MERGED_METRICS_PORT } from "./mesh/routing";
+import { KSM_PODS, KSM_PORTS, PROMETHEUS_SERVER_PODS } from "./monitoring/kube-state-metrics";
+import { API_LABELS, API_PORT, SAMPLE_APP_NAMESPACE } from "./apps/sample-app";
+
+type Labels = Readonly<Record<string, string>>;
+
+/** Pods of one namespace (all of them when `pods` is absent). */
+export interface Pods { readonly kind: "pods"; readonly id: string; readonly namespace: string; readonly pods?: Labels }
+/** Addresses outside the pod network: the node (API server), the internet, NodePort clients. */
+export interface Cidrs { readonly kind: "cidrs"; readonly id: string; readonly cidrs: readonly string[] }
+/** Any pod in any namespace (sidecars everywhere, annotated scrape targets). */
+export interface AnyPod { readonly kind: "any-pod"; readonly id: string }
+/** No restriction on the source: pods, the node, the outside (webhooks from the API server, users via servicelb). */
+export interface Anywhere { readonly kind: "anywhere"; readonly id: string }
+export type Endpoint = Pods | Cidrs | AnyPod | Anywhere;
+
+export interface Flow {
+  /** Unique in the plan; the policies are `ingress-<id>` (in the destination's namespace) and `egress-<id>` (in the source's). */
+  readonly id: string;
+  readonly from: Endpoint;
+  readonly to: Endpoint;
+  readonly ports: readonly PortRef[];
+  readonly why: string;
+  /** The destination side ships with the app's manifests in Git (Argo CD applies it), not with the stack. */
+  readonly destinationInGit?: boolean;
+}
+
+export interface TrafficOptions {
+  /** Sources allowed to the Gitea and registry NodePorts (a NetworkPolicy sees them before kube-proxy's masquerade). @default ["0.0.0.0/0"] */
+  readonly nodePortSources?: readonly string[];
+  /** Where the API server is, as pods see it after the `kubernetes` Service's DNAT: the node. @default ["0.0.0.0/0"] */
+  readonly apiServerCidrs?: readonly string[];
+  /** @default API_SERVER_PORT (6443) */
+  readonly apiServerPort?: number;
+  /** Extra pod ports Prometheus scrapes outside its namespace (apps without a sidecar). @default [] */
+  readonly extraScrapePorts?: readonly number[];
+}
+
+/**
+ * Ports Prometheus scrapes outside its namespace: istiod, merged sidecar/gateway metrics, Envoy, Rollouts, Kiali.
+ * A function, not a constant: components import this module while they load (no import-time reads).
+ */
+export function scrapePorts(): number[] {
+  return [ISTIOD_PORTS.monitoring, ISTIO_MERGED_METRICS_PORT, 15090, ROLLOUTS_METRICS_PORT, KIALI_METRICS_PORT];
+}
+
+const tcp = (...ports: number[]): PortRef[] => ports.map((port) => ({ port }));
+const pods = (id: string, namespace: string, labels?: Labels): Pods => ({ kind: "pods", id, namespace, ...(labels ? { pods: { ...labels } } : {}) });
+
+/** Every allowed flow, in the order the README lists them. Pure: the same context gives the same plan. */
+export function trafficPlan(ctx: ClusterContext, opts: TrafficOptions = {}): Flow[] {
+  const ep = ctx.endpoints;
+  const g = ep.gitea.namespace;
+  const a = ep.argocd.namespace;
+  const m = ep.prometheus.namespace;
+  const gitea = pods("gitea", g, GITEA_SELECTOR);
+  const bootstrap = pods("bootstrap-job", g, JOB_LABELS);
+  const runner = pods("runner", RUNNER_NAMESPACE, RUNNER_LABELS);
+  const registry = pods("registry", ep.registry.namespace, REGISTRY_LABELS);
+  const argocd = pods("argocd", a);
+  const argocdServer = pods("argocd-server", a, ARGOCD_PODS.server);
+  const repoServer = pods("argocd-repo-server", a, ARGOCD_PODS.repoServer);
+  const redis = pods("argocd-redis", a, ARGOCD_PODS.redis);
+  const rollouts = pods("argo-rollouts", ep.rollouts.namespace, ROLLOUTS_CONTROLLER_PODS);
+  const istiod = pods("istiod", ISTIO_NAMESPACE, ISTIOD_PODS);
+  const gateway = pods("gateway", ISTIO_NAMESPACE, GATEWAY_SELECTOR);
+  const kiali = pods("kiali", ep.kiali.namespace, KIALI_PODS);
+  const prometheus = pods("prometheus", m, PROMETHEUS_SERVER_PODS);
+  const ksm = pods("kube-state-metrics", m, KSM_PODS);
+  const app = pods("sample-app", SAMPLE_APP_NAMESPACE);
+  const sampleApi = pods("sample-api", SAMPLE_APP_NAMESPACE, API_LABELS);
+  const api: Cidrs = { kind: "cidrs", id: "api-server", cidrs: [...(opts.apiServerCidrs ?? ["0.0.0.0/0"])] };
+  const internet: Cidrs = { kind: "cidrs", id: "internet", cidrs: ["0.0.0.0/0"] };
+  if (opts.nodePortSources && opts.nodePortSources.length === 0) {
+    throw new Error("traffic plan: nodePortSources is empty; the Gitea and registry NodePorts (runner URL, node pulls) would be unreachable (PM-24)");
+  }
+  const nodePortClients: Cidrs = { kind: "cidrs", id: "nodeport-clients", cidrs: [...(opts.nodePortSources ?? ["0.0.0.0/0"])] };
+  const anyPod: AnyPod = { kind: "any-pod", id: "all-pods" };
+  const anywhere: Anywhere = { kind: "anywhere", id: "anywhere" };
+  const apiPort = tcp(opts.apiServerPort ?? API_SERVER_PORT);
+  const scrape = [...new Set([...scrapePorts(), ...(opts.extraScrapePorts ?? [])])].sort((x, y) => x - y);
+  const flow = (from: Endpoint, to: Endpoint, ports: PortRef[], why: string, extra: Partial<Flow> = {}): Flow =>
+    ({ id: `${from.id}-to-${to.id}`, from, to, ports, why, ...extra });
+
+  return [
+    // Users in.
+    flow(anywhere, gateway, tcp(80, 443, 15021), "users reach the ingress gateway through servicelb / k3d's load balancer; 15021 is its health port"),
+    flow(gateway, gitea, tcp(GITEA_HTTP_PORT), "the Gitea UI and Git over HTTPS at git.<domain>"),
+    flow(gateway, argocdServer, tcp(ARGOCD_PORTS.server), "the Argo CD UI at argocd.<domain>"),
+    flow(gateway, kiali, tcp(ep.kiali.port), "the Kiali UI at kiali.<domain>"),
+    flow(gateway, prometheus, tcp(ep.prometheus.targetPort), "the Prometheus UI at prometheus.<domain>"),
+    flow(gateway, sampleApi, tcp(API_PORT.containerPort), "the sample app at app.<domain>", { destinationInGit: true }),
+    // Git, CI and images.
+    flow(repoServer, gitea, tcp(GITEA_HTTP_PORT), "Argo CD clones the platform repository (PM-14)"),
+    flow(gitea, argocdServer, tcp(ARGOCD_PORTS.server), "Gitea's push webhooks start a sync without waiting for a poll"),
+    flow(bootstrap, gitea, tcp(GITEA_HTTP_PORT), "the bootstrap Job creates the org and repository and pushes the content"),
+    flow(runner, gitea, tcp(GITEA_HTTP_PORT), "act_runner registers and fetches jobs (PM-01)"),
+    flow(runner, registry, tcp(ep.registry.port), "workflow jobs push images (PM-13)"),
+    flow(runner, internet, tcp(443, 80, ep.ports.giteaHttp, ep.ports.registry), "actions, base images and packages; the NodePorts on the node address, in case egress is judged before kube-proxy's DNAT (PM-24)"),
+    flow(nodePortClients, gitea, tcp(GITEA_HTTP_PORT, GITEA_SSH_PORT), "job containers check out through the NodePort (runner URL, PM-24) and Git over SSH"),
+    flow(nodePortClients, registry, tcp(ep.registry.port), "node containerd pulls through the NodePort mirror (PM-04, PM-15)"),
+    // Argo CD inside its namespace and out.
+    flow(argocd, repoServer, tcp(ARGOCD_PORTS.repoServer), "controller, server and ApplicationSet controller render manifests"),
+    flow(argocd, redis, tcp(ARGOCD_PORTS.redis), "Argo CD's cache"),
+    flow(repoServer, internet, tcp(443), "external Git and Helm repositories, whose addresses are not known in advance"),
+    flow(pods("argocd-controller", a, ARGOCD_PODS.controller), api, apiPort, "the application controller watches and applies"),
+    flow(argocdServer, api, apiPort, "the UI and CLI read the cluster"),
+    flow(pods("argocd-applicationset", a, ARGOCD_PODS.applicationSet), api, apiPort, "the ApplicationSet controller watches"),
+    // Delivery and metrics.
+    flow(pods("argo-rollouts-all", ep.rollouts.namespace), api, apiPort, "the Rollouts controller watches and patches"),
+    flow(rollouts, prometheus, tcp(ep.prometheus.targetPort), "AnalysisRuns query Prometheus (PM-27)"),
+    flow(prometheus, anyPod, scrape.map((port) => ({ port })), "scrapes annotated pods and sidecars in every namespace, on metrics ports only"),
+    flow(prometheus, rollouts, tcp(ROLLOUTS_METRICS_PORT), "scrapes the Rollouts controller"),
+    flow(prometheus, ksm, tcp(KSM_PORTS.metrics), "scrapes kube-state-metrics (PM-20)"),
+    flow(prometheus, kiali, tcp(KIALI_METRICS_PORT), "scrapes Kiali"),
+    flow(prometheus, istiod, tcp(ISTIOD_PORTS.monitoring), "scrapes istiod"),
+    flow(prometheus, gateway, tcp(ISTIO_MERGED_METRICS_PORT), "scrapes the gateway's merged metrics"),
+    flow(prometheus, app, tcp(ISTIO_MERGED_METRICS_PORT), "scrapes the sample app's merged app + Envoy metrics, plaintext even under STRICT mTLS"),
+    flow(prometheus, api, apiPort, "service discovery (kubernetes_sd) through the API server"),
+    flow(ksm, api, apiPort, "kube-state-metrics lists and watches"),
+    // The mesh.
+    flow(anyPod, istiod, tcp(ISTIOD_PORTS.xds, ISTIOD_PORTS.xdsTls), "sidecars and gateways in every namespace fetch config and certificates"),
+    flow(anywhere, istiod, tcp(ISTIOD_PORTS.webhook), "the API server calls the injection and validation webhooks from the node"),
+    flow(istiod, api, apiPort, "istiod watches the cluster"),
+    flow(gateway, istiod, tcp(ISTIOD_PORTS.xdsTls), "the gateway's config and certificates"),
+    flow(app, istiod, tcp(ISTIOD_PORTS.xdsTls), "the sample app's sidecars (API and database)"),
+    flow(kiali, api, apiPort, "Kiali reads the mesh's objects"),
+    flow(kiali, prometheus, tcp(ep.prometheus.targetPort), "Kiali's graphs"),
+    flow(kiali, istiod, tcp(ISTIOD_PORTS.monitoring, 8080), "Kiali reads istiod's status and debug endpoints"),
+  ];
+}
+
+/** Throws when two flows share an id (their policies would share a name). */
+export function checkPlan(flows: readonly Flow[]): void {
+  const seen = new Set<string>();
+  for (const f of flows) {
+    if (seen.has(f.id)) throw new Error(`traffic plan: flow "${f.id}" is declared twice; merge its ports into one flow`);
+    seen.add(f.id);
+    if (f.ports.length === 0) throw new Error(`traffic plan: flow "${f.id}" has no ports`);
+    if (f.from.kind !== "pods" && f.to.kind !== "pods") throw new Error(`traffic plan: flow "${f.id}" has no pods on either side`);
+  }
+}
+
+function rulePeer(e: Endpoint): RulePeer[] {
+  switch (e.kind) {
+    case "pods": return [{ namespace: e.namespace, podLabels: e.pods }];
+    case "cidrs": return e.cidrs.map((cidr) => ({ cidr }));
+    case "any-pod": return [{ allNamespaces: true }];
+    case "anywhere": return [];
+  }
+}
+
+const portsCover = (wide: readonly PortRef[], narrow: readonly PortRef[]) =>
+  narrow.every((n) => wide.some((w) => w.port === n.port && (w.protocol ?? "TCP") === (n.protocol ?? "TCP")));
+const samePods = (x: Endpoint, y: Endpoint) => x.kind === "pods" && y.kind === "pods" && x.id === y.id;
+
+/** A side already allowed by a wider flow (to any pod, or from any source) gets no policy of its own. */
+function covered(flows: readonly Flow[], f: Flow, side: "ingress" | "egress"): boolean {
+  return flows.some((o) => o !== f && (side === "egress"
+    ? samePods(o.from, f.from) && o.to.kind === "any-pod" && f.to.kind !== "any-pod" && portsCover(o.ports, f.ports)
+    : samePods(o.to, f.to) && (o.from.kind === "any-pod" || o.from.kind === "anywhere") && f.from.kind === "pods" && portsCover(o.ports, f.ports)));
+}
+
+/** The ingress policy in the destination's namespace, or undefined when the destination is not pods. */
+export function ingressPolicy(f: Flow): K8sObject | undefined {
+  if (f.to.kind !== "pods") return undefined;
+  return allowIngress({ name: `ingress-${f.id}`, namespace: f.to.namespace, podLabels: f.to.pods, from: rulePeer(f.from), ports: f.ports });
+}
+
+/** The egress policy in the source's namespace, or undefined when the source is not pods. */
+export function egressPolicy(f: Flow): K8sObject | undefined {
+  if (f.from.kind !== "pods") return undefined;
+  return allowEgress({ name: `egress-${f.id}`, namespace: f.from.namespace, podLabels: f.from.pods, to: rulePeer(f.to), ports: f.ports });
+}
+
+/** Every namespace the plan has pods in: each gets default deny and DNS. */
+export function planNamespaces(flows: readonly Flow[]): string[] {
+  const out = new Set<string>();
+  for (const f of flows) for (const e of [f.from, f.to]) if (e.kind === "pods") out.add(e.namespace);
+  return [...out].sort();
+}
+
+/**
+ * The NetworkPolicies the stack applies in one namespace: default deny, DNS, then one per flow side
+ * that lands there. The namespace's owner registers them (after its Namespace).
+ */
+export function namespacePolicies(flows: readonly Flow[], namespace: string): K8sObject[] {
+  checkPlan(flows);
+  const out: K8sObject[] = [defaultDeny(namespace), allowDns(namespace)];
+  for (const f of flows) {
+    if (f.from.kind === "pods" && f.from.namespace === namespace && !covered(flows, f, "egress")) out.push(egressPolicy(f)!);
+    if (f.to.kind === "pods" && f.to.namespace === namespace && !f.destinationInGit && !covered(flows, f, "ingress")) out.push(ingressPolicy(f)!);
+  }
+  return out;
+}
+
+/** The policies of one namespace under this context's plan: what a namespace's owner registers. */
+export function policiesIn(ctx: ClusterContext, namespace: string): K8sObject[] {
+  return namespacePolicies(trafficPlan(ctx, ctx.traffic), namespace);
+}
+
+/** The destination sides that ship in an app's Git manifests (destinationInGit) for one namespace. */
+export function gitPolicies(flows: readonly Flow[], namespace: string): K8sObject[] {
+  return flows.filter((f) => f.destinationInGit && f.to.kind === "pods" && f.to.namespace === namespace).map((f) => ingressPolicy(f)!);
+}
+
+function describe(e: Endpoint): string {
+  switch (e.kind) {
+    case "pods": return `${e.namespace}/${e.pods ? e.id : "*"}`;
+    case "cidrs": return `${e.id} (${e.cidrs.join(", ")})`;
+    case "any-pod": return "any pod";
+    case "anywhere": return "anywhere";
+  }
+}
+
+/** The README's traffic table, from the plan. */
+export function trafficTable(flows: readonly Flow[]): string {
+  const rows = flows.map((f) => `| ${describe(f.from)} | ${describe(f.to)} | ${f.ports.map((p) => `${p.port}${p.protocol === "UDP" ? "/udp" : ""}`).join(", ")} | ${f.why} |`);
+  return ["| from | to | ports | why |", "|---|---|---|---|", ...rows].join("\n");
+}

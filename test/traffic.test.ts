@@ -1,0 +1,145 @@
+// The traffic plan: every flow declared once, both halves generated, nothing else allowed, names
+// that cannot collide, every namespace's owner registering its policies, and the README's table.
+import * as fs from "fs";
+import * as path from "path";
+import { describe, expect, it } from "vitest";
+import { K8sObject } from "../components/lib/k8s";
+import { checkPlan, Endpoint, Flow, namespacePolicies, planNamespaces, trafficPlan, trafficTable } from "../components/traffic";
+import { renderSampleApp } from "../components/apps/sample-app";
+import * as YAML from "yaml";
+import { testContext } from "./helpers/context";
+import { allowed, Party } from "./helpers/netpol";
+import { runStack } from "./helpers/stack";
+
+const ctx = testContext("oci");
+const plan = trafficPlan(ctx);
+const allPolicies = (flows: readonly Flow[]) => planNamespaces(flows).flatMap((ns) => namespacePolicies(flows, ns));
+const gitSide = (c = ctx) => Object.values(renderSampleApp(c)).map((y) => YAML.parse(y) as K8sObject).filter((o) => o.kind === "NetworkPolicy");
+
+/** A representative party for one end of a flow. */
+function party(e: Endpoint): Party {
+  switch (e.kind) {
+    case "pods": return { namespace: e.namespace, labels: { ...(e.pods ?? { "app.kubernetes.io/name": "any" }) } };
+    case "cidrs": return { ip: e.id === "api-server" ? "10.0.1.11" : "140.82.112.3" };
+    case "any-pod": return { namespace: "user-app", labels: { app: "user" } };
+    case "anywhere": return { ip: "203.0.113.9" };
+  }
+}
+
+const pod = (namespace: string, labels: Record<string, string> = { "app.kubernetes.io/name": "any" }) => ({ namespace, labels });
+const flowById = (id: string) => plan.find((f) => f.id === id)!;
+
+describe("traffic plan", () => {
+  it("declares each flow once, with ports and pods on at least one side", () => {
+    expect(() => checkPlan(plan)).not.toThrow();
+    expect(plan.length).toBeGreaterThan(30);
+    // A second declaration of a flow (the class of the old duplicate policies) is refused.
+    expect(() => checkPlan([...plan, { ...plan[3] }])).toThrow(/declared twice/);
+    expect(() => namespacePolicies([...plan, { ...plan[3] }], "gitea")).toThrow(/declared twice/);
+  });
+
+  it("every flow is allowed by the generated policies on both sides", () => {
+    const policies = [...allPolicies(plan), ...gitSide()];
+    for (const f of plan) {
+      for (const p of f.ports) {
+        expect(allowed(policies, party(f.from), party(f.to), Number(p.port)), `${f.id} port ${p.port}`).toBe(true);
+      }
+    }
+  });
+
+  it("what no flow declares stays denied", () => {
+    const policies = [...allPolicies(plan), ...gitSide()];
+    const gitea = pod("gitea", flowById("gateway-to-gitea").to.kind === "pods" ? { ...(flowById("gateway-to-gitea").to as any).pods } : {});
+    const argocdServer = party(flowById("gateway-to-argocd-server").to);
+    const prometheus = party(flowById("gateway-to-prometheus").to);
+    const runner = party(flowById("runner-to-gitea").from);
+    const gateway = party(flowById("gateway-to-gitea").from);
+    const denied: [string, Party, Party, number][] = [
+      ["the runner to the Argo CD server", runner, argocdServer, 8080],
+      ["the sample app to Gitea", pod("sample-app"), gitea, 3000],
+      ["a user's pod to Prometheus", pod("user-app"), prometheus, 9090],
+      ["the gateway to Gitea's SSH port", gateway, gitea, 2222],
+      ["Prometheus to Gitea", prometheus, gitea, 3000],
+      ["the runner to the API server", runner, { ip: "10.0.1.11" }, 6443],
+      ["Argo CD's repo-server to the internet on 80", party(flowById("argocd-repo-server-to-internet").from), { ip: "140.82.112.3" }, 80],
+      ["the gateway to the sample app's database", gateway, pod("sample-app", { "app.kubernetes.io/name": "sample-db" }), 5432],
+    ];
+    for (const [what, from, to, port] of denied) expect(allowed(policies, from, to, port), what).toBe(false);
+  });
+
+  it("policy names cannot collide: one name per namespace, ingress and egress apart", () => {
+    const keys = allPolicies(plan).map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    // The old collision: Argo CD's ingress and egress inside the namespace were both allow-intra-namespace.
+    const argocd = namespacePolicies(plan, "argocd").map((p) => p.metadata.name);
+    expect(argocd).toEqual(expect.arrayContaining(["ingress-argocd-to-argocd-repo-server", "egress-argocd-to-argocd-repo-server"]));
+  });
+
+  it("the Prometheus -> kube-state-metrics flow has exactly one ingress and one egress policy, both in monitoring", () => {
+    const names = allPolicies(plan).filter((p) => p.metadata.name.endsWith("prometheus-to-kube-state-metrics")).map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
+    expect(names.sort()).toEqual(["monitoring/egress-prometheus-to-kube-state-metrics", "monitoring/ingress-prometheus-to-kube-state-metrics"]);
+  });
+
+  it("a side already covered by a wider flow gets no policy of its own", () => {
+    const names = allPolicies(plan).map((p) => p.metadata.name);
+    // Prometheus may scrape any pod on the metrics ports: no per-target egress for those ports.
+    expect(names).not.toContain("egress-prometheus-to-argo-rollouts");
+    expect(names).toContain("ingress-prometheus-to-argo-rollouts");
+    // kube-state-metrics' 8080 is not a scrape port: its egress is explicit.
+    expect(names).toContain("egress-prometheus-to-kube-state-metrics");
+  });
+
+  it("NodePort sources narrow the Gitea and registry NodePort rules; an empty list is refused", () => {
+    const narrow = trafficPlan(ctx, { nodePortSources: ["10.0.0.0/16"] });
+    const policies = allPolicies(narrow);
+    const gitea = party(flowById("gateway-to-gitea").to);
+    expect(allowed(policies, { ip: "10.0.1.11" }, gitea, 3000)).toBe(true);
+    expect(allowed(policies, { ip: "203.0.113.9" }, gitea, 3000)).toBe(false);
+    expect(() => trafficPlan(ctx, { nodePortSources: [] })).toThrow(/nodePortSources is empty.*PM-24/);
+  });
+
+  it("the sample app's gateway ingress ships in Git, not with the stack", () => {
+    expect(gitSide().map((p) => p.metadata.name)).toContain("ingress-gateway-to-sample-api");
+    expect(namespacePolicies(plan, "sample-app").map((p) => p.metadata.name)).not.toContain("ingress-gateway-to-sample-api");
+  });
+
+  it("the README's traffic table is the plan's", () => {
+    const readme = fs.readFileSync(path.resolve(__dirname, "../README.md"), "utf8");
+    const block = /<!-- traffic:start -->\n([\s\S]*?)\n<!-- traffic:end -->/.exec(readme);
+    expect(block, "README.md needs a <!-- traffic:start --> ... <!-- traffic:end --> block (npm run traffic prints it)").not.toBeNull();
+    expect(block![1]).toBe(trafficTable(plan));
+  });
+});
+
+describe("traffic plan in the whole stacks", () => {
+  for (const stack of ["dev", "oci", "homelab"] as const) {
+    it(`${stack}: each namespace's owner registers its policies, so every flow is allowed and nothing is registered twice`, async () => {
+      const run = await runStack(stack);
+      const registered = run.created.filter((c) => c.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        .map((c) => ({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: c.inputs.metadata, spec: c.inputs.spec }) as K8sObject);
+      const c = testContext(stack);
+      const policies = [...registered, ...gitSide(c)];
+      const stackPlan = trafficPlan(c);
+      for (const f of stackPlan) {
+        for (const p of f.ports) expect(allowed(policies, party(f.from), party(f.to), Number(p.port)), `${stack} ${f.id} port ${p.port}`).toBe(true);
+      }
+      // Exactly the plan's policies, each once (the engine check in runStack already refuses repeats).
+      const expected = planNamespaces(stackPlan).flatMap((ns) => namespacePolicies(stackPlan, ns)).map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort();
+      expect(registered.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort()).toEqual(expected);
+    });
+  }
+});
+
+describe("components import in any order", () => {
+  // Components and the plan import each other; a constant read at import time would be undefined
+  // for whichever module loads first. Load each one first, alone.
+  const files = fs.readdirSync(path.resolve(__dirname, "../components"), { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".ts")).sort();
+  it(`each of ${files.length} component modules loads first without reading an unfinished import`, async () => {
+    const { vi } = await import("vitest");
+    for (const f of files) {
+      vi.resetModules();
+      await expect(import(`../components/${f}`), f).resolves.toBeDefined();
+    }
+  });
+});
