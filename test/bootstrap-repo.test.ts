@@ -175,6 +175,8 @@ describe("releaseWorkflow (pure)", () => {
 function runScript(env: Record<string, string>): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     const child = spawn("bash", [SCRIPT], { env: { PATH: process.env.PATH!, ...env } });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.on("close", () => clearTimeout(timer));
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
@@ -185,9 +187,10 @@ function runScript(env: Record<string, string>): Promise<{ code: number; out: st
 describe("bootstrap-repo.sh against a fake Gitea (API + git smart HTTP)", () => {
   let gitea: Awaited<ReturnType<typeof startFakeGitea>>;
   let env: Record<string, string>;
+  let root: string;
   beforeAll(async () => {
     gitea = await startFakeGitea({ user: "platform-admin", password: "s3cret-pw" });
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-"));
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-"));
     const content = path.join(root, "content");
     fs.mkdirSync(content);
     const cfg = contentConfig({ "argocd/root.yaml": "kind: Application\n", "app/VERSION": "0.1.0\n" });
@@ -199,7 +202,7 @@ describe("bootstrap-repo.sh against a fake Gitea (API + git smart HTTP)", () => 
       REGISTRY_USERNAME: "platform", REGISTRY_PASSWORD: "reg-pw",
     };
   });
-  afterAll(() => gitea?.close());
+  afterAll(() => { gitea?.close(); if (root) fs.rmSync(root, { recursive: true, force: true }); });
 
   it("PM-19 PM-03 creates org, repo on main, CI_TOKEN secret, pushes the content; a second run changes nothing", async () => {
     const first = await runScript(env);
@@ -235,6 +238,95 @@ describe("bootstrap-repo.sh against a fake Gitea (API + git smart HTTP)", () => 
     expect(r.code).not.toBe(0);
     expect(r.out).toContain("authenticate as platform-admin: HTTP 401");
   });
+});
+
+/** Wrappers for curl and git that record every argv (NUL-separated) before running the real tool. */
+function recordingPath(dir: string): { path: string; argv: () => string[] } {
+  const bin = path.join(dir, "bin");
+  const log = path.join(dir, "argv.log");
+  fs.mkdirSync(bin);
+  fs.writeFileSync(log, "");
+  for (const tool of ["curl", "git"]) {
+    const real = execFileSync("bash", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim();
+    fs.writeFileSync(path.join(bin, tool), `#!/usr/bin/env bash\nprintf '%s\\0' ${tool} "$@" >> '${log}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+  }
+  return { path: `${bin}:${process.env.PATH}`, argv: () => fs.readFileSync(log, "utf8").split("\0").filter(Boolean) };
+}
+
+// netrc tokens are whitespace-separated (the old .netrc gave 401 on a space or a leading `#`); dash's
+// echo expands backslashes (an echo-based git helper); unescaped quotes break curl -K and JSON bodies.
+const PASSWORDS = [
+  "pass word", "#leading", "trailing ", " leading", 'quo"te', "back\\slash", "colon:at@percent%", "it's",
+  "echo\\\\expands\\n\\c", " ", Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i)).join(""),
+];
+
+describe("PM-09 bootstrap-repo.sh with any printable admin password (curl API + real git push, Basic auth checked)", () => {
+  it.each(PASSWORDS.map((p) => [JSON.stringify(p), p]))("password %s", async (_label, password) => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-pw-"));
+    const gitea = await startFakeGitea({ user: "platform-admin", password });
+    try {
+      const content = path.join(root, "content");
+      fs.mkdirSync(content);
+      const cfg = contentConfig({ "argocd/root.yaml": "kind: Application\n" });
+      for (const [k, v] of Object.entries(cfg.data)) fs.writeFileSync(path.join(content, k), v);
+      for (const d of ["home", "tmp"]) fs.mkdirSync(path.join(root, d));
+      const rec = recordingPath(root);
+      const r = await runScript({
+        PATH: rec.path, GITEA_URL: gitea.url, GITEA_USER: "platform-admin", GITEA_PASSWORD: password, ORG: "platform", REPO: "platform-apps",
+        CONTENT_DIR: content, HOME: path.join(root, "home"), TMPDIR: path.join(root, "tmp"), WAIT_SECONDS: "5", WAIT_INTERVAL: "0.1",
+        REGISTRY_USERNAME: "platform", REGISTRY_PASSWORD: password,
+      });
+      expect(r.out).toContain("pushed 1 files");
+      expect(r.code).toBe(0);
+      // Both transports authenticated: the API (every route checks Basic auth) and git receive-pack.
+      expect(gitea.file("platform/platform-apps", "argocd/root.yaml")).toBe("kind: Application\n");
+      // The same value through a JSON body arrives intact.
+      expect(gitea.state.secrets.REGISTRY_PASSWORD).toBe(password);
+      expect(gitea.state.secrets.CI_TOKEN).toBe(gitea.state.lastToken);
+      // Never in an argv (ps), never in the log, no credential file left behind.
+      const argv = rec.argv();
+      expect(argv.filter((a) => a === "curl").length).toBeGreaterThan(5);
+      expect(argv).toContain("push");
+      const basic = Buffer.from(`platform-admin:${password}`).toString("base64");
+      expect(argv.filter((a) => a.includes(basic) || a.includes(`platform-admin:${password}`))).toEqual([]);
+      if (password.trim().length > 1) {
+        expect(argv.filter((a) => a.includes(password))).toEqual([]);
+        expect(r.out).not.toContain(password);
+      }
+      expect(fs.readdirSync(path.join(root, "home"))).toEqual([]);
+      expect(fs.readdirSync(path.join(root, "tmp"))).toEqual([]);
+    } finally {
+      gitea.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }, 10_000);
+
+  /** Runs the script with this registry password; it stops after the Actions secrets (empty MANIFEST). */
+  async function withRegistryPassword(registryPassword: string) {
+    const gitea = await startFakeGitea({ user: "platform-admin", password: "pw" });
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-pw-"));
+    try {
+      fs.writeFileSync(path.join(root, "MANIFEST"), "");
+      const r = await runScript({
+        GITEA_URL: gitea.url, GITEA_USER: "platform-admin", GITEA_PASSWORD: "pw", ORG: "platform", REPO: "platform-apps",
+        CONTENT_DIR: root, HOME: root, TMPDIR: root, WAIT_SECONDS: "5", WAIT_INTERVAL: "0.1",
+        REGISTRY_USERNAME: "platform", REGISTRY_PASSWORD: registryPassword,
+      });
+      return { ...r, stored: gitea.state.secrets.REGISTRY_PASSWORD };
+    } finally {
+      gitea.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }
+
+  it("tab, newline and CR reach a JSON body escaped; any other control character fails before the request", async () => {
+    const ok = await withRegistryPassword("tab\tnew\nline\rend");
+    expect(ok.stored).toBe("tab\tnew\nline\rend");
+    const bad = await withRegistryPassword("bell\x07");
+    expect(bad.code).not.toBe(0);
+    expect(bad.out).toContain("control character");
+    expect(bad.stored).toBeUndefined();
+  }, 10_000);
 });
 
 describe("BootstrapRepo component under mocks", () => {
@@ -326,7 +418,8 @@ async function startFakeGitea(auth: { user: string; password: string }) {
         cgi.stdin.end(body);
         return;
       }
-      const input = body.length ? JSON.parse(body.toString()) : {};
+      let input: any = {};
+      try { if (body.length) input = JSON.parse(body.toString()); } catch { return send(400, { message: "fake gitea: invalid JSON body" }); }
       if (req.method === "GET" && url.pathname === "/api/v1/user") return send(200, { login: auth.user });
       if ((g = m(/^\/api\/v1\/orgs\/([^/]+)$/)) && req.method === "GET") return state.orgs.includes(g[1]) ? send(200, { username: g[1] }) : send(404);
       if (url.pathname === "/api/v1/orgs" && req.method === "POST") { state.orgs.push(input.username); return send(201, input); }
@@ -362,7 +455,7 @@ async function startFakeGitea(auth: { user: string; password: string }) {
   return {
     url: `http://127.0.0.1:${port}`,
     state,
-    close: () => server.close(),
+    close: () => { server.close(); fs.rmSync(root, { recursive: true, force: true }); },
     branches: (repo: string) => git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads").trim().split("\n"),
     file: (repo: string, p: string) => git(repo, "show", `main:${p}`),
     commitCount: (repo: string) => Number(git(repo, "rev-list", "--count", "main").trim()),

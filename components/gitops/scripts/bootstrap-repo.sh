@@ -6,8 +6,10 @@
 #   3. access token TOKEN_NAME (deleted and recreated: Gitea shows a token only once) stored as the
 #      repository's Actions secret CI_TOKEN (PM-03); registry credentials too when given
 #   4. initial content from CONTENT_DIR (MANIFEST lines "<key> <path>") pushed to main
-# Credentials come from the environment (a Secret) and reach curl and git through a netrc file in
-# HOME, never through argv. Request bodies go through stdin for the same reason.
+# Credentials come from the environment (a Secret), never through argv: curl reads them from a
+# config file (-K, quoted and escaped), git from a credential helper printing the environment
+# variables. Any printable password works; a netrc file does not (its tokens are whitespace-separated,
+# so a space or a leading `#` gave 401). Request bodies go through stdin.
 set -euo pipefail
 export GIT_TERMINAL_PROMPT=0
 
@@ -27,8 +29,21 @@ CURL=(curl -sS --connect-timeout 10 --max-time 60)
 log() { printf 'bootstrap-repo: %s\n' "$*" >&2; }
 fail() { log "ERROR: $*"; exit 1; }
 
-# JSON string literal (escapes backslashes and quotes; our values carry no control characters).
+# JSON string literal. No jq in the image (Gitea rootless: bash git curl gettext gnupg), so escape
+# here: backslash and quote, the common control characters; any other control character fails.
 json_str() {
+  local s="$1"
+  s="${s//\\/\\\\}"
+  s="${s//\"/\\\"}"
+  s="${s//$'\t'/\\t}"
+  s="${s//$'\n'/\\n}"
+  s="${s//$'\r'/\\r}"
+  case "$s" in *[[:cntrl:]]*) fail "a value for a JSON body holds a control character" ;; esac
+  printf '"%s"' "$s"
+}
+
+# curl config-file string (man curl, -K): inside double quotes a backslash escapes the next character.
+curl_str() {
   local s="$1"
   s="${s//\\/\\\\}"
   s="${s//\"/\\\"}"
@@ -39,10 +54,10 @@ json_str() {
 api() {
   local method="$1" path="$2"
   if [ "$#" -ge 3 ]; then
-    printf '%s' "$3" | "${CURL[@]}" --netrc-file "$HOME/.netrc" -o "$BODY" -w '%{http_code}' \
+    printf '%s' "$3" | "${CURL[@]}" -K "$AUTH" -o "$BODY" -w '%{http_code}' \
       -X "$method" -H 'Content-Type: application/json' --data-binary @- "$API$path"
   else
-    "${CURL[@]}" --netrc-file "$HOME/.netrc" -o "$BODY" -w '%{http_code}' -X "$method" "$API$path"
+    "${CURL[@]}" -K "$AUTH" -o "$BODY" -w '%{http_code}' -X "$method" "$API$path"
   fi
 }
 
@@ -54,11 +69,14 @@ expect() {
   fail "$what: HTTP $status: $(head -c 500 "$BODY" 2>/dev/null || true)"
 }
 
-host="${BASE#*://}"
-host="${host%%/*}"
-host="${host%%:*}"
-umask 077
-printf 'machine %s\nlogin %s\npassword %s\n' "$host" "$GITEA_USER" "$GITEA_PASSWORD" > "$HOME/.netrc"
+# curl: basic auth from a private config file (printf is a builtin: the password is in no argv).
+case "$GITEA_USER" in *:*) fail "GITEA_USER must not contain ':'" ;; esac
+AUTH="$WORK/curl-auth"
+(umask 077; printf 'user = %s\n' "$(curl_str "$GITEA_USER:$GITEA_PASSWORD")" > "$AUTH")
+# git: the helper answers "get" from the environment; printf, not echo (dash's echo expands "\\").
+# The empty value first clears any helper configured elsewhere.
+GIT_AUTH=(-c credential.helper= -c 'credential.helper=!f() { test "$1" = get || exit 0; printf "username=%s\npassword=%s\n" "$GITEA_USER" "$GITEA_PASSWORD"; }; f')
+export GITEA_USER GITEA_PASSWORD
 
 # 1. Gitea up (bounded wait).
 deadline=$(( $(date +%s) + WAIT_SECONDS ))
@@ -100,8 +118,9 @@ token="$(sed -n 's/.*"sha1":"\([0-9a-fA-F]*\)".*/\1/p' "$BODY")"
 [ -n "$token" ] || fail "token $TOKEN_NAME: no sha1 in the response"
 
 put_secret() {
-  local name="$1" value="$2" status
-  status="$(api PUT "/repos/$ORG/$REPO/actions/secrets/$name" "{\"data\":$(json_str "$value")}")"
+  local name="$1" value="$2" status json
+  json="$(json_str "$value")"
+  status="$(api PUT "/repos/$ORG/$REPO/actions/secrets/$name" "{\"data\":$json}")"
   expect "$status" "store Actions secret $name" 201 204
   log "stored Actions secret $name"
 }
@@ -134,7 +153,7 @@ git -C "$tree" init -q -b main
 git -C "$tree" add -A
 git -C "$tree" -c user.name=platform-bootstrap -c user.email=bootstrap@platform.internal \
   commit -q -m "Initial platform content"
-git -C "$tree" push -q "$BASE/$ORG/$REPO.git" main
+git -C "$tree" "${GIT_AUTH[@]}" push -q "$BASE/$ORG/$REPO.git" main
 status="$(api PATCH "/repos/$ORG/$REPO" '{"default_branch":"main"}')"
 expect "$status" "set default branch main" 200
 log "pushed $count files to $ORG/$REPO main"
