@@ -5,9 +5,9 @@ import { SIZES } from "../components/lib/sizes";
 import type { ClusterContext } from "../components/lib/context";
 import {
   checkRunnerToken, GITEA_ADMIN_SECRET, GITEA_ADMIN_USER, GITEA_RELEASE, GITEA_RUNNER_TOKEN_SECRET, GITEA_SELECTOR,
-  giteaValues, GiteaValuesArgs,
+  GITEA_SERVICE_ACCOUNT, giteaValues, GiteaValuesArgs,
 } from "../components/gitops/gitea-values";
-import { giteaHttpService } from "../components/gitops/gitea";
+import { giteaHttpService, giteaServiceAccount } from "../components/gitops/gitea";
 import { allowed, planPolicyNames, platformPolicies } from "./helpers/netpol";
 import { testContext } from "./helpers/context";
 import { settle as settleMocks } from "./helpers/mocks";
@@ -93,6 +93,34 @@ describe("giteaValues (pure)", () => {
   });
 });
 
+/**
+ * Which ServiceAccount the chart's pod runs as, and whether the chart writes one, as its 12.x
+ * templates decide: templates/gitea/deployment.yaml sets serviceAccountName only
+ * `if (or .Values.serviceAccount.create .Values.serviceAccount.name)` (name from _helpers.tpl
+ * gitea.serviceAccountName: the name or the fullname), templates/gitea/serviceaccount.yaml renders
+ * the account (and its automountServiceAccountToken) only `if .Values.serviceAccount.create`,
+ * and the pod spec carries no automountServiceAccountToken of its own.
+ */
+function chartServiceAccount(values: any): { podAccount: string; chartRendersAccount: boolean } {
+  const sa = values.serviceAccount ?? {};
+  const named = sa.create || sa.name;
+  return { podAccount: named ? (sa.name || GITEA_RELEASE) : "default", chartRendersAccount: !!sa.create };
+}
+
+describe("Gitea ServiceAccount token", () => {
+  it("the pod runs as our ServiceAccount, which mounts no token (the chart ignores automount while create is false)", () => {
+    const v = giteaValues(base) as any;
+    const chart = chartServiceAccount(v);
+    const ours = giteaServiceAccount(ctx());
+    expect(chart.podAccount).toBe(ours.metadata.name);
+    expect(ours.metadata.name).toBe(GITEA_SERVICE_ACCOUNT);
+    expect(ours.metadata.namespace).toBe("gitea");
+    expect(ours.automountServiceAccountToken).toBe(false);
+    // The chart must not render a second account of the same name (two owners of one object).
+    expect(chart.chartRendersAccount).toBe(false);
+  });
+});
+
 describe("gitea-http Service and policies (pure)", () => {
   it("PM-01 our Service gitea-http is a NodePort with a ClusterIP, selecting the chart's pods by name", () => {
     const c = ctx();
@@ -151,6 +179,10 @@ describe("Gitea component under mocks", () => {
     expect(chart.inputs.namespace).toBe("gitea");
     expect(chart.inputs.values.gitea.config.repository.DEFAULT_BRANCH).toBe("main");
     expect(chart.inputs.values.gitea.config.server.ROOT_URL).toBe("http://git.platform.localhost:8080/");
+
+    const sa = find(created, "kubernetes:core/v1:ServiceAccount");
+    expect(sa.inputs.automountServiceAccountToken).toBe(false);
+    expect(chartServiceAccount(chart.inputs.values).podAccount).toBe(sa.inputs.metadata.name);
 
     const svc = find(created, "kubernetes:core/v1:Service");
     expect(svc.inputs.metadata.name).toBe("gitea-http");

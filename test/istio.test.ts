@@ -5,7 +5,7 @@ import { ClusterContext } from "../components/lib/context";
 import { sizeOf } from "../components/lib/sizes";
 import { charts } from "../components/lib/versions";
 import {
-  gatewayValues, istioNamespace, istiodValues, ISTIOD_PODS, platformRoutes, PLATFORM_GATEWAY, SIDECAR_NAMESPACE_POD_SECURITY,
+  gatewayValues, istioBaseValues, istioNamespace, istiodValues, ISTIOD_PODS, platformRoutes, PLATFORM_GATEWAY, SIDECAR_NAMESPACE_POD_SECURITY,
 } from "../components/mesh/istio";
 import { GATEWAY_SELECTOR } from "../components/mesh/routing";
 import { testContext } from "./helpers/context";
@@ -63,6 +63,18 @@ describe("Istio values", () => {
     for (const spec of Object.values(vs)) expect(spec.gateways).toEqual([PLATFORM_GATEWAY]);
   });
 
+  it("no churn: base and istiod both render the validating webhook with failurePolicy Fail (pulumi-kubernetes#2210)", () => {
+    // Both templates read top-level base.validationFailurePolicy (not global.*, not
+    // _internal_defaults_do_not_set.*), else Ignore whenever .Release.IsUpgrade is false, which a
+    // helm v4 Chart render always is.
+    for (const v of [istioBaseValues(), istiodValues(ctx)] as any[]) {
+      expect(v.base.validationFailurePolicy).toBe("Fail");
+      expect(v.global?.base).toBeUndefined();
+      expect(v._internal_defaults_do_not_set).toBeUndefined();
+    }
+    expect((istioBaseValues() as any).defaultRevision).toBe("default");
+  });
+
   it("istio-system is baseline (not privileged); sidecar namespaces need privileged for istio-init's NET_ADMIN/NET_RAW", () => {
     expect(istioNamespace().metadata.labels!["pod-security.kubernetes.io/enforce"]).toBe("baseline");
     expect(SIDECAR_NAMESPACE_POD_SECURITY).toBe("privileged");
@@ -111,5 +123,15 @@ describe("Istio component under mocks", () => {
     expect(gateways[0].inputs.spec.selector).toEqual({ istio: "ingressgateway" });
     expect(findAll(created, "kubernetes:networking.istio.io/v1:VirtualService").map((c) => c.inputs.metadata.name).sort())
       .toEqual(["argocd", "gitea", "kiali", "prometheus"]);
+  });
+
+  it("no churn: the base and istiod charts both receive base.validationFailurePolicy Fail", async () => {
+    const { Istio } = await import("../components/mesh/istio");
+    new Istio("istio", { ctx });
+    await settle();
+    const installed = findAll(created, "kubernetes:helm.sh/v4:Chart");
+    for (const name of ["base", "istiod"]) {
+      expect(installed.find((c) => c.inputs.chart === name)!.inputs.values.base.validationFailurePolicy, name).toBe("Fail");
+    }
   });
 });

@@ -1,11 +1,12 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
-import { Created, find, findAll, mocks } from "./helpers/mocks";
+import { Created, find, findAll, isSecretInput, mocks, plain } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
 import { sizeOf } from "../components/lib/sizes";
 import { charts } from "../components/lib/versions";
 import {
-  KIALI_CHART_VIEWER_RBAC, kialiHealthPath, kialiRequiredRbac, kialiValues, KIALI_PODS,
+  KIALI_CHART_VIEWER_RBAC, kialiHealthPath, kialiRequiredRbac, kialiSigningKeySecret, kialiValues, KIALI_PODS,
+  KIALI_SIGNING_KEY_KEY, KIALI_SIGNING_KEY_LENGTH, KIALI_SIGNING_KEY_LENGTHS, KIALI_SIGNING_KEY_SECRET,
 } from "../components/mesh/kiali";
 import { testContext } from "./helpers/context";
 import { allowed, platformPolicies } from "./helpers/netpol";
@@ -57,6 +58,24 @@ describe("Kiali values", () => {
     expect(v.deployment.resources).toEqual(sizeOf("small", "kiali"));
   });
 
+  it("no churn: the chart gets a reference to our signing key, so it never renders randAlphaNum (kiali/helm-charts#303)", () => {
+    for (const strategy of ["anonymous", "token"] as const) {
+      const v = kialiValues({ ctx, authStrategy: strategy }) as any;
+      // templates/_helpers.tpl falls back to randAlphaNum 32 when this is empty.
+      expect(v.login_token.signing_key).toBe(`secret:${KIALI_SIGNING_KEY_SECRET}:${KIALI_SIGNING_KEY_KEY}`);
+      // The chart's extract-secret helper only mounts values matching ^secret:.+:.+ (3 parts).
+      expect(v.login_token.signing_key.split(":")).toHaveLength(3);
+      // No render-time lookup of istio-system's Secrets; no namespace lookup (cluster-wide access).
+      expect(v.clustering.autodetect_secrets.enabled).toBe(false);
+      expect(v.deployment.cluster_wide_access).toBe(true);
+    }
+    const secret = kialiSigningKeySecret("k".repeat(KIALI_SIGNING_KEY_LENGTH));
+    expect(secret.metadata).toMatchObject({ name: KIALI_SIGNING_KEY_SECRET, namespace: "istio-system" });
+    expect(Object.keys(secret.stringData)).toEqual([KIALI_SIGNING_KEY_KEY]);
+    // Kiali refuses any other length for the token strategy (config/config.go validateSigningKey).
+    expect(KIALI_SIGNING_KEY_LENGTHS).toContain(KIALI_SIGNING_KEY_LENGTH);
+  });
+
   it("network policies (traffic plan): gateway in on 20001, Prometheus and istiod out", () => {
     const all = platformPolicies(ctx);
     const kiali = { namespace: "istio-system", labels: { ...KIALI_PODS } };
@@ -85,5 +104,26 @@ describe("Kiali component under mocks", () => {
     expect(chart.inputs.values.deployment.view_only_mode).toBe(true);
     // Its flows are istio-system's, registered by the Istio component (traffic.ts).
     expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy")).toHaveLength(0);
+  });
+
+  it("no churn: the signing key is generated once (RandomPassword, no keepers), kept secret, and only referenced by the chart", async () => {
+    const { Kiali } = await import("../components/mesh/kiali");
+    new Kiali("kiali", { ctx });
+    await settle();
+    const key = find(created, "random:index/randomPassword:RandomPassword");
+    expect(key.inputs.length).toBe(KIALI_SIGNING_KEY_LENGTH);
+    // Alphanumeric only: one byte per character, so the length is the byte length Kiali checks.
+    expect(key.inputs.special).toBe(false);
+    expect(key.inputs.keepers).toBeUndefined();
+    const secret = find(created, "kubernetes:core/v1:Secret", (c) => c.inputs.metadata.name === KIALI_SIGNING_KEY_SECRET);
+    expect(secret.inputs.metadata.namespace).toBe("istio-system");
+    expect(isSecretInput(secret.inputs.stringData[KIALI_SIGNING_KEY_KEY]) || isSecretInput(secret.inputs.stringData)).toBe(true);
+    const generated = `mock-${key.name}`;
+    expect(plain(secret.inputs.stringData)[KIALI_SIGNING_KEY_KEY]).toBe(generated);
+    const chart = find(created, "kubernetes:helm.sh/v4:Chart");
+    expect(chart.inputs.values.login_token.signing_key).toBe(`secret:${KIALI_SIGNING_KEY_SECRET}:${KIALI_SIGNING_KEY_KEY}`);
+    // The key itself reaches no input but the Secret's, and there only wrapped as a secret.
+    const plainly = created.filter((c) => c !== secret && JSON.stringify(plain(c.inputs)).includes(generated));
+    expect(plainly.map((c) => `${c.type} ${c.name}`)).toEqual([]);
   });
 });

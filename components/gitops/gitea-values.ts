@@ -29,6 +29,15 @@ export const GITEA_SELECTOR: Readonly<Record<string, string>> = {
   "app.kubernetes.io/name": "gitea",
   "app.kubernetes.io/instance": GITEA_RELEASE,
 };
+/**
+ * The pod's ServiceAccount: ours, with automountServiceAccountToken false. The chart reads
+ * serviceAccount.automountServiceAccountToken only inside `if .Values.serviceAccount.create`
+ * (templates/gitea/serviceaccount.yaml) and sets nothing on the pod spec; its deployment.yaml names
+ * a ServiceAccount only when create or name is set. With create false and no name the pod ran as
+ * the namespace's `default` account and mounted its token. Gitea never calls the Kubernetes API.
+ */
+export const GITEA_SERVICE_ACCOUNT = "gitea";
+
 /** Container ports, by the names the chart gives them ("http", "ssh"). */
 export const GITEA_HTTP_PORT = 3000;
 /** The rootless image's built-in SSH server listens here (values.yaml gitea.config.server.SSH_LISTEN_PORT). */
@@ -147,7 +156,8 @@ export function giteaValues(args: GiteaValuesArgs): Record<string, unknown> {
       accessModes: ["ReadWriteOnce"],
       ...(args.storageClass ? { storageClass: args.storageClass } : {}),
     },
-    serviceAccount: { create: false, automountServiceAccountToken: false },
+    // Our ServiceAccount (GITEA_SERVICE_ACCOUNT) carries the automount setting; the chart only names it.
+    serviceAccount: { create: false, name: GITEA_SERVICE_ACCOUNT, automountServiceAccountToken: false },
     deployment: {
       // Gitea >= 1.23 reads this at start and accepts it as a global runner registration token
       // (go-gitea/gitea#32946, backported to 1.23 in #32964): the same Secret feeds act_runner (PM-10).

@@ -12,7 +12,7 @@ import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
 import {
   GITEA_ADMIN_SECRET, GITEA_ADMIN_USER, GITEA_HTTP_PORT, GITEA_RELEASE, GITEA_RUNNER_TOKEN_KEY,
-  GITEA_RUNNER_TOKEN_SECRET, GITEA_SELECTOR, GITEA_SSH_PORT, giteaValues,
+  GITEA_RUNNER_TOKEN_SECRET, GITEA_SELECTOR, GITEA_SERVICE_ACCOUNT, GITEA_SSH_PORT, giteaValues,
 } from "./gitea-values";
 import { policiesIn } from "../traffic";
 
@@ -43,6 +43,16 @@ export function giteaHttpService(ctx: ClusterContext): K8sObject {
     type: "NodePort",
     nodePorts: { http: ep.ports.giteaHttp, ssh: ep.ports.giteaSsh },
   });
+}
+
+/** The pod's ServiceAccount, without a token: the chart would not turn automount off (see GITEA_SERVICE_ACCOUNT). */
+export function giteaServiceAccount(ctx: ClusterContext): K8sObject {
+  return {
+    apiVersion: "v1",
+    kind: "ServiceAccount",
+    metadata: { name: GITEA_SERVICE_ACCOUNT, namespace: ctx.endpoints.gitea.namespace, labels: { "app.kubernetes.io/name": "gitea" } },
+    automountServiceAccountToken: false,
+  };
 }
 
 export class Gitea extends pulumi.ComponentResource {
@@ -93,12 +103,13 @@ export class Gitea extends pulumi.ComponentResource {
       stringData: { [GITEA_RUNNER_TOKEN_KEY]: token },
     }, [nsRes]);
 
+    const serviceAccount = reg(giteaServiceAccount(ctx), [nsRes]);
     this.chart = pinnedChart(name, charts.gitea, {
       release: GITEA_RELEASE,
       namespace: ns,
       // PM-21 on dev: the chart's pod securityContext (fsGroup) is dropped like our own PVC workloads'.
       values: overlayChartValues(values, ctx.profile.overlays, [["podSecurityContext"]]),
-    }, { parent: this, dependsOn: [nsRes, adminSecret, tokenSecret] });
+    }, { parent: this, dependsOn: [nsRes, adminSecret, tokenSecret, serviceAccount] });
 
     this.httpService = reg(giteaHttpService(ctx), [nsRes]) as k8s.core.v1.Service;
     this.clusterIP = this.httpService.spec.clusterIP;

@@ -38,8 +38,26 @@ export function istioNamespace(): K8sObject {
   return namespace({ name: ISTIO_NAMESPACE, podSecurity: "baseline" });
 }
 
+/**
+ * Both validating webhooks (base: istiod-default-validator, istiod: istio-validator-istio-system)
+ * render `failurePolicy: Ignore` unless this is set or `.Release.IsUpgrade`, which a helm v4 Chart
+ * never is; istiod then patches Fail and owns the field, so every later `up` fights it
+ * (pulumi-kubernetes#2210). Rendering Fail from the start ends the flip (istio/istio 1.30.3
+ * manifests/charts/{base/templates/defaultrevision-validatingwebhookconfiguration.yaml,
+ * istio-control/istio-discovery/templates/validatingwebhookconfiguration.yaml}; the key is
+ * top-level `base.validationFailurePolicy` in both charts since istio/istio#59488, documented in
+ * istio-discovery/values.yaml). The cost: Istio resources are refused until istiod answers, and
+ * everything that creates them waits for the istiod chart already.
+ */
+export const ISTIO_VALIDATION = { base: { validationFailurePolicy: "Fail" } } as const;
+
+export function istioBaseValues(): Record<string, unknown> {
+  return { defaultRevision: "default", base: { ...ISTIO_VALIDATION.base } };
+}
+
 export function istiodValues(ctx: ClusterContext): Record<string, unknown> {
   return {
+    base: { ...ISTIO_VALIDATION.base },
     // One replica on these small clusters; the budget counts one (plan.ts).
     autoscaleEnabled: false,
     replicaCount: 1,
@@ -129,7 +147,7 @@ export class Istio extends pulumi.ComponentResource {
     const policies = policiesIn(ctx, ISTIO_NAMESPACE).map((p) => registerObject(p, overlays, { parent: this, dependsOn: [ns] }));
     const chart = (id: string, pin: { repo: string; chart: string; version: string }, release: string, values: Record<string, unknown>, dependsOn: pulumi.Resource[]) =>
       pinnedChart(`${name}-${id}`, pin, { release, namespace: ISTIO_NAMESPACE, values }, { parent: this, dependsOn });
-    this.base = chart("base", charts.istioBase, "istio-base", { defaultRevision: "default" }, [ns]);
+    this.base = chart("base", charts.istioBase, "istio-base", istioBaseValues(), [ns]);
     this.istiod = chart("istiod", charts.istiod, "istiod", istiodValues(ctx), [ns, this.base, ...policies]);
     // image: auto in the gateway Deployment is filled in by istiod's webhook: istiod first.
     this.gateway = chart("gateway", charts.istioGateway, GATEWAY_RELEASE, gatewayValues(ctx), [this.istiod]);

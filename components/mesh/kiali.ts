@@ -4,7 +4,10 @@
 // templates/{deployment,role,role-viewer}.yaml.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import * as random from "@pulumi/random";
 import { ClusterContext } from "../lib/context";
+import { K8sObject } from "../lib/k8s";
+import { registerObject } from "../lib/objects";
 import { sizeOf } from "../lib/sizes";
 import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
@@ -13,6 +16,35 @@ import { ISTIO_NAMESPACE } from "./istio";
 /** Kiali pod labels (templates/_helpers.tpl kiali-server.selectorLabels, instance_name "kiali"). */
 export const KIALI_PODS: Readonly<Record<string, string>> = { "app.kubernetes.io/name": "kiali", "app.kubernetes.io/instance": "kiali" };
 export const KIALI_METRICS_PORT = 9090;
+/**
+ * The login-token signing key lives in our Secret; the chart gets only a reference to it. Left
+ * empty, the chart renders `randAlphaNum 32` (templates/_helpers.tpl "kiali-server.login_token.
+ * signing_key", kiali/helm-charts#303) into the ConfigMap and its checksum into the pod template,
+ * so every `pulumi up` replaced the ConfigMap and rolled Kiali. A `secret:<name>:<key>` value makes
+ * the chart mount that key at /kiali-override-secrets/login-token-signing-key/value.txt
+ * (_helpers.tpl "kiali-server.credential-secrets"), which the server reads (kiali/kiali v2.29.0
+ * config/config.go SecretFileLoginTokenSigningKey). A plain secret Output in the values would not
+ * stay secret: the helm v4 Chart resolves its values and only marks rendered v1/Secret objects
+ * secret (pulumi-kubernetes provider/pkg/provider/yaml/v2/yaml.go), so the key would sit in
+ * plaintext in the ConfigMap and in the state.
+ */
+export const KIALI_SIGNING_KEY_SECRET = "kiali-signing-key";
+export const KIALI_SIGNING_KEY_KEY = "key";
+/** Kiali refuses other lengths for non-anonymous strategies: 16, 24 or 32 bytes (config/config.go validateSigningKey). */
+export const KIALI_SIGNING_KEY_LENGTHS: readonly number[] = [16, 24, 32];
+export const KIALI_SIGNING_KEY_LENGTH = 32;
+
+/** Our Secret holding the signing key (a secret Output generated once by the component). */
+export function kialiSigningKeySecret(key: pulumi.Input<string>): K8sObject {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "Opaque",
+    metadata: { name: KIALI_SIGNING_KEY_SECRET, namespace: ISTIO_NAMESPACE, labels: { "app.kubernetes.io/name": "kiali" } },
+    stringData: { [KIALI_SIGNING_KEY_KEY]: pulumi.secret(key) },
+  };
+}
+
 /** PM-35: Kiali waits for its cluster-wide cache before it reports healthy. */
 export const KIALI_MIN_LIVENESS_DELAY = 30;
 
@@ -76,6 +108,11 @@ export function kialiValues(args: KialiArgs): Record<string, unknown> {
   }
   return {
     auth: { strategy: args.authStrategy ?? "anonymous" },
+    // A reference, never the key: see KIALI_SIGNING_KEY_SECRET.
+    login_token: { signing_key: `secret:${KIALI_SIGNING_KEY_SECRET}:${KIALI_SIGNING_KEY_KEY}` },
+    // One cluster. Left on (the chart's default), the render `lookup`s every Secret in istio-system
+    // (_helpers.tpl "kiali-server.remote-cluster-secrets"), so the Deployment would follow live state.
+    clustering: { autodetect_secrets: { enabled: false } },
     deployment: {
       // Read-only: the chart binds kiali-viewer instead of the write role (role.yaml condition).
       view_only_mode: true,
@@ -111,8 +148,11 @@ export class Kiali extends pulumi.ComponentResource {
     super("platform:mesh:Kiali", name, {}, opts);
     const values = kialiValues(args);
     this.healthPath = kialiHealthPath(args.webRoot ?? "/");
+    // Generated once and kept in the state (no keepers): the same key on every `up`.
+    const key = new random.RandomPassword(`${name}-signing-key`, { length: KIALI_SIGNING_KEY_LENGTH, special: false }, { parent: this });
+    const keySecret = registerObject(kialiSigningKeySecret(key.result), args.ctx.profile.overlays, { parent: this });
     // Kiali's flows are in istio-system's policies, which the Istio component registers (traffic.ts).
-    this.chart = pinnedChart(name, charts.kiali, { release: "kiali", namespace: ISTIO_NAMESPACE, values }, { parent: this });
+    this.chart = pinnedChart(name, charts.kiali, { release: "kiali", namespace: ISTIO_NAMESPACE, values }, { parent: this, dependsOn: [keySecret] });
     this.registerOutputs({ healthPath: this.healthPath });
   }
 }
