@@ -26,6 +26,7 @@ export interface PodTemplate {
   readonly namespace: string;
   /** Labels of the pods it creates (what a Service selects). */
   readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
   readonly spec: Record<string, any>;
 }
 
@@ -43,7 +44,7 @@ export function podTemplate(type: string, props: Record<string, any> | undefined
   else if (kind === "Rollout" && group === "argoproj.io") template = props.spec?.template;
   else if (TEMPLATED.has(kind) && group !== "argoproj.io") template = props.spec?.template;
   if (!template?.spec) return undefined;
-  return { kind, namespace, labels: template.metadata?.labels ?? {}, spec: template.spec };
+  return { kind, namespace, labels: template.metadata?.labels ?? {}, annotations: template.metadata?.annotations ?? {}, spec: template.spec };
 }
 
 export interface ContainerRef {
@@ -64,4 +65,28 @@ export function containersOf(spec: Record<string, any>): ContainerRef[] {
 export function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
   const entries = Object.entries(selector ?? {});
   return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
+}
+
+/**
+ * Istio's ingress gateway pods (the `gateway` chart) carry the label `sidecar.istio.io/inject: "true"`,
+ * which istiod's injection webhook selects (istio-discovery templates/mutatingwebhook.yaml, objectSelector),
+ * and the annotation `inject.istio.io/templates: gateway`, which picks the gateway template
+ * (istio-discovery files/gateway-injection-template.yaml @ 1.30.3). A namespace labelled
+ * istio-injection=disabled would still skip the webhook; a resource policy cannot see namespaces.
+ */
+export function istioGatewayInjected(pod: PodTemplate): boolean {
+  if (pod.labels["sidecar.istio.io/inject"] !== "true" || pod.annotations["sidecar.istio.io/inject"] === "false") return false;
+  return String(pod.annotations["inject.istio.io/templates"] ?? "").split(",").map((t) => t.trim()).includes("gateway");
+}
+
+/** The container the gateway template writes: the webhook merges the pod's own fields over it. */
+export const ISTIO_PROXY_CONTAINER = "istio-proxy";
+
+/**
+ * True for the one container of a gateway pod that the injector fills in: its image "auto" becomes the
+ * template's proxy image (istio pkg/kube/inject/webhook.go reapplyOverwrittenContainers, AutoImage) and
+ * it gets the template's readinessProbe (httpGet /healthz/ready on 15021). Nothing else is filled in.
+ */
+export function injectorFills(pod: PodTemplate, ref: ContainerRef): boolean {
+  return ref.list === "containers" && ref.container.name === ISTIO_PROXY_CONTAINER && istioGatewayInjected(pod);
 }

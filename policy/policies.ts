@@ -8,7 +8,7 @@ import { isLoopbackReference } from "../components/lib/endpoints";
 import { isImmutableImage } from "../components/lib/k8s";
 import { conditionGuardsEmptyResult, execProbeCannotFail, missingResources } from "./checks";
 import { RUNNER_NAMESPACE } from "../components/gitops/runner-config";
-import { containersOf, groupOf, kindOf, podTemplate, selects } from "./pods";
+import { containersOf, groupOf, injectorFills, istioGatewayInjected, kindOf, podTemplate, selects } from "./pods";
 
 /**
  * The one documented privileged container: the Actions runner's Docker-in-Docker sidecar (PM-01),
@@ -17,6 +17,28 @@ import { containersOf, groupOf, kindOf, podTemplate, selects } from "./pods";
 export const PRIVILEGED_EXCEPTIONS: readonly { namespace: string; container: string }[] = [
   { namespace: RUNNER_NAMESPACE, container: "dind" },
 ];
+
+export interface LivenessException {
+  readonly namespace: string;
+  /** metadata.name of the Deployment/StatefulSet/... */
+  readonly workload: string;
+  readonly container: string;
+  /** Where upstream decides it (template path @ pinned version). */
+  readonly reason?: string;
+}
+
+/**
+ * PM-11: upstream containers that run without a liveness probe because their pinned chart renders
+ * none and has no value to add one. They still need a readiness probe. Overridable through config.
+ */
+export const LIVENESS_EXCEPTIONS: readonly LivenessException[] = [
+  { namespace: "istio-system", workload: "istiod", container: "discovery", reason: "istio-discovery templates/deployment.yaml @ 1.30.3: readinessProbe only" },
+  { namespace: "istio-system", workload: "istio-ingressgateway", container: "istio-proxy", reason: "istio-discovery files/gateway-injection-template.yaml @ 1.30.3: readinessProbe only" },
+  { namespace: "argocd", workload: "argocd-application-controller", container: "application-controller", reason: "argo-cd templates/argocd-application-controller/statefulset.yaml @ 10.1.1: readinessProbe only" },
+];
+
+/** The image Istio's injector replaces (istio pkg/kube/inject/webhook.go AutoImage). */
+export const ISTIO_AUTO_IMAGE = "auto";
 
 /** Namespaces Argo CD runs in: they must opt out of Linkerd injection (PM-02). */
 export const ARGOCD_NAMESPACES: readonly string[] = ["argocd"];
@@ -32,11 +54,11 @@ function label(args: { name: string; props: Record<string, any> }): string {
   return `${m.namespace ? `${m.namespace}/` : ""}${m.name ?? args.name}`;
 }
 
-/** Runs `fn` for every container of a workload resource. */
-function eachContainer(args: ResourceValidationArgs, fn: (c: Record<string, any>, list: string, ns: string) => void): void {
+/** Runs `fn` for every container of a workload resource; `filled` when Istio's gateway injection fills it in. */
+function eachContainer(args: ResourceValidationArgs, fn: (c: Record<string, any>, list: string, ns: string, filled: boolean) => void): void {
   const pod = podTemplate(args.type, args.props);
   if (!pod) return;
-  for (const { container, list } of containersOf(pod.spec)) fn(container, list, pod.namespace);
+  for (const ref of containersOf(pod.spec)) fn(ref.container, ref.list, pod.namespace, injectorFills(pod, ref));
 }
 
 function isKind(type: string, group: string, ...kinds: string[]): boolean {
@@ -57,8 +79,17 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   ),
   resourcePolicy(
     "pm-04-mutable-tags-pull-always",
-    "PM-04: a container whose image tag is mutable (not a semver, git sha or digest) must set imagePullPolicy: Always, or nodes keep a stale copy.",
-    (args, report) => eachContainer(args, (c) => {
+    "PM-04: a container whose image tag is mutable (not a semver, git sha or digest) must set imagePullPolicy: Always, or nodes keep a stale copy; `image: auto` only where Istio's gateway injection replaces it.",
+    (args, report) => eachContainer(args, (c, _list, _ns, filled) => {
+      if (c.image === ISTIO_AUTO_IMAGE) {
+        // The gateway chart's placeholder: the webhook puts the template's proxy image there, pinned by
+        // istiod's chart (docker.io/istio/proxyv2:<version>). On any other container nothing replaces
+        // it, and the kubelet tries to pull an image called "auto".
+        if (!filled) {
+          report(`PM-04 ${label(args)}: container ${c.name} has image "auto", which only Istio's injector replaces (container istio-proxy of a pod labelled sidecar.istio.io/inject: "true" and annotated inject.istio.io/templates: gateway).`);
+        }
+        return;
+      }
       if (typeof c.image === "string" && !isImmutableImage(c.image) && c.imagePullPolicy !== "Always") {
         report(`PM-04 ${label(args)}: container ${c.name} uses mutable image "${c.image}" with imagePullPolicy ${c.imagePullPolicy ?? "unset"}; pin a version or set Always.`);
       }
@@ -78,15 +109,28 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   ),
   resourcePolicy(
     "pm-11-workloads-have-probes",
-    "PM-11: every long-running container (not Jobs or init containers) has a readiness and a liveness probe.",
+    "PM-11: every long-running container (not Jobs or init containers) has a readiness and a liveness probe (liveness may be missing only on the listed upstream containers whose charts render none).",
     (args, report) => {
       const pod = podTemplate(args.type, args.props);
       if (!pod || pod.kind === "Job" || pod.kind === "CronJob") return;
-      for (const { container: c, list } of containersOf(pod.spec)) {
-        if (list !== "containers") continue;
-        const missing = ["readinessProbe", "livenessProbe"].filter((p) => !c[p]);
+      const exceptions = args.getConfig<{ exceptions?: LivenessException[] }>()?.exceptions ?? LIVENESS_EXCEPTIONS;
+      const workload = args.props?.metadata?.name;
+      for (const ref of containersOf(pod.spec)) {
+        const c = ref.container;
+        if (ref.list !== "containers") continue;
+        const missing: string[] = [];
+        // The gateway template writes the istio-proxy readinessProbe (httpGet /healthz/ready :15021).
+        if (!c.readinessProbe && !injectorFills(pod, ref)) missing.push("readinessProbe");
+        if (!c.livenessProbe && !exceptions.some((e) => e.namespace === pod.namespace && e.workload === workload && e.container === c.name)) missing.push("livenessProbe");
         if (missing.length > 0) report(`PM-11 ${label(args)}: container ${c.name} has no ${missing.join(" or ")}.`);
       }
+    },
+    {
+      configSchema: {
+        properties: {
+          exceptions: { type: "array", items: { type: "object", properties: { namespace: { type: "string" }, workload: { type: "string" }, container: { type: "string" } } } },
+        },
+      },
     },
   ),
   {
@@ -99,8 +143,11 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
         const spec = svc.props?.spec ?? {};
         const ns = svc.props?.metadata?.namespace ?? "default";
         const selected = pods.filter((p) => p!.namespace === ns && selects(spec.selector, p!.labels));
-        // Pods this stack does not declare (charts, other stacks) cannot be checked here.
+        // Pods this stack does not declare (other stacks, Git) cannot be checked here.
         if (selected.length === 0) continue;
+        // An Istio gateway listens on what Gateway resources configure (in any stack, or in Git
+        // through Argo CD), not on its containerPorts: its Service cannot be judged from the pod.
+        if (selected.some((p) => istioGatewayInjected(p!))) continue;
         const ports = selected.flatMap((p) => containersOf(p!.spec).filter((c) => c.list === "containers").flatMap((c) => (c.container.ports ?? []) as Record<string, any>[]));
         for (const port of (spec.ports ?? []) as Record<string, any>[]) {
           const target = port.targetPort ?? port.port;

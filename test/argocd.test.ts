@@ -36,6 +36,13 @@ describe("argoCdValues (pure)", () => {
     expect(probe.initialDelaySeconds).toBeGreaterThanOrEqual(30);
   });
 
+  it("PM-11 redis and applicationset probes are on (argo-cd 10.1.1 ships them off)", () => {
+    for (const part of [values().redis, values().applicationSet]) {
+      expect(part.readinessProbe).toEqual({ enabled: true });
+      expect(part.livenessProbe).toEqual({ enabled: true });
+    }
+  });
+
   it("PM-34 refuses a shorter liveness timing", () => {
     expect(() => argoCdValues({ ctx, adminPasswordHash: ADMIN_HASH, guestPasswordHash: GUEST_HASH, repoServerLiveness: { timeoutSeconds: 1, initialDelaySeconds: 30 } }))
       .toThrow(/PM-34/);

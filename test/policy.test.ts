@@ -1,13 +1,24 @@
 // The policy pack, outside the engine: each policy gets a clean fixture (built with our own
 // builders where they exist, so the platform passes its own pack), then the same fixture with
 // one field broken, which must be reported.
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
 import { describe, expect, it } from "vitest";
 import type { ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
-import { policies, PRIVILEGED_EXCEPTIONS } from "../policy/policies";
+import { ISTIO_AUTO_IMAGE, LIVENESS_EXCEPTIONS, policies, PRIVILEGED_EXCEPTIONS } from "../policy/policies";
 import { conditionGuardsEmptyResult, execProbeCannotFail, missingResources } from "../policy/checks";
 import { podTemplate, typeToken } from "../policy/pods";
 import { container, K8sObject, namespace, service, workloadPorts } from "../components/lib/k8s";
 import { SIZES } from "../components/lib/sizes";
+import { charts, ChartPin } from "../components/lib/versions";
+import { bcryptHash } from "../components/lib/hash";
+import { GATEWAY_RELEASE, gatewayValues, ISTIO_NAMESPACE, ISTIOD_PODS, istiodValues, platformRoutes } from "../components/mesh/istio";
+import { GATEWAY_SELECTOR } from "../components/mesh/routing";
+import { argoCdValues, ARGOCD_PODS } from "../components/gitops/argocd-values";
+import { prometheusValues, PROMETHEUS_SERVER_PODS } from "../components/monitoring/prometheus";
+import { schemaError, type K8sDoc } from "../scripts/render";
+import { testContext } from "./helpers/context";
 
 type Obj = Record<string, any>;
 
@@ -16,9 +27,13 @@ const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x));
 function resourceArgs(obj: Obj, config: Obj = {}): ResourceValidationArgs {
   const { apiVersion, kind } = obj;
   const type = typeToken(apiVersion, kind);
-  const name = obj.metadata?.name ?? "x";
+  // helm v4 registers a chart's objects as ordinary resources of their own type, children of the
+  // Chart, named <chart>:<namespace>/<name>; the policies see exactly that.
+  const release = obj.metadata?.labels?.["helm.sh/chart"] ? obj.metadata?.labels?.["app.kubernetes.io/instance"] : undefined;
+  const name = release ? `${release}:${obj.metadata?.namespace}/${obj.metadata?.name}` : obj.metadata?.name ?? "x";
+  const parents = release ? "kubernetes:helm.sh/v4:Chart$" : "";
   return {
-    type, props: obj, urn: `urn:pulumi:test::gitops-platform::${type}::${name}`, name,
+    type, props: obj, urn: `urn:pulumi:test::gitops-platform::${parents}${type}::${name}`, name,
     opts: { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [] },
     stackTags: new Map(),
     isType: () => false,
@@ -276,5 +291,205 @@ describe("policy pack", () => {
     const renamed = withContainer(runner, (c) => { c.name = "job"; });
     expect(await violations("pm-01-privileged-only-runner-dind", renamed)).toHaveLength(1);
     expect(await violations("pm-01-privileged-only-runner-dind", elsewhere, { exceptions: [{ namespace: "apps", container: exception.container }] })).toEqual([]);
+  });
+});
+
+
+// What the pinned charts render with our values (test/fixtures/charts/, written from the templates):
+// under mocks a helm v4 Chart has no children, so without these the pack never meets a chart's
+// objects, while `pulumi preview --policy-pack policy` judges every one of them.
+const FIXTURES = path.join(__dirname, "fixtures", "charts");
+/** Fixture file -> the chart pin it was written from. */
+const FIXTURE_PINS: Record<string, ChartPin> = {
+  "istio-gateway-1.30.3.yaml": charts.istioGateway,
+  "istiod-1.30.3.yaml": charts.istiod,
+  "argo-cd-10.1.1.yaml": charts.argoCd,
+  "prometheus-29.27.0.yaml": charts.prometheus,
+};
+const rendered: { file: string; obj: Obj }[] = fs.readdirSync(FIXTURES).filter((f) => f.endsWith(".yaml")).sort().flatMap((file) =>
+  YAML.parseAllDocuments(fs.readFileSync(path.join(FIXTURES, file), "utf8")).map((d) => {
+    if (d.errors.length > 0) throw new Error(`${file}: ${d.errors.join("; ")}`);
+    return { file, obj: d.toJS() as Obj };
+  }));
+const chartObjects = rendered.map((r) => r.obj);
+function chartObject(kind: string, name: string): Obj {
+  const o = chartObjects.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!o) throw new Error(`no fixture ${kind} ${name}`);
+  return clone(o);
+}
+const containerOf = (obj: Obj, name: string): Obj => {
+  const pod = podTemplate(typeToken(obj.apiVersion, obj.kind), obj)!;
+  return [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])].find((c: Obj) => c.name === name);
+};
+const resourcePolicies = policies.filter((x) => "validateResource" in x) as ResourceValidationPolicy[];
+async function allViolations(obj: Obj, config: Obj = {}): Promise<string[]> {
+  return (await Promise.all(resourcePolicies.map((p) => violations(p.name, obj, config)))).flat();
+}
+
+const oci = testContext("oci");
+const HASH = bcryptHash("fixture-pw", "argocd-admin");
+
+describe("policy pack on chart-rendered objects (test/fixtures/charts)", () => {
+  it("the fixtures name the pinned chart versions and match the upstream schemas", () => {
+    expect(Object.keys(FIXTURE_PINS).sort()).toEqual([...new Set(rendered.map((r) => r.file))]);
+    for (const { file, obj } of rendered) {
+      const pin = FIXTURE_PINS[file];
+      expect(file, "fixture file names carry the pinned version: re-render them when a pin moves").toContain(pin.version);
+      expect(obj.metadata.labels["helm.sh/chart"], `${file} ${obj.kind}/${obj.metadata.name}`).toBe(`${pin.chart}-${pin.version}`);
+      expect(schemaError(obj as K8sDoc)).toBeUndefined();
+    }
+    expect(rendered.map((r) => `${r.obj.kind}/${r.obj.metadata.name}`)).toHaveLength(13);
+  });
+
+  it("the fixtures carry what our values builders set: resources, probes, security contexts, labels", () => {
+    const ep = oci.endpoints;
+    // Istio gateway: ours deep-merged over the chart default, which keeps limits.cpu.
+    const gv = gatewayValues(oci) as Obj;
+    const gw = chartObject("Deployment", GATEWAY_RELEASE);
+    expect(gw.metadata.namespace).toBe(ISTIO_NAMESPACE);
+    expect(gw.spec.template.metadata.labels).toMatchObject({ ...GATEWAY_SELECTOR, ...gv.labels });
+    expect(containerOf(gw, "istio-proxy").resources).toEqual({ requests: gv.resources.requests, limits: { cpu: "2000m", ...gv.resources.limits } });
+    expect(chartObject("Service", GATEWAY_RELEASE).spec.ports).toEqual(gv.service.ports);
+    // istiod
+    const iv = istiodValues(oci) as Obj;
+    const istiod = chartObject("Deployment", "istiod");
+    expect(istiod.spec.replicas).toBe(iv.replicaCount);
+    expect(istiod.spec.template.metadata.labels).toMatchObject(ISTIOD_PODS);
+    expect(containerOf(istiod, "discovery").resources).toEqual(iv.resources);
+    expect(containerOf(istiod, "discovery").securityContext.seccompProfile).toEqual(iv.seccompProfile);
+    // Argo CD
+    const av = argoCdValues({ ctx: oci, adminPasswordHash: HASH, guestPasswordHash: HASH });
+    const argo = (name: string) => chartObject(name === "argocd-application-controller" ? "StatefulSet" : "Deployment", name);
+    const cases = [
+      ["argocd-server", "server", av.server, ARGOCD_PODS.server],
+      ["argocd-repo-server", "repo-server", av.repoServer, ARGOCD_PODS.repoServer],
+      ["argocd-application-controller", "application-controller", av.controller, ARGOCD_PODS.controller],
+      ["argocd-redis", "redis", av.redis, ARGOCD_PODS.redis],
+      ["argocd-applicationset-controller", "applicationset-controller", av.applicationSet, ARGOCD_PODS.applicationSet],
+    ] as const;
+    for (const [workload, container, values, podLabels] of cases) {
+      const obj = argo(workload);
+      expect(obj.metadata.namespace).toBe(ep.argocd.namespace);
+      expect(obj.spec.template.metadata.labels, workload).toMatchObject(podLabels);
+      expect(containerOf(obj, container).resources, workload).toEqual(values.resources);
+    }
+    expect(containerOf(argo("argocd-repo-server"), "copyutil").resources).toEqual(av.repoServer.resources);
+    expect(containerOf(argo("argocd-repo-server"), "repo-server").livenessProbe).toMatchObject(
+      { timeoutSeconds: av.repoServer.livenessProbe.timeoutSeconds, initialDelaySeconds: av.repoServer.livenessProbe.initialDelaySeconds });
+    expect(argo("argocd-applicationset-controller").spec.replicas).toBe(av.applicationSet.replicas);
+    // The chart renders these probes only when the values enable them.
+    for (const [workload, container, values] of [["argocd-redis", "redis", av.redis], ["argocd-applicationset-controller", "applicationset-controller", av.applicationSet]] as const) {
+      expect(values.readinessProbe.enabled && values.livenessProbe.enabled, workload).toBe(true);
+      expect(containerOf(argo(workload), container), workload).toHaveProperty("readinessProbe");
+      expect(containerOf(argo(workload), container), workload).toHaveProperty("livenessProbe");
+    }
+    // Prometheus server and its reloader.
+    const pv = prometheusValues({ ctx: oci }) as Obj;
+    const prom = chartObject("Deployment", "prometheus-server");
+    expect(prom.metadata.namespace).toBe(ep.prometheus.namespace);
+    expect(prom.spec.template.metadata.labels).toMatchObject(PROMETHEUS_SERVER_PODS);
+    expect(prom.spec.template.spec.securityContext).toEqual(pv.server.securityContext);
+    const server = containerOf(prom, "prometheus-server");
+    expect(server.resources).toEqual(pv.server.resources);
+    expect(server.securityContext).toEqual(pv.server.containerSecurityContext);
+    expect(server.args).toContain(`--storage.tsdb.retention.time=${pv.server.retention}`);
+    const reload = containerOf(prom, "prometheus-server-configmap-reload");
+    expect(reload.resources).toEqual(pv.configmapReload.prometheus.resources);
+    expect(reload.securityContext).toEqual(pv.configmapReload.prometheus.containerSecurityContext);
+    expect(chartObject("Service", ep.prometheus.service).spec.ports).toEqual([{ name: "http", port: ep.prometheus.port, protocol: "TCP", targetPort: ep.prometheus.targetPort }]);
+  });
+
+  it("PM-11 PM-04 PM-06 every policy passes on the charts' rendered objects, together with ours", async () => {
+    const found: string[] = [];
+    for (const obj of chartObjects) for (const m of await allViolations(obj)) found.push(m);
+    expect(found).toEqual([]);
+    const ours = [deployment, svc, ...platformRoutes(oci)];
+    for (const p of policies.filter((x) => "validateStack" in x)) expect(await stackViolations(p.name, [...chartObjects, ...ours]), p.name).toEqual([]);
+  });
+
+  it("PM-04 image auto passes only on the istio-proxy of a pod carrying the gateway injection markers", async () => {
+    const gw = chartObject("Deployment", GATEWAY_RELEASE);
+    expect(containerOf(gw, "istio-proxy").image).toBe(ISTIO_AUTO_IMAGE);
+    expect(await violations("pm-04-mutable-tags-pull-always", gw)).toEqual([]);
+    const withTemplates = clone(gw);
+    withTemplates.spec.template.metadata.annotations["inject.istio.io/templates"] = "gateway, extra";
+    expect(await violations("pm-04-mutable-tags-pull-always", withTemplates)).toEqual([]);
+    const broken: [string, (o: Obj) => void][] = [
+      ["no inject label", (o) => { delete o.spec.template.metadata.labels["sidecar.istio.io/inject"]; }],
+      ["inject label false", (o) => { o.spec.template.metadata.labels["sidecar.istio.io/inject"] = "false"; }],
+      ["inject annotation false", (o) => { o.spec.template.metadata.annotations["sidecar.istio.io/inject"] = "false"; }],
+      ["no templates annotation", (o) => { delete o.spec.template.metadata.annotations["inject.istio.io/templates"]; }],
+      ["sidecar template", (o) => { o.spec.template.metadata.annotations["inject.istio.io/templates"] = "sidecar"; }],
+      ["other container name", (o) => { o.spec.template.spec.containers[0].name = "proxy"; }],
+      ["as an init container", (o) => { o.spec.template.spec.initContainers = o.spec.template.spec.containers.splice(0, 1, { ...api }); }],
+      ["second container", (o) => { o.spec.template.spec.containers.push({ ...api, name: "helper", image: ISTIO_AUTO_IMAGE }); }],
+      ["pulled Always", (o) => { delete o.spec.template.metadata.labels["sidecar.istio.io/inject"]; o.spec.template.spec.containers[0].imagePullPolicy = "Always"; }],
+    ];
+    for (const [what, patch] of broken) {
+      const bad = clone(gw);
+      patch(bad);
+      expect(await violations("pm-04-mutable-tags-pull-always", bad), what).toEqual([expect.stringContaining('image "auto", which only Istio\'s injector replaces')]);
+    }
+    expect(await violations("pm-04-mutable-tags-pull-always", withContainer(deployment, (c) => { c.image = ISTIO_AUTO_IMAGE; }))).toHaveLength(1);
+    // The injector keeps an image the pod sets itself, so that one is judged like any other.
+    const pinned = clone(gw);
+    pinned.spec.template.spec.containers[0].image = "docker.io/istio/proxyv2:main";
+    expect(await violations("pm-04-mutable-tags-pull-always", pinned)).toEqual([expect.stringContaining("mutable image")]);
+  });
+
+  it("PM-11 the gateway template supplies only istio-proxy's readiness; liveness exceptions are exactly the listed upstream containers", async () => {
+    const probes = "pm-11-workloads-have-probes";
+    const gw = chartObject("Deployment", GATEWAY_RELEASE);
+    const uninjected = clone(gw);
+    delete uninjected.spec.template.metadata.annotations["inject.istio.io/templates"];
+    expect(await violations(probes, uninjected)).toEqual([expect.stringMatching(/istio-proxy has no readinessProbe\.$/)]);
+    const extra = clone(gw);
+    const { readinessProbe: _r, ...helper } = api as Obj;
+    extra.spec.template.spec.containers.push({ ...helper, name: "helper" });
+    expect(await violations(probes, extra)).toEqual([expect.stringMatching(/container helper has no readinessProbe\.$/)]);
+    // Every exception names a fixture container that really has no liveness probe (none is stale)...
+    for (const e of LIVENESS_EXCEPTIONS) {
+      const obj = chartObjects.find((o) => o.metadata.namespace === e.namespace && o.metadata.name === e.workload && o.kind !== "Service");
+      expect(obj, `${e.namespace}/${e.workload}`).toBeDefined();
+      expect(containerOf(obj!, e.container), `${e.workload}/${e.container}`).not.toHaveProperty("livenessProbe");
+      expect(e.reason).toMatch(/@ \d+\.\d+\.\d+/);
+      // ...and covers that container only: not elsewhere, not under another name, not its readiness.
+      const moved = clone(obj!);
+      moved.metadata.namespace = "apps";
+      expect(await violations(probes, moved), "other namespace").toEqual([expect.stringContaining("has no livenessProbe")]);
+      const renamed = clone(obj!);
+      renamed.metadata.name = `${e.workload}-2`;
+      expect(await violations(probes, renamed), "other workload").toEqual([expect.stringContaining("has no livenessProbe")]);
+      expect(await violations(probes, obj!, { exceptions: [] }), "config override").toEqual([expect.stringContaining("has no livenessProbe")]);
+    }
+    const istiod = chartObject("Deployment", "istiod");
+    delete istiod.spec.template.spec.containers[0].readinessProbe;
+    expect(await violations(probes, istiod)).toEqual([expect.stringMatching(/discovery has no readinessProbe\.$/)]);
+  });
+
+  it("PM-11 the argo-cd chart's redis and applicationset probes are rendered only because our values enable them", async () => {
+    for (const name of ["argocd-redis", "argocd-applicationset-controller"]) {
+      const chartDefault = chartObject("Deployment", name);
+      for (const c of chartDefault.spec.template.spec.containers) { delete c.readinessProbe; delete c.livenessProbe; }
+      expect(await violations("pm-11-workloads-have-probes", chartDefault), name).toEqual([expect.stringContaining("has no readinessProbe or livenessProbe")]);
+    }
+    // The redis probes run the chart's health scripts, which can fail (exit 1 unless PONG).
+    expect(await violations("pm-11-exec-probes-can-fail", chartObject("Deployment", "argocd-redis"))).toEqual([]);
+  });
+
+  it("PM-06 a Service over Istio gateway pods is not judged by containerPorts; every other Service still is", async () => {
+    const pm06 = "pm-06-service-targets-exposed-port";
+    const gw = chartObject("Deployment", GATEWAY_RELEASE);
+    const gwSvc = chartObject("Service", GATEWAY_RELEASE);
+    expect(await stackViolations(pm06, [gw, gwSvc])).toEqual([]);
+    // Envoy listens on 80/443 because Gateways say so; the pod declares only 15090.
+    const plain = clone(gw);
+    delete plain.spec.template.metadata.annotations["inject.istio.io/templates"];
+    expect(await stackViolations(pm06, [plain, gwSvc])).toHaveLength(3);
+    const istiod = chartObject("Deployment", "istiod");
+    const istiodSvc = chartObject("Service", "istiod");
+    expect(await stackViolations(pm06, [gw, gwSvc, istiod, istiodSvc])).toEqual([]);
+    istiodSvc.spec.ports[2].targetPort = 15018;
+    expect(await stackViolations(pm06, [gw, gwSvc, istiod, istiodSvc])).toEqual([expect.stringMatching(/https-webhook targets 15018/)]);
   });
 });

@@ -114,11 +114,14 @@ export function argoCdValues(args: ArgoCdValuesArgs): Record<string, any> {
       resources: size("argocdRepoServer"),
       livenessProbe: { enabled: true, timeoutSeconds: live.timeoutSeconds, initialDelaySeconds: live.initialDelaySeconds, periodSeconds: 10, failureThreshold: 3 },
     },
-    redis: { enabled: true, resources: size("argocdRedis") },
+    // PM-11: the chart ships these probes disabled (values.yaml redis.*Probe.enabled: false); its
+    // scripts (templates/redis/health-configmap.yaml) exit 1 unless redis-cli ping answers PONG.
+    redis: { enabled: true, resources: size("argocdRedis"), readinessProbe: { enabled: true }, livenessProbe: { enabled: true } },
     // A pre-install Helm hook; helm.v4.Chart skips hooks, so the component creates argocd-redis itself.
     redisSecretInit: { enabled: false },
     // Not counted by the budget: 0 replicas (the chart has no enabled flag for it since 9.x).
-    applicationSet: { replicas: appSetReplicas, resources: size("argocdServer") },
+    // Its probes (tcpSocket on the probe port) are off by default too (PM-11).
+    applicationSet: { replicas: appSetReplicas, resources: size("argocdServer"), readinessProbe: { enabled: true }, livenessProbe: { enabled: true } },
     dex: { enabled: false },
     notifications: { enabled: false },
   };
