@@ -18,6 +18,7 @@ import { ISTIO_MERGED_METRICS_PORT, GATEWAY_SELECTOR } from "../mesh/routing";
 import { ISTIO_NAMESPACE } from "../mesh/istio";
 import { KIALI_PODS } from "../mesh/kiali";
 import { ksmTarget, KSM_PORTS, PROMETHEUS_SERVER_PODS } from "./kube-state-metrics";
+import { SCRAPE_INTERVAL, scrapeTimeout } from "./scrape";
 
 export { PROMETHEUS_SERVER_PODS };
 
@@ -101,6 +102,8 @@ export function prometheusValues(args: PrometheusArgs): Record<string, unknown> 
     // Ours, restricted to the namespaces that matter (PM-20).
     "kube-state-metrics": { enabled: false },
     server: {
+      // Chart default 1m; the canary analysis' rate window and timing derive from this (scrape.ts).
+      global: { scrape_interval: SCRAPE_INTERVAL, scrape_timeout: scrapeTimeout(SCRAPE_INTERVAL), evaluation_interval: SCRAPE_INTERVAL },
       retention: ctx.profile.prometheusRetention,
       resources: sizeOf(ctx.profile.size, "prometheus"),
       // On dev, overlayChartValues drops fsGroup here (PM-21), like our own PVC workloads.
