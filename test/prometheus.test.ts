@@ -12,6 +12,7 @@ import {
 import { ROLLOUTS_CONTROLLER_PODS } from "../components/delivery/rollouts";
 import { KIALI_PODS } from "../components/mesh/kiali";
 import { KSM_PODS } from "../components/monitoring/kube-state-metrics";
+import { durationSeconds, SCRAPE_INTERVAL } from "../components/monitoring/scrape";
 import { allowed, planPolicyNames, platformPolicies } from "./helpers/netpol";
 import { testContext } from "./helpers/context";
 import { settle as settleMocks } from "./helpers/mocks";
@@ -41,6 +42,18 @@ describe("Prometheus values", () => {
     expect(prometheusValues({ ctx, storageSize: "5Gi" }) as any).toMatchObject({ server: { persistentVolume: { size: "5Gi" } } });
     expect(() => prometheusValues({ ctx, storageSize: "lots" })).toThrow(/storageSize/);
     expect(dev.server.service.servicePort).toBe(ctx.endpoints.prometheus.port);
+  });
+
+  it("scrapes every 15s (chart default 1m): the canary analysis' window derives from it", () => {
+    const g = (prometheusValues({ ctx }) as any).server.global;
+    expect(g).toEqual({ scrape_interval: SCRAPE_INTERVAL, scrape_timeout: "10s", evaluation_interval: SCRAPE_INTERVAL });
+    expect(durationSeconds(g.scrape_interval)).toBeLessThanOrEqual(15);
+    // Prometheus refuses a timeout above the interval.
+    expect(durationSeconds(g.scrape_timeout)).toBeLessThanOrEqual(durationSeconds(g.scrape_interval));
+    // No job of ours scrapes more slowly than the global interval.
+    for (const [job, cfg] of Object.entries(scrapeConfigs(ctx) as Record<string, any>)) {
+      expect(cfg.scrape_interval, job).toBeUndefined();
+    }
   });
 
   it("PM-20 scrapes kube-state-metrics where our component serves it; istiod on 15014; annotated pods", () => {

@@ -14,11 +14,12 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { stableYaml } from "../cluster/k3s-config";
-import { analysisTemplate } from "../delivery/analysis";
+import { analysisTemplate, evidenceTiming } from "../delivery/analysis";
 import { canaryRollout, canarySteps } from "../delivery/rollout";
 import { REGISTRY_PULL_SECRET, pullSecret, registryImage } from "../gitops/registry";
 import { PLATFORM_GATEWAY } from "../mesh/istio";
 import { destinationRule, meshNamespace, peerAuthentication, virtualService } from "../mesh/routing";
+import { SCRAPE_INTERVAL } from "../monitoring/scrape";
 import { ClusterContext } from "../lib/context";
 import { REGISTRY_USER } from "../lib/endpoints";
 import { container, K8sObject, podSecurityContext } from "../lib/k8s";
@@ -82,7 +83,7 @@ export interface SampleAppManifestArgs {
   readonly replicas?: number;
   /** Minimum success ratio of the analysis. @default 0.95 */
   readonly successThreshold?: number;
-  /** PromQL rate window: at least two scrape intervals (the chart scrapes every 1m). @default "2m" */
+  /** PromQL rate window: at least 4 scrape intervals (SCRAPE_INTERVAL). @default 4 x SCRAPE_INTERVAL ("1m") */
   readonly rateWindow?: string;
 }
 
@@ -168,10 +169,13 @@ export function sampleAppManifests(args: SampleAppManifestArgs): K8sObject[] {
   const canary = canaryService.metadata.name;
   const port = API_PORT.containerPort;
 
+  // 15s scrapes: 1m window, a measurement every 45s after 1m, 5 of them (4 min), one bad one tolerated.
+  const timing = evidenceTiming(SCRAPE_INTERVAL, args.rateWindow);
   const analysis = analysisTemplate({
     name: analysisName, namespace: ns, endpoints: ctx.endpoints, threshold,
-    query: successRateQuery(ns, args.rateWindow ?? "2m"), args: [{ name: CANARY_HASH_ARG }],
-    interval: "30s", count: 5, failureLimit: 1, initialDelay: "30s",
+    query: successRateQuery(ns, timing.rateWindow), args: [{ name: CANARY_HASH_ARG }],
+    interval: timing.interval, count: 5, failureLimit: 1, initialDelay: timing.initialDelay,
+    evidence: { scrapeInterval: timing.scrapeInterval, rateWindow: timing.rateWindow },
   });
   // Host-level split: Argo Rollouts sets the two weights of route "primary" (starts 100/0).
   const vs = virtualService({

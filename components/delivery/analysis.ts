@@ -1,8 +1,71 @@
 // Typed AnalysisTemplate builder: interval always with count and failureLimit set (PM-25), the empty
-// Prometheus result guarded in the success condition (PM-26), the address from the endpoints object.
+// Prometheus result guarded in the success condition (PM-26), the address from the endpoints object,
+// and, given the scrape interval, a timing under which every measurement judges fresh evidence.
 import { Endpoints } from "../lib/endpoints";
 import { K8sObject } from "../lib/k8s";
+import { durationSeconds, formatDuration } from "../monitoring/scrape";
 import { checkDuration } from "./rollout";
+
+/** rate() needs two samples in its window; four leave three increments and survive a missed scrape. */
+export const MIN_WINDOW_SCRAPES = 4;
+
+export interface EvidenceTiming {
+  /** Prometheus' scrape interval for the series the query reads (monitoring/scrape.ts). */
+  readonly scrapeInterval: string;
+  /** The query's rate window: every range selector in it. */
+  readonly rateWindow: string;
+  /** Time between measurements. */
+  readonly interval: string;
+  /** Wait before the first measurement. */
+  readonly initialDelay: string;
+}
+
+/**
+ * Timing derived from the scrape interval S (measured: 1m scrapes with a 2m window left the canary
+ * query empty for 60-120 s, so measurements passed on no evidence and neighbours judged the same samples):
+ * - window W = windowScrapes x S (>= 4 scrapes, so >= 3 increments per measurement);
+ * - interval = W - S: measurement k's window (m - W, m] begins at measurement k-1's last sample, so
+ *   neighbours share that one boundary sample and no increment. Each increment is judged once
+ *   (failureLimit counts bad stretches, not one blip twice) and none is skipped. Argo takes the next
+ *   measurement at FinishedAt + interval, a little later, which can drop an increment, never reuse one;
+ * - initialDelay = W: setWeight precedes the analysis, so the first window holds only traffic of this
+ *   step and, with traffic, is full; without any traffic it stays empty and passes (PM-26).
+ */
+export function evidenceTiming(scrapeInterval: string, rateWindow?: string, windowScrapes: number = MIN_WINDOW_SCRAPES): EvidenceTiming {
+  const s = durationSeconds(scrapeInterval, "scrape interval");
+  if (!Number.isInteger(windowScrapes) || windowScrapes < MIN_WINDOW_SCRAPES) {
+    throw new Error(`evidenceTiming: windowScrapes must be an integer >= ${MIN_WINDOW_SCRAPES}, got ${windowScrapes}`);
+  }
+  const window = rateWindow ?? formatDuration(windowScrapes * s);
+  const timing = { scrapeInterval, rateWindow: window, interval: formatDuration(durationSeconds(window, "rate window") - s), initialDelay: window };
+  checkEvidence(timing, "evidenceTiming");
+  return timing;
+}
+
+/** Throws unless the timing judges fresh, non-empty evidence (see evidenceTiming). */
+export function checkEvidence(t: EvidenceTiming, what: string): void {
+  const s = durationSeconds(t.scrapeInterval, `${what} scrapeInterval`);
+  const w = durationSeconds(t.rateWindow, `${what} rateWindow`);
+  const interval = durationSeconds(t.interval, `${what} interval`);
+  const delay = durationSeconds(t.initialDelay, `${what} initialDelay`);
+  if (w < MIN_WINDOW_SCRAPES * s) {
+    throw new Error(`${what}: rate window ${t.rateWindow} is below ${MIN_WINDOW_SCRAPES} scrape intervals of ${t.scrapeInterval}: measurements see too few samples or none`);
+  }
+  if (interval < w - s) {
+    throw new Error(`${what}: interval ${t.interval} is shorter than the rate window ${t.rateWindow} minus one scrape (${t.scrapeInterval}): neighbouring measurements would judge the same samples`);
+  }
+  if (delay < w) {
+    throw new Error(`${what}: initialDelay ${t.initialDelay} is shorter than the rate window ${t.rateWindow}: the first measurements would find no evidence and pass`);
+  }
+}
+
+/** Range selectors of a PromQL query, e.g. ["1m", "1m"]; subqueries are refused. */
+export function rangeSelectors(query: string): string[] {
+  return [...query.matchAll(/\[([^\]]*)\]/g)].map((m) => {
+    if (m[1].includes(":")) throw new Error(`query uses a subquery [${m[1]}]: its samples are not the scraped ones`);
+    return m[1].trim();
+  });
+}
 
 export interface AnalysisTemplateArgs {
   readonly name: string;
@@ -27,6 +90,11 @@ export interface AnalysisTemplateArgs {
   readonly failureLimit?: number;
   /** Wait before the first measurement, e.g. "30s". */
   readonly initialDelay?: string;
+  /**
+   * Scrape interval and rate window of the query (evidenceTiming): when given, interval,
+   * initialDelay and every range selector of the query are checked against them.
+   */
+  readonly evidence?: Pick<EvidenceTiming, "scrapeInterval" | "rateWindow">;
 }
 
 /** PM-26: an empty result (no traffic yet) is not a failure. */
@@ -60,6 +128,17 @@ export function analysisTemplate(args: AnalysisTemplateArgs): K8sObject {
   const declared = new Set((args.args ?? []).map((a) => a.name));
   for (const m of args.query.matchAll(ARG_REF)) {
     if (!declared.has(m[1])) throw new Error(`${what}: query uses {{args.${m[1]}}} but args does not declare it`);
+  }
+  if (args.evidence) {
+    const { scrapeInterval, rateWindow } = args.evidence;
+    checkEvidence({ scrapeInterval, rateWindow, interval, initialDelay: args.initialDelay ?? "0s" }, what);
+    const ranges = rangeSelectors(args.query);
+    if (!ranges.length) throw new Error(`${what}: evidence is given but the query has no range selector`);
+    for (const r of ranges) {
+      if (durationSeconds(r, `${what} query range`) !== durationSeconds(rateWindow, `${what} rateWindow`)) {
+        throw new Error(`${what}: query range [${r}] is not the rate window ${rateWindow}`);
+      }
+    }
   }
   const condition = successCondition(args.threshold, args.comparison);
   return {

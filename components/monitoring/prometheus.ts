@@ -14,6 +14,7 @@ import { SizeClass, sizeOf } from "../lib/sizes";
 import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
 import { ksmTarget, PROMETHEUS_SERVER_PODS } from "./kube-state-metrics";
+import { SCRAPE_INTERVAL, scrapeTimeout } from "./scrape";
 
 export { PROMETHEUS_SERVER_PODS };
 
@@ -90,6 +91,8 @@ export function prometheusValues(args: PrometheusArgs): Record<string, unknown> 
     // Ours, restricted to the namespaces that matter (PM-20).
     "kube-state-metrics": { enabled: false },
     server: {
+      // Chart default 1m; the canary analysis' rate window and timing derive from this (scrape.ts).
+      global: { scrape_interval: SCRAPE_INTERVAL, scrape_timeout: scrapeTimeout(SCRAPE_INTERVAL), evaluation_interval: SCRAPE_INTERVAL },
       retention: ctx.profile.prometheusRetention,
       resources: sizeOf(ctx.profile.size, "prometheus"),
       // On dev, overlayChartValues drops fsGroup here (PM-21), like our own PVC workloads.
