@@ -415,6 +415,8 @@ async function startFakeGitea(auth: { user: string; password: string }) {
           res.writeHead(status);
           res.end(all.subarray(split + 4));
         });
+        // http-backend may exit before reading a body it does not need (EPIPE): not an error here.
+        cgi.stdin.on("error", () => undefined);
         cgi.stdin.end(body);
         return;
       }
