@@ -3,9 +3,33 @@
 import type * as pulumiType from "@pulumi/pulumi";
 import { Created } from "./mocks";
 
+/** What the engine receives for one resource: the options the mock's newResource never sees. */
+export interface Registration {
+  readonly urn: string;
+  readonly type: string;
+  readonly name: string;
+  readonly parent?: string;
+  readonly custom: boolean;
+  /** `<provider urn>::<id>` when given or inherited. */
+  readonly provider?: string;
+  readonly inputs: Record<string, any>;
+  /** dependsOn plus every resource an input came from. */
+  readonly dependencies: readonly string[];
+  /** Per input property: the resources its value came from. */
+  readonly propertyDependencies: Readonly<Record<string, readonly string[]>>;
+  readonly ignoreChanges: readonly string[];
+  readonly replaceOnChanges: readonly string[];
+  readonly deleteBeforeReplace: boolean;
+  readonly protect: boolean;
+  readonly retainOnDelete: boolean;
+  readonly deletedWith?: string;
+}
+
 export interface EngineRecord {
   /** Every URN registered, in order, as the engine computes it (the parent's whole type chain). */
   readonly urns: string[];
+  /** Every registration by URN (the last one where a URN repeats). */
+  readonly resources: Map<string, Registration>;
   /** URNs registered more than once: the engine stops the program at the second one. */
   readonly duplicateUrns: string[];
 }
@@ -17,7 +41,9 @@ export interface EngineRecord {
 export function installEngineChecks(pulumi: typeof pulumiType, stack: string, project: string): EngineRecord {
   const monitor = pulumi.runtime.getMonitor() as any;
   if (!monitor || typeof monitor.registerResource !== "function") throw new Error("installEngineChecks: call after setMocks");
-  const record: EngineRecord = { urns: [], duplicateUrns: [] };
+  const record: EngineRecord = { urns: [], resources: new Map(), duplicateUrns: [] };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const rpc = require("@pulumi/pulumi/runtime/rpc");
   const seen = new Set<string>();
   monitor.newUrn = (parent: string | undefined, type: string, name: string) => {
     const parentType = parent ? parent.split("::")[2] : undefined;
@@ -30,6 +56,16 @@ export function installEngineChecks(pulumi: typeof pulumiType, stack: string, pr
     if (seen.has(urn)) record.duplicateUrns.push(urn);
     seen.add(urn);
     record.urns.push(urn);
+    const propertyDependencies: Record<string, string[]> = {};
+    req.getPropertydependenciesMap().forEach((deps: any, key: string) => { propertyDependencies[key] = deps.getUrnsList(); });
+    record.resources.set(urn, {
+      urn, type: req.getType(), name: req.getName(), parent: req.getParent() || undefined, custom: req.getCustom(),
+      provider: req.getProvider() || undefined, inputs: rpc.deserializeProperties(req.getObject()),
+      dependencies: req.getDependenciesList(), propertyDependencies,
+      ignoreChanges: req.getIgnorechangesList(), replaceOnChanges: req.getReplaceonchangesList(),
+      deleteBeforeReplace: req.getDeletebeforereplace(), protect: Boolean(req.getProtect()),
+      retainOnDelete: Boolean(req.getRetainondelete()), deletedWith: req.getDeletedwith() || undefined,
+    });
     return register(req, callback);
   };
   return record;
