@@ -1,6 +1,7 @@
 // Environment profiles: the only place where oci, homelab and dev differ by default.
 // Components take typed args; environment differences reach them through these values
 // and through the overlays named here (pure functions, see overlays.ts).
+import type { BudgetRules } from "./budget";
 import type { SizeClass } from "./sizes";
 
 export type Environment = "oci" | "homelab" | "dev";
@@ -28,7 +29,7 @@ export interface Profile {
   /** Prometheus retention; small hosts keep less. */
   readonly prometheusRetention: string;
   /** PM-07: how much of the host the platform may take. */
-  readonly budget: { readonly minFreeMemoryRatio: number; readonly maxRequestsMi?: number };
+  readonly budget: BudgetRules;
   /** Which column of sizes.ts every container takes. */
   readonly size: SizeClass;
 }
@@ -52,7 +53,8 @@ export const PROFILES: Record<Environment, Profile> = {
     kubeApiPort: 6443,
     overlays: [],
     prometheusRetention: "7d",
-    budget: { minFreeMemoryRatio: 0.4 },
+    // Half of the node's CPU and half of its memory stay for applications (issue 11).
+    budget: { minFreeMemoryRatio: 0.4, maxRequestsShare: 0.5 },
     size: "standard",
   },
   homelab: {
