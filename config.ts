@@ -3,8 +3,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ENVIRONMENTS, Environment, PROFILES, Profile } from "./components/lib/profiles";
 
-/** Always Free limits for VM.Standard.A1.Flex, in total across instances (OCI docs, "Always Free Resources"). */
-export const ALWAYS_FREE = { ocpus: 4, memoryGb: 24, bootVolumeGb: 200 } as const;
+/**
+ * Always Free limits for VM.Standard.A1.Flex, in total across instances, from 2026-06-15 for new and
+ * existing tenancies: 1,500 OCPU-hours and 9,000 GB-hours a month, "equivalent to 2 OCPUs and 12 GB
+ * of memory" (was 3,000 / 18,000, i.e. 4 / 24). Block volume 200 GB unchanged. Usage above it is
+ * billed or the instances are stopped. Source: docs.oracle.com/en-us/iaas/Content/FreeTier/
+ * freetier_topic-Always_Free_Resources.htm, as quoted in ripienaar/free-for-dev#4476 (merged
+ * 2026-06-13); mohankumarpaluru/oracle-freetier-instance-creation#85.
+ */
+export const ALWAYS_FREE = { ocpus: 2, memoryGb: 12, bootVolumeGb: 200 } as const;
 
 export interface OciConfig {
   readonly compartmentId: string;
@@ -136,8 +143,9 @@ function parseOci(src: ConfigSource): OciConfig {
   if (!/^ocid1\.(compartment|tenancy)\.oc\d+\.[a-z0-9-]*\.[a-z0-9]+$/.test(compartmentId)) {
     throw new ConfigError("compartmentId", `must be a compartment or tenancy OCID (ocid1.compartment.oc1..<id>), got "${compartmentId}"`);
   }
-  const ocpus = int(src, "ocpus", ALWAYS_FREE.ocpus, 1, 80);
-  const memoryGb = int(src, "memoryGb", ALWAYS_FREE.memoryGb, 1, 512);
+  // Default: the whole allowance as one node; profiles.ts (oci) says why one 2/12 beats two 1/6.
+  const ocpus = int(src, "ocpus", PROFILES.oci.defaultHostCpus, 1, 80);
+  const memoryGb = int(src, "memoryGb", PROFILES.oci.defaultHostMemoryGb, 1, 512);
   // A1.Flex allows 1 to 64 GB of memory per OCPU (OCI docs, "Flexible Shapes").
   if (memoryGb < ocpus || memoryGb > ocpus * 64) {
     throw new ConfigError("memoryGb", `must be between 1 and 64 GB per OCPU for VM.Standard.A1.Flex (${ocpus} to ${ocpus * 64} with ocpus=${ocpus}), got ${memoryGb}`);
@@ -150,7 +158,8 @@ function parseOci(src: ConfigSource): OciConfig {
     const total = { ocpus: ocpus * nodeCount, memoryGb: memoryGb * nodeCount, bootVolumeGb: bootVolumeGb * nodeCount };
     for (const [key, limit] of Object.entries(ALWAYS_FREE) as [keyof typeof ALWAYS_FREE, number][]) {
       if (total[key] > limit) {
-        throw new ConfigError(key, `${key} x nodeCount = ${total[key]} exceeds the Always Free limit of ${limit} in total across nodes; lower it or set platform:allowPaidShapes true`);
+        const per = { ocpus, memoryGb, bootVolumeGb }[key];
+        throw new ConfigError(key, `${key} x nodeCount = ${per} x ${nodeCount} = ${total[key]} exceeds the Always Free limit of ${limit} in total across nodes (A1: ${ALWAYS_FREE.ocpus} OCPU / ${ALWAYS_FREE.memoryGb} GB since 2026-06-15, ${ALWAYS_FREE.bootVolumeGb} GB block storage); lower it, or set platform:allowPaidShapes true to pay for the rest`);
       }
     }
   }

@@ -3,7 +3,7 @@
 import { PlatformConfig } from "../config";
 import { Budget, BudgetItem, capacityOf, computeBudget, assertBudget } from "./lib/budget";
 import { checkNodePorts, checkUniquePorts, DEFAULT_PORTS, hostPorts, PortPlan } from "./lib/endpoints";
-import { ContainerKey, sizeOf } from "./lib/sizes";
+import { ContainerKey, K3S_PACKAGED, sizeOf } from "./lib/sizes";
 
 export interface NodePlan {
   readonly name: string;
@@ -50,9 +50,12 @@ export function nodesOf(cfg: PlatformConfig): NodePlan[] {
 }
 
 export function budgetItems(cfg: PlatformConfig): BudgetItem[] {
-  return PLATFORM_CONTAINERS.map((c) => ({
+  const ours = PLATFORM_CONTAINERS.map((c) => ({
     name: `${c.component}/${c.key}`, resources: sizeOf(cfg.profile.size, c.key), replicas: c.replicas,
   }));
+  // K3s's own pods request from the same allocatable (one replica each, also on multi-node oci).
+  const k3s = Object.entries(K3S_PACKAGED).map(([key, resources]) => ({ name: `k3s/${key}`, resources }));
+  return [...ours, ...k3s];
 }
 
 export function planPlatform(cfg: PlatformConfig, ports: PortPlan = DEFAULT_PORTS): Plan {

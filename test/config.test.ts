@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import { ALWAYS_FREE, checkUnknownKeys, ConfigSource, isDnsName, isIpv4Cidr, parseConfig } from "../config";
-import { runStackError } from "./helpers/stack";
+import { runStack, runStackError, stackFileConfig } from "./helpers/stack";
 
 function source(values: Record<string, string>, secrets: Record<string, string> = {}): ConfigSource {
   return {
@@ -26,11 +26,26 @@ describe("config contract: valid input", () => {
     expect(cfg.stack).toBe("oci-prod");
   });
 
-  it("oci defaults: 4 OCPU, 24 GB, one node, 50 GB boot, Ubuntu 24.04", () => {
+  it("oci defaults: one node of 2 OCPU / 12 GB (the whole Always Free allowance), 50 GB boot, Ubuntu 24.04", () => {
     const cfg = parseConfig(source({ ...OCI }), "oci");
-    expect(cfg.oci).toMatchObject({ ocpus: 4, memoryGb: 24, nodeCount: 1, bootVolumeGb: 50, ubuntuVersion: "24.04", allowPaidShapes: false });
-    expect(cfg.hostCpus).toBe(4);
-    expect(cfg.hostMemoryGb).toBe(24);
+    expect(cfg.oci).toMatchObject({ ocpus: 2, memoryGb: 12, nodeCount: 1, bootVolumeGb: 50, ubuntuVersion: "24.04", allowPaidShapes: false });
+    expect(cfg.hostCpus).toBe(2);
+    expect(cfg.hostMemoryGb).toBe(12);
+  });
+
+  it("the Always Free limit is 2 OCPU / 12 GB of A1 and 200 GB of block storage in total (since 2026-06-15)", () => {
+    expect(ALWAYS_FREE).toEqual({ ocpus: 2, memoryGb: 12, bootVolumeGb: 200 });
+  });
+
+  it("the committed stacks/Pulumi.oci.yaml passes the free-tier guard at 2/12 without allowPaidShapes", () => {
+    const file = stackFileConfig("oci");
+    expect(file["platform:allowPaidShapes"]).toBeUndefined();
+    const values = Object.fromEntries(Object.entries(file).filter(([k]) => k.startsWith("platform:")).map(([k, v]) => [k.slice("platform:".length), v]));
+    const cfg = parseConfig(source(values), "oci");
+    expect(cfg.oci).toMatchObject({ ocpus: 2, memoryGb: 12, nodeCount: 1, allowPaidShapes: false });
+    expect(cfg.oci!.ocpus * cfg.oci!.nodeCount).toBeLessThanOrEqual(ALWAYS_FREE.ocpus);
+    expect(cfg.oci!.memoryGb * cfg.oci!.nodeCount).toBeLessThanOrEqual(ALWAYS_FREE.memoryGb);
+    expect(cfg.oci!.bootVolumeGb * cfg.oci!.nodeCount).toBeLessThanOrEqual(ALWAYS_FREE.bootVolumeGb);
   });
 
   it("homelab defaults: ubuntu user, port 22, the 15 GB host of the post-mortems", () => {
@@ -51,14 +66,16 @@ describe("config contract: valid input", () => {
     expect(await pulumi.isSecret(cfg.secrets.guestPassword!)).toBe(true);
   });
 
-  it("two A1 nodes of 2 OCPU / 12 GB fit the Always Free tier", () => {
-    const cfg = parseConfig(source({ ...OCI, nodeCount: "2", ocpus: "2", memoryGb: "12", bootVolumeGb: "100" }), "oci");
+  it("two A1 nodes of 1 OCPU / 6 GB fit the Always Free tier exactly", () => {
+    const cfg = parseConfig(source({ ...OCI, nodeCount: "2", ocpus: "1", memoryGb: "6", bootVolumeGb: "100" }), "oci");
     expect(cfg.hostCpus).toBe(ALWAYS_FREE.ocpus);
     expect(cfg.hostMemoryGb).toBe(ALWAYS_FREE.memoryGb);
   });
 
   it("paid shapes pass only with allowPaidShapes", () => {
     expect(parseConfig(source({ ...OCI, ocpus: "8", memoryGb: "48", allowPaidShapes: "true" }), "oci").oci?.ocpus).toBe(8);
+    expect(parseConfig(source({ ...OCI, ocpus: "4", memoryGb: "24", allowPaidShapes: "true" }), "oci").hostMemoryGb).toBe(24);
+    expect(() => parseConfig(source({ ...OCI, ocpus: "4", memoryGb: "24" }), "oci")).toThrow(/platform:ocpus: .*Always Free limit of 2/);
   });
 
   it("validators", () => {
@@ -83,9 +100,11 @@ describe("config contract: each bad input names the key and what is allowed", ()
     ["compartmentId not an OCID", "oci", { ...OCI, compartmentId: "my-compartment" }, {}, /platform:compartmentId: must be a compartment or tenancy OCID/],
     ["ocpus not a number", "oci", { ...OCI, ocpus: "four" }, {}, /platform:ocpus: must be a whole number from 1 to 80/],
     ["memory per OCPU out of range", "oci", { ...OCI, ocpus: "1", memoryGb: "80", allowPaidShapes: "true" }, {}, /platform:memoryGb: must be between 1 and 64 GB per OCPU/],
-    ["Always Free OCPUs exceeded", "oci", { ...OCI, nodeCount: "2" }, {}, /platform:ocpus: ocpus x nodeCount = 8 exceeds the Always Free limit of 4.*allowPaidShapes/],
-    ["Always Free memory exceeded", "oci", { ...OCI, ocpus: "2", memoryGb: "16", nodeCount: "2" }, {}, /platform:memoryGb: memoryGb x nodeCount = 32 exceeds the Always Free limit of 24/],
-    ["Always Free boot volume exceeded", "oci", { ...OCI, ocpus: "1", memoryGb: "6", nodeCount: "4", bootVolumeGb: "60" }, {}, /platform:bootVolumeGb: bootVolumeGb x nodeCount = 240 exceeds the Always Free limit of 200/],
+    ["Always Free OCPUs exceeded: 3 OCPU", "oci", { ...OCI, ocpus: "3" }, {}, /platform:ocpus: ocpus x nodeCount = 3 x 1 = 3 exceeds the Always Free limit of 2 in total.*2 OCPU \/ 12 GB since 2026-06-15.*platform:allowPaidShapes true/],
+    ["Always Free memory exceeded: 16 GB", "oci", { ...OCI, memoryGb: "16" }, {}, /platform:memoryGb: memoryGb x nodeCount = 16 x 1 = 16 exceeds the Always Free limit of 12 in total.*platform:allowPaidShapes true/],
+    ["Always Free OCPUs exceeded by nodeCount (default 2/12 x 2)", "oci", { ...OCI, nodeCount: "2" }, {}, /platform:ocpus: ocpus x nodeCount = 2 x 2 = 4 exceeds the Always Free limit of 2/],
+    ["Always Free memory exceeded by nodeCount", "oci", { ...OCI, ocpus: "1", memoryGb: "8", nodeCount: "2" }, {}, /platform:memoryGb: memoryGb x nodeCount = 8 x 2 = 16 exceeds the Always Free limit of 12/],
+    ["Always Free boot volume exceeded", "oci", { ...OCI, ocpus: "1", memoryGb: "6", nodeCount: "2", bootVolumeGb: "110" }, {}, /platform:bootVolumeGb: bootVolumeGb x nodeCount = 110 x 2 = 220 exceeds the Always Free limit of 200/],
     ["boot volume below OCI minimum", "oci", { ...OCI, bootVolumeGb: "20" }, {}, /platform:bootVolumeGb: must be a whole number from 50/],
     ["allowPaidShapes not boolean", "oci", { ...OCI, allowPaidShapes: "yes" }, {}, /platform:allowPaidShapes: must be true or false/],
     ["sshPublicKey malformed", "oci", { ...OCI, sshPublicKey: "hello" }, KEY, /platform:sshPublicKey: must be an OpenSSH public key/],
@@ -117,6 +136,9 @@ describe("bad config through the whole program registers nothing", () => {
     ["environment", "dev", { "platform:environment": "prod" }, /platform:environment: must be one of/],
     ["adminCidr", "oci", { "platform:adminCidr": undefined }, /platform:adminCidr: is required/],
     ["Always Free", "oci", { "platform:nodeCount": "3" }, /Always Free limit/],
+    ["Always Free: 3 OCPU", "oci", { "platform:ocpus": "3" }, /platform:ocpus: .*exceeds the Always Free limit of 2/],
+    ["Always Free: 16 GB", "oci", { "platform:memoryGb": "16" }, /platform:memoryGb: .*exceeds the Always Free limit of 12/],
+    ["Always Free: 2 nodes of 2/12", "oci", { "platform:nodeCount": "2", "platform:ocpus": "2", "platform:memoryGb": "12" }, /platform:ocpus: ocpus x nodeCount = 2 x 2 = 4 exceeds/],
     ["unknown key", "dev", { "platform:hostMemoryGB": "8" }, /platform:hostMemoryGB: is not a known key/],
   ];
   for (const [what, stack, config, message] of programCases) {
@@ -126,4 +148,19 @@ describe("bad config through the whole program registers nothing", () => {
       expect(created).toHaveLength(0);
     });
   }
+});
+
+describe("the oci stack at the Always Free tier (issue 11)", () => {
+  it("the committed oci stack evaluates at 2 OCPU / 12 GB: one A1 instance of that shape", async () => {
+    const { created } = await runStack("oci");
+    const instances = created.filter((c) => c.type === "oci:Core/instance:Instance");
+    expect(instances).toHaveLength(1);
+    expect(instances[0].inputs.shapeConfig).toEqual({ ocpus: 2, memoryInGbs: 12 });
+  });
+
+  it("more than the allowance evaluates only with allowPaidShapes", async () => {
+    const { created } = await runStack("oci", { config: { "platform:ocpus": "3", "platform:memoryGb": "16", "platform:allowPaidShapes": "true" } });
+    const instances = created.filter((c) => c.type === "oci:Core/instance:Instance");
+    expect(instances.map((i) => i.inputs.shapeConfig)).toEqual([{ ocpus: 3, memoryInGbs: 16 }]);
+  });
 });

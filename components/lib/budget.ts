@@ -79,6 +79,17 @@ export interface BudgetRules {
   readonly minFreeMemoryRatio: number;
   /** Most memory the platform may request, e.g. 4096 on dev. */
   readonly maxRequestsMi?: number;
+  /** Most share of the allocatable CPU, and separately of its memory, the platform may request (oci: 0.5). */
+  readonly maxRequestsShare?: number;
+}
+
+/** Requested share of the allocatable CPU and memory, 0..1 each. */
+export function requestShares(budget: Budget): { cpu: number; memory: number } {
+  const cap = budget.capacity;
+  return {
+    cpu: cap.cpuMillis > 0 ? budget.requests.cpuMillis / cap.cpuMillis : Infinity,
+    memory: cap.memoryMi > 0 ? budget.requests.memoryMi / cap.memoryMi : Infinity,
+  };
 }
 
 /** Throws a message naming the total, the capacity and the biggest consumers when it does not fit. */
@@ -94,10 +105,24 @@ export function assertBudget(budget: Budget, rules: BudgetRules): void {
   } else if (budget.freeMemoryRatio < rules.minFreeMemoryRatio) {
     problems.push(`memory requests ${Math.round(budget.requests.memoryMi)}Mi leave ${Math.round(budget.freeMemoryRatio * 100)}% of the allocatable ${cap.memoryMi}Mi free; at least ${Math.round(rules.minFreeMemoryRatio * 100)}% must stay free for applications`);
   }
+  if (rules.maxRequestsShare !== undefined) {
+    const share = requestShares(budget);
+    const pct = (x: number) => `${Math.round(x * 100)}%`;
+    const max = rules.maxRequestsShare;
+    const rows = [
+      ["CPU", share.cpu, `${budget.requests.cpuMillis}m`, `${cap.cpuMillis}m`, `${Math.floor(cap.cpuMillis * max)}m`],
+      ["memory", share.memory, `${Math.round(budget.requests.memoryMi)}Mi`, `${cap.memoryMi}Mi`, `${Math.floor(cap.memoryMi * max)}Mi`],
+    ] as const;
+    for (const [what, value, asked, total, most] of rows) {
+      if (value > max) {
+        problems.push(`${what} requests ${asked} are ${pct(value)} of the allocatable ${total}; the platform may take at most ${most} (${pct(max)}), the rest is for applications`);
+      }
+    }
+  }
   if (rules.maxRequestsMi !== undefined && budget.requests.memoryMi > rules.maxRequestsMi) {
     problems.push(`memory requests ${Math.round(budget.requests.memoryMi)}Mi exceed this environment's cap of ${rules.maxRequestsMi}Mi`);
   }
   if (problems.length > 0) {
-    throw new Error(`resource budget (PM-07) does not fit ${cap.description}: ${problems.join("; ")}. Biggest consumers: ${top}. Raise platform:hostMemoryGb/hostCpus (or ocpus/memoryGb), or lower component sizes in the environment profile.`);
+    throw new Error(`resource budget (PM-07) does not fit ${cap.description}: ${problems.join("; ")}. Biggest consumers: ${top}. Raise platform:hostMemoryGb/hostCpus (or ocpus/memoryGb; beyond the Always Free allowance also platform:allowPaidShapes), or lower component sizes in the environment profile.`);
   }
 }

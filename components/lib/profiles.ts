@@ -1,6 +1,7 @@
 // Environment profiles: the only place where oci, homelab and dev differ by default.
 // Components take typed args; environment differences reach them through these values
 // and through the overlays named here (pure functions, see overlays.ts).
+import type { BudgetRules } from "./budget";
 import type { SizeClass } from "./sizes";
 
 export type Environment = "oci" | "homelab" | "dev";
@@ -13,7 +14,7 @@ export type OverlayName = "drop-pvc-pod-security-context" | "readiness-health-pa
 export interface Profile {
   readonly host: HostKind;
   readonly cluster: ClusterKind;
-  /** Host capacity used by the budget when the config does not say (dev: the developer's Docker). */
+  /** Host capacity used by the budget when the config does not say (dev: the developer's Docker; oci: the default shape of each node, platform:ocpus / memoryGb). */
   readonly defaultHostCpus: number;
   readonly defaultHostMemoryGb: number;
   /** Default UI domain; undefined means the key is required. */
@@ -28,7 +29,7 @@ export interface Profile {
   /** Prometheus retention; small hosts keep less. */
   readonly prometheusRetention: string;
   /** PM-07: how much of the host the platform may take. */
-  readonly budget: { readonly minFreeMemoryRatio: number; readonly maxRequestsMi?: number };
+  readonly budget: BudgetRules;
   /** Which column of sizes.ts every container takes. */
   readonly size: SizeClass;
 }
@@ -37,14 +38,23 @@ export const PROFILES: Record<Environment, Profile> = {
   oci: {
     host: "oci",
     cluster: "k3s",
-    defaultHostCpus: 4,
-    defaultHostMemoryGb: 24,
+    // The default node: the whole Always Free allowance (config.ts ALWAYS_FREE, 2 OCPU / 12 GB since
+    // 2026-06-15) as ONE A1 node rather than two of 1/6. After the kubelet reservations of
+    // k3s-config.ts, 1 x 2/12 leaves 1800m / 9600Mi for pods, 2 x 1/6 only 2 x 800m / 2 x 4416Mi
+    // (1600m / 8832Mi): each node pays its own reservation floor (100m + 100m, >= 256Mi each), its own
+    // OS and K3s agent (~275 MB, docs.k3s.io "Resource Profiling"). That page measures a K3s server
+    // with a workload at ~1.6 GB: a 1/6 server reserves 1536Mi for it AND the OS, a 2/12 one 2304Mi.
+    // Two nodes also need flannel's VXLAN (8472/udp) between them, pin local-path volumes to one node,
+    // cap the largest pod at 800m, and take two 50 GB boot volumes of the 200 GB.
+    defaultHostCpus: 2,
+    defaultHostMemoryGb: 12,
     ingressHttpPort: 80,
     ingressHttpsPort: 443,
     kubeApiPort: 6443,
     overlays: [],
     prometheusRetention: "7d",
-    budget: { minFreeMemoryRatio: 0.4 },
+    // Half of the node's CPU and half of its memory stay for applications (issue 11).
+    budget: { minFreeMemoryRatio: 0.4, maxRequestsShare: 0.5 },
     size: "standard",
   },
   homelab: {
