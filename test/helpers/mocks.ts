@@ -33,18 +33,28 @@ users:
     client-key-data: bW9jaw==
 `;
 
-let ipCounter = 0;
+export interface MockOptions {
+  /** Added to each instance's address, to model a new public IP (a stopped and started node, a replacement). @default 0 */
+  readonly ipOffset?: number;
+}
 
-export function mocks(created: Created[]): pulumiType.runtime.Mocks {
+/** A stable small number per resource name, so two evaluations of a stack see the same addresses. */
+function nameIndex(name: string): number {
+  let h = 0;
+  for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) % 199;
+  return h + 1;
+}
+
+export function mocks(created: Created[], options: MockOptions = {}): pulumiType.runtime.Mocks {
   return {
     newResource(args) {
       created.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
       const state: Record<string, any> = { ...args.inputs };
       switch (args.type) {
         case "oci:Core/instance:Instance":
-          ipCounter++;
-          state.publicIp = `198.51.100.${ipCounter}`;
-          state.privateIp = `10.0.1.${ipCounter + 10}`;
+          // Stable per instance, like the state a second `up` reads back.
+          state.publicIp = `198.51.100.${(nameIndex(args.name) + (options.ipOffset ?? 0)) % 250 + 1}`;
+          state.privateIp = `10.0.1.${nameIndex(args.name) % 240 + 11}`;
           break;
         case "command:remote:Command":
         case "command:local:Command":

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { vi } from "vitest";
-import { Created, mocks, unwrap } from "./mocks";
+import { Created, MockOptions, mocks, unwrap } from "./mocks";
 import { assertEngineInvariants, EngineRecord, installEngineChecks } from "./engine";
 
 export const ROOT = path.resolve(__dirname, "../..");
@@ -41,6 +41,8 @@ export interface StackOptions {
   readonly stackName?: string;
   /** Skip the committed stack file. */
   readonly bare?: boolean;
+  /** How the mocks answer (e.g. a new public IP for the instances). */
+  readonly mocks?: MockOptions;
 }
 
 /** A fresh module graph with mocks and the stack's config installed; returns the runtime and the record. */
@@ -49,7 +51,7 @@ async function prepare(stack: string, opts: StackOptions) {
   const pulumi = await import("@pulumi/pulumi");
   const created: Created[] = [];
   const stackName = opts.stackName ?? stack;
-  pulumi.runtime.setMocks(mocks(created), "gitops-platform", stackName, false);
+  pulumi.runtime.setMocks(mocks(created, opts.mocks), "gitops-platform", stackName, false);
   const engine = installEngineChecks(pulumi, stackName, "gitops-platform");
   const config: Record<string, string> = { ...(opts.bare ? {} : stackFileConfig(stack)) };
   for (const [k, v] of Object.entries(opts.config ?? {})) {

@@ -1,0 +1,139 @@
+// What a second `pulumi up` would do, from two evaluations of the stack (before and after a
+// change): which resources the engine would create, delete, replace, update or leave alone. The
+// mocks never diff; these rules are the providers' and the engine's, each with its source.
+import { isDeepStrictEqual } from "util";
+import { Registration } from "./engine";
+import { plain } from "./mocks";
+import { StackRun } from "./stack";
+
+export type Change = "create" | "delete" | "replace" | "update" | "same";
+
+export interface ChangeSet {
+  readonly changes: ReadonlyMap<string, { readonly change: Change; readonly why: string }>;
+  /** URNs by change, sorted. */
+  of(change: Change): string[];
+  /** `type::name` of resources with that change, sorted (short and stable for assertions). */
+  names(change: Change): string[];
+  /** Resources whose outputs a preview cannot know (being replaced, or commands being re-run). */
+  readonly unknownInPreview: ReadonlySet<string>;
+}
+
+const K8S_NAME_PATHS = ["metadata.name", "metadata.namespace"];
+
+/** Input paths (dotted) whose values differ, after unwrapping secrets; ignoreChanges paths left out. */
+export function changedPaths(before: unknown, after: unknown, ignore: readonly string[] = [], at = ""): string[] {
+  if (ignore.some((p) => at === p || at.startsWith(`${p}.`) || at.startsWith(`${p}[`))) return [];
+  const a = plain(before);
+  const b = plain(after);
+  if (isDeepStrictEqual(a, b)) return [];
+  const isObj = (v: unknown) => v !== null && typeof v === "object" && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => changedPaths(a[k], b[k], ignore, at ? `${at}.${k}` : k));
+  }
+  return [at];
+}
+
+const startsWithAny = (paths: readonly string[], prefixes: readonly string[]) =>
+  paths.filter((p) => prefixes.some((x) => p === x || p.startsWith(`${x}.`) || p.startsWith(`${x}[`)));
+
+/** The server of the kubeconfig's current context (pulumi-kubernetes' replacement heuristic compares it). */
+function kubeconfigServer(kubeconfig: unknown): string | undefined {
+  const text = plain(kubeconfig);
+  if (typeof text !== "string") return undefined;
+  const m = /server:\s*(\S+)/.exec(text);
+  return m ? m[1] : undefined;
+}
+
+/** Why a change of these paths replaces the resource, or undefined for an in-place update. */
+function replaceReason(r: Registration, before: Registration, paths: readonly string[], providers: Map<string, Registration>): string | undefined {
+  const t = r.type;
+  const forced = startsWithAny(paths, r.replaceOnChanges);
+  if (forced.length) return `replaceOnChanges: ${forced.join(", ")}`;
+  if (t === "pulumi:providers:kubernetes") {
+    // pulumi-kubernetes provider.go DiffConfig: with clusterIdentifier only its change replaces;
+    // without it a different cluster (server) in the kubeconfig does.
+    if (r.inputs.clusterIdentifier !== undefined || before.inputs.clusterIdentifier !== undefined) {
+      return paths.includes("clusterIdentifier") ? "clusterIdentifier changed" : undefined;
+    }
+    return kubeconfigServer(r.inputs.kubeconfig) !== kubeconfigServer(before.inputs.kubeconfig) ? "kubeconfig points at another server (no clusterIdentifier)" : undefined;
+  }
+  if (t.startsWith("kubernetes:")) {
+    if (t.startsWith("kubernetes:helm.sh/")) return undefined;
+    const named = startsWithAny(paths, K8S_NAME_PATHS);
+    if (named.length) return `${named.join(", ")} changed (another object)`;
+    const provider = r.provider ? providers.get(r.provider.split("::").slice(0, -1).join("::")) : undefined;
+    const flag = (k: string) => plain(provider?.inputs[k]) === true || plain(provider?.inputs[k]) === "true";
+    // pulumi-kubernetes: Secret/ConfigMap data is replaced unless enableSecretMutable / enableConfigMapMutable, or always when immutable.
+    if (/:core\/v1:(Secret|ConfigMap)$/.test(t)) {
+      const data = startsWithAny(paths, ["data", "stringData", "binaryData", "immutable", "type"]);
+      const mutable = t.endsWith("Secret") ? flag("enableSecretMutable") : flag("enableConfigMapMutable");
+      if (data.length && (!mutable || plain(r.inputs.immutable) === true)) return `${data.join(", ")} changed (${t.endsWith("Secret") ? "enableSecretMutable" : "enableConfigMapMutable"} off or immutable)`;
+      return undefined;
+    }
+    // Fields the API server refuses to update (apps/v1 and batch/v1 validation).
+    const immutable: Record<string, string[]> = {
+      "kubernetes:batch/v1:Job": ["spec.template", "spec.selector", "spec.completions"],
+      "kubernetes:apps/v1:Deployment": ["spec.selector"],
+      "kubernetes:apps/v1:StatefulSet": ["spec.selector", "spec.volumeClaimTemplates", "spec.serviceName", "spec.podManagementPolicy"],
+      "kubernetes:core/v1:PersistentVolumeClaim": ["spec.accessModes", "spec.storageClassName", "spec.volumeName", "spec.selector"],
+      "kubernetes:core/v1:Service": ["spec.clusterIP"],
+    };
+    const hit = startsWithAny(paths, immutable[t] ?? []);
+    return hit.length ? `immutable ${hit.join(", ")} changed` : undefined;
+  }
+  if (t === "command:remote:Command" || t === "command:local:Command") {
+    // pulumi-command: triggers replace; create/update/stdin/environment/connection changes run `update`.
+    const trig = startsWithAny(paths, ["triggers"]);
+    return trig.length ? "triggers changed" : undefined;
+  }
+  if (t.startsWith("random:") || t.startsWith("tls:")) return `inputs ${paths.join(", ")} changed (random and tls resources replace on any input)`;
+  if (t === "oci:Core/instance:Instance") {
+    // terraform-provider-oci core_instance_resource.go: ForceNew fields.
+    const hit = startsWithAny(paths, ["availabilityDomain", "sourceDetails.sourceType", "sourceDetails.sourceId", "createVnicDetails.subnetId", "createVnicDetails.assignPublicIp", "metadata", "extendedMetadata", "isPvEncryptionInTransitEnabled"]);
+    return hit.length ? `${hit.join(", ")} changed (ForceNew)` : undefined;
+  }
+  return undefined;
+}
+
+/** Compares two evaluations the way the engine diffs state against a new program run. */
+export function changesBetween(before: StackRun, after: StackRun): ChangeSet {
+  const changes = new Map<string, { change: Change; why: string }>();
+  const custom = (run: StackRun) => new Map([...run.engine.resources].filter(([, r]) => r.custom));
+  const a = custom(before);
+  const b = custom(after);
+  const providers = new Map([...b].filter(([, r]) => r.type.startsWith("pulumi:providers:")));
+  // Providers first: a replaced provider replaces every resource it manages.
+  const order = [...b.keys()].sort((x, y) => Number(!b.get(x)!.type.startsWith("pulumi:providers:")) - Number(!b.get(y)!.type.startsWith("pulumi:providers:")));
+  for (const urn of order) {
+    const r = b.get(urn)!;
+    const old = a.get(urn);
+    if (!old) { changes.set(urn, { change: "create", why: "new" }); continue; }
+    const providerUrn = r.provider?.split("::").slice(0, -1).join("::");
+    if (providerUrn && changes.get(providerUrn)?.change === "replace") { changes.set(urn, { change: "replace", why: `its provider ${providerUrn.split("::").pop()} is replaced` }); continue; }
+    const paths = changedPaths(old.inputs, r.inputs, r.ignoreChanges);
+    if (paths.length === 0) { changes.set(urn, { change: "same", why: "" }); continue; }
+    const reason = replaceReason(r, old, paths, providers);
+    changes.set(urn, reason ? { change: "replace", why: reason } : { change: "update", why: paths.join(", ") });
+  }
+  for (const urn of a.keys()) if (!b.has(urn)) changes.set(urn, { change: "delete", why: "gone from the program" });
+  const unknown = new Set<string>();
+  for (const [urn, c] of changes) {
+    const t = (b.get(urn) ?? a.get(urn))!.type;
+    if (c.change === "replace" || c.change === "create" || (c.change === "update" && t.startsWith("command:"))) unknown.add(urn);
+  }
+  const of = (change: Change) => [...changes].filter(([, c]) => c.change === change).map(([u]) => u).sort();
+  return {
+    changes,
+    of,
+    names: (change) => of(change).map((u) => { const r = (b.get(u) ?? a.get(u))!; return `${r.type}::${r.name}`; }).sort(),
+    unknownInPreview: unknown,
+  };
+}
+
+/** The resources an input of `urn` came from (transitively through the dependency record of that input). */
+export function inputSources(run: StackRun, urn: string, property: string): string[] {
+  const r = run.engine.resources.get(urn);
+  if (!r) throw new Error(`no resource ${urn}`);
+  return [...(r.propertyDependencies[property] ?? [])].sort();
+}
