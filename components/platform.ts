@@ -85,6 +85,11 @@ export class Platform extends pulumi.ComponentResource {
       kubeconfig: this.kubeconfig,
       enableServerSideApply: true,
       deleteUnreachable: true,
+      // A rotated credential updates its Secret in place (server-side apply) instead of delete +
+      // create, which would drop keys other managers added (Argo CD's server.secretkey) and briefly
+      // leave consumers without it. Same for ConfigMaps.
+      enableSecretMutable: true,
+      enableConfigMapMutable: true,
     }, { parent: this });
 
     const ctx: ClusterContext = { environment: cfg.environment, profile: cfg.profile, endpoints: ep };
