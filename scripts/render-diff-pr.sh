@@ -2,17 +2,17 @@
 # A pull request's render diff, offline: renders its merge base and its head with `npm run render`
 # (Pulumi mocks: no credentials, no cluster) and writes the difference as Markdown with the head's
 # scripts/render-diff.ts. Run from the head's checkout, with the base commit in its history.
-#   BASE_SHA=<sha> [OUT=render-diff.md] bash scripts/render-diff-pr.sh
+#   BASE_REV=<commit or ref> [OUT=render-diff.md] bash scripts/render-diff-pr.sh
 # The comment is written even when a side does not render; the exit status is the head's render.
 set -euo pipefail
-: "${BASE_SHA:?BASE_SHA: the pull request base commit}"
+: "${BASE_REV:?BASE_REV: the pull request base (a commit or a ref)}"
 root="$(git rev-parse --show-toplevel)"
 cd "$root"
 out="${OUT:-render-diff.md}"
 head="$(git rev-parse HEAD)"
 # The merge base, not the base branch's tip: the diff shows what this pull request changes.
-if ! base="$(git merge-base "$BASE_SHA" "$head")"; then
-  echo "no merge base between $BASE_SHA and $head: is the history complete (fetch-depth: 0)?" >&2
+if ! base="$(git merge-base "$BASE_REV" "$head")"; then
+  echo "no merge base between $BASE_REV and $head: is the history complete (fetch-depth: 0)?" >&2
   exit 1
 fi
 work="$(mktemp -d)"

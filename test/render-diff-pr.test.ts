@@ -70,7 +70,7 @@ function scenario(name: string, head: { value: string; lock?: string }) {
   const summary = path.join(tmp, `${name}-summary.md`);
   const r = spawnSync("bash", [path.join(ROOT, "scripts/render-diff-pr.sh")], {
     cwd: repo, encoding: "utf8", timeout: 60_000,
-    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, BASE_SHA: baseTip, NPM_LOG: log, REAL_ROOT: ROOT, GITHUB_STEP_SUMMARY: summary },
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, BASE_REV: baseTip, NPM_LOG: log, REAL_ROOT: ROOT, GITHUB_STEP_SUMMARY: summary },
   });
   const comment = fs.existsSync(path.join(repo, "render-diff.md")) ? fs.readFileSync(path.join(repo, "render-diff.md"), "utf8") : "";
   return { repo, r, comment, mergeBase, npm: fs.readFileSync(log, "utf8").trim().split("\n"), summary: fs.existsSync(summary) ? fs.readFileSync(summary, "utf8") : "", worktrees: git(repo, "worktree", "list") };
