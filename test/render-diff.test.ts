@@ -202,6 +202,9 @@ describe("render diff: size bound", () => {
       const out = formatDiff(diffRenders(b, h), { maxChars: max });
       expect(out.length, String(max)).toBeLessThanOrEqual(max);
       expect(out).toContain("| `oci` |");
+      // Whole sections give way, ending on the note; not a cut in the middle of one.
+      expect(out.trimEnd().endsWith("(`npm run render:diff` locally)."), String(max)).toBe(true);
+      expect(out).not.toContain("cut at the comment limit");
     }
     expect(markdown).not.toContain("Truncated");
   });
