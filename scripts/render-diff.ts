@@ -182,18 +182,27 @@ export interface StackDiff {
   readonly duplicates: readonly string[];
 }
 
-/** Objects by key; a key two resources share gets each resource's name so that neither is lost. */
+/**
+ * Objects by key. A key two resources share gets each resource's name, and resources that share
+ * the name as well (a duplicate URN) a number, in content order: the pairing of base and head
+ * must not depend on the order a render or its files list them in.
+ */
 function indexObjects(objects: readonly RenderedObject[]): { byKey: Map<string, Obj>; duplicates: string[] } {
-  const count = new Map<string, number>();
-  for (const o of objects) count.set(o.key, (count.get(o.key) ?? 0) + 1);
+  const groups = new Map<string, RenderedObject[]>();
+  for (const o of objects) groups.set(o.key, [...(groups.get(o.key) ?? []), o]);
   const byKey = new Map<string, Obj>();
-  for (const o of objects) {
-    let key = (count.get(o.key) ?? 0) > 1 ? `${o.key} [${o.name}]` : o.key;
-    // Same resource name as well (a duplicate URN): number them in render order.
-    for (let n = 2; byKey.has(key); n++) key = `${o.key} [${o.name} #${n}]`;
-    byKey.set(key, o.object);
+  for (const [key, group] of groups) {
+    if (group.length === 1) { byKey.set(key, group[0].object); continue; }
+    const sorted = group.map((o) => ({ o, json: stableJson(o.object) }))
+      .sort((a, b) => byCodepoint(a.o.name, b.o.name) || byCodepoint(a.json, b.json));
+    const seen = new Map<string, number>();
+    for (const { o } of sorted) {
+      const n = (seen.get(o.name) ?? 0) + 1;
+      seen.set(o.name, n);
+      byKey.set(`${key} [${o.name}${n > 1 ? ` #${n}` : ""}]`, o.object);
+    }
   }
-  return { byKey, duplicates: [...count].filter(([, n]) => n > 1).map(([k]) => k).sort(byCodepoint) };
+  return { byKey, duplicates: [...groups].filter(([, g]) => g.length > 1).map(([k]) => k).sort(byCodepoint) };
 }
 
 export function diffStack(stack: string, base: StackRender | undefined, head: StackRender | undefined): StackDiff {

@@ -9,10 +9,17 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { Evaluation } from "../scripts/evaluate";
 import { renderStack, writeRendered } from "../scripts/render";
 import {
-  COMMENT_LIMIT, MARKER, diffRenders, diffStack, diffValues, formatDiff, loadRenders, objectKey, parseArgs, unifiedDiff,
+  COMMENT_LIMIT, MARKER, diffRenders, diffStack, diffValues, formatDiff, loadRenders, objectKey, parseArgs, parseRenderFiles, unifiedDiff,
 } from "../scripts/render-diff";
 import { markerLine } from "../scripts/pr-comment";
 import type { Created } from "./helpers/mocks";
+
+/** The render as a base without render.json reads it: from its YAML files. */
+function parseRenderFilesOf(dir: string) {
+  const files = new Map<string, string>();
+  for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) if (fs.statSync(path.join(dir, f)).isFile()) files.set(f.split(path.sep).join("/"), fs.readFileSync(path.join(dir, f), "utf8"));
+  return parseRenderFiles("homelab", files);
+}
 
 const SIG = "4dabf18193072939515e22adb298388d";
 const secret = (value: unknown) => ({ [SIG]: "1b47061264138c4ac30d75fd1eb44270", value });
@@ -150,6 +157,17 @@ describe("render diff: edge cases", () => {
     expect(d.added).toEqual(["Namespace new [new-again]", "Namespace new [new]"]);
     expect(formatDiff([d])).toContain("New here: declared by more than one resource");
     expect(diffStack("homelab", twice.get("homelab"), twice.get("homelab")).duplicates).toEqual([]);
+  });
+
+  it("two resources with one URN pair up by content, whatever order the render or its files list them in", () => {
+    const policy = (dir: string) => created("kubernetes:networking.k8s.io/v1:NetworkPolicy", "np-allow", {
+      apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "allow", namespace: "apps" }, spec: { podSelector: {}, policyTypes: [dir] },
+    });
+    const dup = renderSide("dup", [evaluation("homelab", [policy("Ingress"), policy("Egress")])]).get("homelab")!;
+    const yamlOnly = parseRenderFilesOf(path.join(tmp, "dup", "homelab"));
+    const reversed = { ...dup, objects: [...dup.objects].reverse() };
+    for (const other of [yamlOnly, reversed]) expect(diffStack("homelab", other, dup).changed).toEqual([]);
+    expect(diffStack("homelab", dup, dup).unchanged).toBe(2);
   });
 
   it("a side that did not render is named with the end of its log; a new stack lists its objects", () => {
