@@ -4,8 +4,8 @@
 //   GET/POST /repos/{owner}/{repo}/issues/{index}/comments, PATCH /repos/{owner}/{repo}/issues/comments/{id}
 // GitHub: $GITHUB_API_URL with the job's GITHUB_TOKEN (author github-actions[bot]).
 // Gitea: the runner's instance URL + /api/v1 with the job's token (author gitea-actions). act_runner
-// puts that URL in every job as ACTIONS_RESULTS_URL; it is the one job containers reach (PM-24),
-// unlike gitea.server_url (Gitea's ROOT_URL).
+// puts that URL in every job as ACTIONS_RESULTS_URL (internal/app/run/runner.go, act_runner#473);
+// it is the one job containers reach (PM-24), unlike gitea.server_url (Gitea's ROOT_URL).
 //   tsx scripts/pr-comment.ts FILE [--marker NAME] [--preview STACK --outcome OUTCOME]
 // Env: FORGE (github | gitea), TOKEN, REPOSITORY (owner/name), PR_NUMBER; COMMENT_AUTHOR overrides
 // the expected author (a personal token). A token that may not write (a pull request from a fork
