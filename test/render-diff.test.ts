@@ -8,9 +8,8 @@ import * as path from "path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Evaluation } from "../scripts/evaluate";
 import { renderStack, writeRendered } from "../scripts/render";
-import {
-  COMMENT_LIMIT, MARKER, diffRenders, diffStack, diffValues, formatDiff, loadRenders, objectKey, parseArgs, parseRenderFiles, unifiedDiff,
-} from "../scripts/render-diff";
+import { diffRenders, diffStack, diffValues, loadRenders, objectKey, parseArgs, parseRenderFiles } from "../scripts/render-diff";
+import { COMMENT_LIMIT, MARKER, formatDiff, unifiedDiff } from "../scripts/render-diff-format";
 import { markerLine } from "../scripts/pr-comment";
 import type { Created } from "./helpers/mocks";
 
