@@ -8,7 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { REDACTED, REDACTED_B64, RENDER_FORMAT, SECRET_DIGEST, stableJson } from "./render";
+import { REDACTED, REDACTED_B64, RENDER_FORMAT, SECRET_DIGEST, digestOf, stableJson } from "./render";
 import { FormatOptions, formatDiff } from "./render-diff-format";
 
 
@@ -149,7 +149,7 @@ export function diffValues(a: unknown, b: unknown, at = ""): FieldChange[] {
 function plainSecrets(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(plainSecrets);
   if (isObj(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainSecrets(v)]));
-  if (typeof value === "string" && (value === REDACTED_B64 || new RegExp(`^${SECRET_DIGEST.source}$`).test(value))) return REDACTED;
+  if (isPlaceholder(value)) return REDACTED;
   return value;
 }
 
@@ -201,8 +201,21 @@ function indexObjects(objects: readonly RenderedObject[]): { byKey: Map<string, 
   return { byKey, duplicates: [...groups].filter(([, g]) => g.length > 1).map(([k]) => k).sort(byCodepoint) };
 }
 
+const isPlaceholder = (v: unknown) => v === REDACTED || v === REDACTED_B64 || (typeof v === "string" && new RegExp(`^${SECRET_DIGEST.source}$`).test(v));
+
+/**
+ * The comment may be public (a GitHub pull request): the values of a Secret are never shown, even
+ * one a component forgot to mark secret. They become digests, so a change still shows as one.
+ */
+export function maskSecretData(object: Obj): Obj {
+  if (object.apiVersion !== "v1" || object.kind !== "Secret") return object;
+  const mask = (m: unknown) => (isObj(m) ? Object.fromEntries(Object.entries(m).map(([k, v]) => [k, isPlaceholder(v) ? v : digestOf(v)])) : m);
+  return { ...object, ...("data" in object ? { data: mask(object.data) } : {}), ...("stringData" in object ? { stringData: mask(object.stringData) } : {}) };
+}
+
 export function diffStack(stack: string, base: StackRender | undefined, head: StackRender | undefined): StackDiff {
-  const normalize = base?.source === "yaml" || head?.source === "yaml" ? plainSecrets : (v: unknown) => v;
+  const plain = base?.source === "yaml" || head?.source === "yaml" ? plainSecrets : (v: unknown) => v;
+  const normalize = (v: unknown) => plain(isObj(v) ? maskSecretData(v) : v);
   const bi = indexObjects(base?.objects ?? []);
   const b = bi.byKey;
   const h = indexObjects(head?.objects ?? []);

@@ -33,7 +33,7 @@ export function stableJson(value: unknown, indent?: number): string {
  * no credentials), it never leaves render.json, and render-diff prints `[secret]` in its place.
  */
 export const SECRET_DIGEST = /\[secret:[0-9a-f]{16}\]/g;
-const digestOf = (v: unknown) => `[secret:${createHash("sha256").update(`render-secret\0${stableJson(v)}`).digest("hex").slice(0, 16)}]`;
+export const digestOf = (v: unknown): string => `[secret:${createHash("sha256").update(`render-secret\0${stableJson(v)}`).digest("hex").slice(0, 16)}]`;
 
 /**
  * Replaces secrets with a placeholder of the same type (string), resource references with their URN.

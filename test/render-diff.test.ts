@@ -113,6 +113,18 @@ describe("render diff: what changed", () => {
     expect(fs.readFileSync(path.join(tmp, "head", "homelab", "render.json"), "utf8")).toMatch(/\[secret:[0-9a-f]{16}\]/);
   });
 
+  it("a Secret's values stay hidden even where a component forgot pulumi.secret; a change still shows", () => {
+    const plain = (v: string) => created("kubernetes:core/v1:Secret", "leaky", {
+      apiVersion: "v1", kind: "Secret", metadata: { name: "leaky", namespace: "apps" }, stringData: { token: v }, data: { raw: Buffer.from(v).toString("base64") },
+    });
+    const b = renderSide("leaky-base", [evaluation("homelab", [plain("letmein-1")])]);
+    const h = renderSide("leaky-head", [evaluation("homelab", [plain("letmein-2")])]);
+    const out = formatDiff(diffRenders(b, h));
+    expect(out).toContain("@@ stringData.token (secret value changed)");
+    expect(out).toContain("@@ data.raw (secret value changed)");
+    expect(out).not.toMatch(/letmein|bGV0bWVpb/);
+  });
+
   it("multi-line values get a line diff with context", () => {
     expect(unifiedDiff("a\nb\nc\nd\ne\nf\ng\nh\ni", "a\nb\nc\nd\nE\nf\ng\nh\ni", 1)).toEqual(["  …", "  d", "- e", "+ E", "  f", "  …"]);
     expect(markdown).toContain("@@ data[\"run.sh\"]\n  #!/bin/sh\n  set -eu\n  echo one\n- echo two\n+ echo 2\n  echo three\n  echo four");
