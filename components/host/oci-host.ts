@@ -184,8 +184,11 @@ export class OciHost extends pulumi.ComponentResource {
       if (args.sshPublicKey) {
         const userPublicKey = args.sshPublicKey;
         const adoptKey = pulumi.all([instance.metadata, stackPublicKey, privateKey, pulumi.output(args.sshPrivateKey)])
-          .apply(([metadata, publicKey, stackPrivate, userPrivate]) =>
-            adoptionKey(displayName, metadata?.ssh_authorized_keys ?? "", { publicKey, privateKey: stackPrivate }, userPublicKey, userPrivate));
+          .apply(([metadata, publicKey, stackPrivate, userPrivate]) => {
+            const chosen = adoptionKey(displayName, metadata?.ssh_authorized_keys ?? "", { publicKey, privateKey: stackPrivate }, userPublicKey, userPrivate);
+            if (chosen.warning) void pulumi.log.warn(chosen.warning, this);
+            return chosen.privateKey;
+          });
         adopt.push(new command.remote.Command(`${name}-${nodeName}-stack-key`, {
           connection: { ...connection, privateKey: pulumi.secret(adoptKey) },
           create: RUN_STDIN, stdin: keysScript, addPreviousOutputInEnv: false,

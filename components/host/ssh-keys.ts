@@ -1,5 +1,6 @@
-// Which SSH keys an OCI node trusts. Pulumi always connects with the stack's own key (a
-// tls.PrivateKey kept in state, authorized at launch), never with the user's: OCI reads
+// Which SSH keys an OCI node trusts. Pulumi connects with the stack's own key (a tls.PrivateKey
+// kept in state, authorized at launch), not with the user's (once only, to adopt a node an older
+// program launched with the user's key alone): OCI reads
 // ssh_authorized_keys only at launch, so a changed platform:sshPublicKey would otherwise leave
 // Pulumi with a key the node does not trust. The user's key is installed next to the stack's by
 // scripts/authorized-keys.sh, which swaps it when it changes.
@@ -31,16 +32,20 @@ const blob = (key: string) => oneLine(key).split(/\s+/).slice(0, 2).join(" ");
 /**
  * The private key that authorizes the stack's key on a node, from the keys it was launched with:
  * the stack's when it has it; the user's when it was launched with the user's alone (an older
- * program); otherwise the stack's (authorized by an earlier run). Fails naming the config key when
- * the user's private key is needed and missing.
+ * program); otherwise the stack's (authorized by an earlier run). The program cannot tell whether
+ * an older node was adopted already, so a missing user key is a warning, not an error: refusing
+ * would block every later run of a node adopted long ago.
  */
 export function adoptionKey(
   node: string, launchKeys: string, stack: { publicKey: string; privateKey: string }, userPublicKey: string, userPrivateKey: string | undefined,
-): string {
+): { privateKey: string; warning?: string } {
   const launched = launchKeys.split(/\r?\n/).filter((l) => l.trim()).map(blob);
-  if (launched.includes(blob(stack.publicKey)) || !launched.includes(blob(userPublicKey))) return stack.privateKey;
+  if (launched.includes(blob(stack.publicKey)) || !launched.includes(blob(userPublicKey))) return { privateKey: stack.privateKey };
   if (userPrivateKey === undefined) {
-    throw new Error(`platform:sshPrivateKey: node ${node} was launched with platform:sshPublicKey alone; set its private key once (pulumi config set --secret platform:sshPrivateKey < ~/.ssh/id_ed25519) so that the stack can authorize its own key; it is not needed afterwards`);
+    return {
+      privateKey: stack.privateKey,
+      warning: `node ${node} was launched with platform:sshPublicKey alone: if its commands fail to authenticate, set the private key for one run (pulumi config set --secret platform:sshPrivateKey < ~/.ssh/id_ed25519) so that the stack can authorize its own key`,
+    };
   }
-  return userPrivateKey;
+  return { privateKey: userPrivateKey };
 }
