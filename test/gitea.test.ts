@@ -157,7 +157,7 @@ describe("gitea-http Service and policies (pure)", () => {
 describe("Gitea component under mocks", () => {
   it("PM-09 registers the namespace, Secrets (secret values), the chart and gitea-http; exports its ClusterIP", async () => {
     const { Gitea } = await import("../components/gitops/gitea");
-    const g = new Gitea("gitea", { ctx: ctx(), adminPassword: pulumi.secret("admin-pass-123"), runnerToken: pulumi.secret("t".repeat(40)) });
+    const g = new Gitea("gitea", { ctx: ctx(), adminPassword: pulumi.secret("admin-pass-123"), runnerToken: pulumi.secret("t".repeat(40)), fingerprintKey: pulumi.secret("fingerprint-key") });
     expect(await unwrap(g.clusterIP)).toBe("10.43.12.34");
     expect(await pulumi.isSecret(g.adminPassword)).toBe(true);
     expect(g.adminUser).toBe(GITEA_ADMIN_USER);

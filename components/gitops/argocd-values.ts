@@ -8,11 +8,28 @@ import { K8sObject, namespace } from "../lib/k8s";
 import { sizeOf } from "../lib/sizes";
 
 /**
- * Fixed password mtimes: the chart defaults an empty admin mtime to `now` at render time, which
- * would diff on every preview. Argo CD only uses the mtime to expire older sessions.
+ * Default password mtimes for the pure builder. The chart defaults an empty admin mtime to `now`
+ * at render time, which would diff on every preview. The component passes the time each password
+ * first appeared instead (password-mtime.ts), since Argo CD refuses sessions issued before the mtime
+ * and a rotation must end the old password's sessions.
  */
 export const ADMIN_PASSWORD_MTIME = "2026-01-01T00:00:00Z";
 export const GUEST_PASSWORD_MTIME = "2026-01-01T00:00:00Z";
+
+/**
+ * argocd-secret's JWT signing key. The chart never renders it (templates/argocd-configs/argocd-secret.yaml);
+ * argocd-server generates one at start when it is missing (argo-cd v3.4.4 util/settings/settings.go
+ * InitializeSettings) and only then, so a Secret recreated without it fails every login until a
+ * restart. The stack's own value makes it survive whatever happens to the Secret.
+ */
+export const SERVER_SECRET_KEY = "server.secretkey";
+
+/**
+ * On argocd-secret: an existing install has server.secretkey owned by argocd-server's field manager,
+ * so the stack's first server-side apply of it conflicts; force takes the field over
+ * (pulumi-kubernetes await.go patchForce). It also restores a password changed in the UI: the stack owns them.
+ */
+export const ARGOCD_SECRET_ANNOTATIONS = { "pulumi.com/patchForce": "true" } as const;
 
 /** The read-only account of PM-05. */
 export const GUEST_ACCOUNT = "guest";
@@ -40,6 +57,12 @@ export interface ArgoCdValuesArgs {
   readonly adminPasswordHash: pulumi.Input<string>;
   /** bcrypt hash of the guest password (PM-05). */
   readonly guestPasswordHash: pulumi.Input<string>;
+  /** When the admin password last changed (RFC 3339). @default ADMIN_PASSWORD_MTIME */
+  readonly adminPasswordMtime?: pulumi.Input<string>;
+  /** When the guest password last changed (RFC 3339). @default GUEST_PASSWORD_MTIME */
+  readonly guestPasswordMtime?: pulumi.Input<string>;
+  /** JWT signing key (secret) for argocd-secret's server.secretkey. @default none: argocd-server generates one */
+  readonly serverSecretKey?: pulumi.Input<string>;
   /** Repo-server liveness timing. @default { timeoutSeconds: 10, initialDelaySeconds: 30 } (PM-34 minima) */
   readonly repoServerLiveness?: { readonly timeoutSeconds: number; readonly initialDelaySeconds: number };
   /** ApplicationSet controller replicas: we use none, and the budget counts none. @default 0 */
@@ -99,11 +122,13 @@ export function argoCdValues(args: ArgoCdValuesArgs): Record<string, any> {
       },
       secret: {
         createSecret: true,
+        annotations: { ...ARGOCD_SECRET_ANNOTATIONS },
         argocdServerAdminPassword: args.adminPasswordHash,
-        argocdServerAdminPasswordMtime: ADMIN_PASSWORD_MTIME,
+        argocdServerAdminPasswordMtime: args.adminPasswordMtime ?? ADMIN_PASSWORD_MTIME,
         extra: {
           [`accounts.${GUEST_ACCOUNT}.password`]: args.guestPasswordHash,
-          [`accounts.${GUEST_ACCOUNT}.passwordMtime`]: GUEST_PASSWORD_MTIME,
+          [`accounts.${GUEST_ACCOUNT}.passwordMtime`]: args.guestPasswordMtime ?? GUEST_PASSWORD_MTIME,
+          ...(args.serverSecretKey !== undefined ? { [SERVER_SECRET_KEY]: args.serverSecretKey } : {}),
         },
       },
     },
