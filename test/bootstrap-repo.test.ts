@@ -105,6 +105,14 @@ describe("bootstrapJob (pure)", () => {
     expect(volumes[mounts["/content"]].configMap.name).toBe("bootstrap-repo-content");
   });
 
+  it("keepImageTags: passed as KEEP_IMAGE_TAGS, only images without a tag", () => {
+    const job = bootstrapJob({ ...jobArgs, keepImageTags: ["registry.platform.internal:5000/platform/sample-api"] });
+    const env = Object.fromEntries(job.spec.template.spec.containers[0].env.map((e: any) => [e.name, e]));
+    expect(env.KEEP_IMAGE_TAGS.value).toBe("registry.platform.internal:5000/platform/sample-api");
+    expect(() => bootstrapJob({ ...jobArgs, keepImageTags: ["registry.platform.internal:5000/platform/sample-api:1.0.0"] })).toThrow(/without a tag/);
+    expect(bootstrapJob(jobArgs).spec.template.spec.containers[0].env.map((e: any) => e.name)).not.toContain("KEEP_IMAGE_TAGS");
+  });
+
   it("refuses a :latest or loopback image", () => {
     expect(() => bootstrapJob({ ...jobArgs, image: "docker.io/alpine/git:latest" })).toThrow(/latest/);
     expect(() => bootstrapJob({ ...jobArgs, image: "localhost:5000/git:1.0.0" })).toThrow(/PM-15/);

@@ -8,6 +8,7 @@
 // The K3s token and what the nodes' containerd does with the registry password (registries.yaml,
 // the k3d config) belong to the cluster components and their own tests: left out here.
 import { beforeAll, describe, expect, it } from "vitest";
+import * as YAML from "yaml";
 import { bcryptVerify } from "../components/lib/hash";
 import { keyedHash } from "../components/lib/secrets";
 import { ChangeSet, changesBetween } from "./helpers/changes";
@@ -23,6 +24,11 @@ const named = (run: StackRun, type: string, name: string): Created => find(run.c
 const inputs = (run: StackRun, type: string, name: string): any => plain(named(run, type, name).inputs);
 const values = (run: StackRun, chart: string): any => inputs(run, CHART, chart).values;
 const stringData = (run: StackRun, name: string): Record<string, string> => inputs(run, SECRET, name).stringData;
+/** What the bootstrap Job puts into Git: path -> text, from its content ConfigMap. */
+function repoFiles(run: StackRun): Record<string, string> {
+  const data = inputs(run, "kubernetes:core/v1:ConfigMap", "configmap-gitea-bootstrap-repo-content").data as Record<string, string>;
+  return Object.fromEntries(data.MANIFEST.trim().split("\n").map((l) => l.split(" ")).map((f) => [f[f.length - 1], data[f[0]]]));
+}
 
 /** `type::name` of what changes, without the cluster and host components (the K3s/k3d side). */
 function outsideCluster(set: ChangeSet, change: "replace" | "update" | "create" | "delete"): string[] {
@@ -84,6 +90,7 @@ const ROTATIONS: readonly Rotation[] = [
       expect(b.argocdServerAdminPasswordMtime).not.toBe(a.argocdServerAdminPasswordMtime);
       // The other account's sessions and the signing key stay.
       expect(b.extra["accounts.guest.passwordMtime"]).toBe(a.extra["accounts.guest.passwordMtime"]);
+      expect(b.extra["server.secretkey"]).toMatch(/^\S{16,}$/);
       expect(b.extra["server.secretkey"]).toBe(a.extra["server.secretkey"]);
       expect(JSON.stringify(b)).not.toContain(value);
     },
@@ -100,6 +107,7 @@ const ROTATIONS: readonly Rotation[] = [
       expect(b.extra["accounts.guest.passwordMtime"]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
       expect(b.extra["accounts.guest.passwordMtime"]).not.toBe(a.extra["accounts.guest.passwordMtime"]);
       expect(b.argocdServerAdminPasswordMtime).toBe(a.argocdServerAdminPasswordMtime);
+      expect(b.extra["server.secretkey"]).toMatch(/^\S{16,}$/);
       expect(b.extra["server.secretkey"]).toBe(a.extra["server.secretkey"]);
       expect(JSON.stringify(b)).not.toContain(value);
     },
@@ -142,6 +150,21 @@ const ROTATIONS: readonly Rotation[] = [
     replaces: [],
     consumers: (_before, after, value) => {
       expect(stringData(after, "secret-sample-app-sample-db-password").password).toBe(value);
+      // Both consumers in Git read the Secret as a mounted file, which the kubelet refreshes.
+      const git = repoFiles(after);
+      const pod = (file: string) => YAML.parse(git[file]).spec.template.spec;
+      const mountsSecret = (spec: any, c: any) => {
+        const vol = spec.volumes.find((v: any) => v.secret?.secretName === "sample-db-password");
+        return vol !== undefined && c.volumeMounts.some((m: any) => m.name === vol.name);
+      };
+      const db = pod("deploy/oci/statefulset.yaml");
+      const sync = db.containers.find((c: any) => c.name === "password-sync");
+      expect(sync, "the database pod applies the mounted password").toBeDefined();
+      expect(mountsSecret(db, sync)).toBe(true);
+      const app = pod("deploy/oci/rollout.yaml");
+      const api = app.containers.find((c: any) => c.name === "api");
+      expect(api.env.map((e: any) => e.name)).toContain("DATABASE_PASSWORD_FILE");
+      expect(mountsSecret(app, api)).toBe(true);
     },
   },
 ];
