@@ -17,19 +17,17 @@ export const ADMIN_PASSWORD_MTIME = "2026-01-01T00:00:00Z";
 export const GUEST_PASSWORD_MTIME = "2026-01-01T00:00:00Z";
 
 /**
- * argocd-secret's JWT signing key. The chart never renders it (templates/argocd-configs/argocd-secret.yaml);
- * argocd-server generates one at start when it is missing (argo-cd v3.4.4 util/settings/settings.go
- * InitializeSettings) and only then, so a Secret recreated without it fails every login until a
- * restart. The stack's own value makes it survive whatever happens to the Secret.
+ * argocd-secret's JWT signing key: never in our values, on purpose. The chart does not render it
+ * (templates/argocd-configs/argocd-secret.yaml); argocd-server writes it into the Secret at start
+ * when it is missing (argo-cd v3.4.4 util/settings/settings.go InitializeSettings, an Update under
+ * its own field manager). The provider updates the Secret in place by server-side apply
+ * (enableSecretMutable), which only touches the fields our manifest carries (pulumi-kubernetes
+ * await.go ssaUpdate; fixCSAFieldManagers takes over kubectl and pulumi client-side managers only),
+ * so a rotation keeps the key and the sessions of the other account. A key of the stack's own would
+ * be a new RandomPassword on existing stacks: unknown in the first preview after the upgrade, which
+ * leaves the whole chart unrendered there.
  */
 export const SERVER_SECRET_KEY = "server.secretkey";
-
-/**
- * On argocd-secret: an existing install has server.secretkey owned by argocd-server's field manager,
- * so the stack's first server-side apply of it conflicts; force takes the field over
- * (pulumi-kubernetes await.go patchForce). It also restores a password changed in the UI: the stack owns them.
- */
-export const ARGOCD_SECRET_ANNOTATIONS = { "pulumi.com/patchForce": "true" } as const;
 
 /** The read-only account of PM-05. */
 export const GUEST_ACCOUNT = "guest";
@@ -61,8 +59,6 @@ export interface ArgoCdValuesArgs {
   readonly adminPasswordMtime?: pulumi.Input<string>;
   /** When the guest password last changed (RFC 3339). @default GUEST_PASSWORD_MTIME */
   readonly guestPasswordMtime?: pulumi.Input<string>;
-  /** JWT signing key (secret) for argocd-secret's server.secretkey. @default none: argocd-server generates one */
-  readonly serverSecretKey?: pulumi.Input<string>;
   /** Repo-server liveness timing. @default { timeoutSeconds: 10, initialDelaySeconds: 30 } (PM-34 minima) */
   readonly repoServerLiveness?: { readonly timeoutSeconds: number; readonly initialDelaySeconds: number };
   /** ApplicationSet controller replicas: we use none, and the budget counts none. @default 0 */
@@ -122,13 +118,11 @@ export function argoCdValues(args: ArgoCdValuesArgs): Record<string, any> {
       },
       secret: {
         createSecret: true,
-        annotations: { ...ARGOCD_SECRET_ANNOTATIONS },
         argocdServerAdminPassword: args.adminPasswordHash,
         argocdServerAdminPasswordMtime: args.adminPasswordMtime ?? ADMIN_PASSWORD_MTIME,
         extra: {
           [`accounts.${GUEST_ACCOUNT}.password`]: args.guestPasswordHash,
           [`accounts.${GUEST_ACCOUNT}.passwordMtime`]: args.guestPasswordMtime ?? GUEST_PASSWORD_MTIME,
-          ...(args.serverSecretKey !== undefined ? { [SERVER_SECRET_KEY]: args.serverSecretKey } : {}),
         },
       },
     },

@@ -61,15 +61,12 @@ export class ArgoCd extends pulumi.ComponentResource {
     // A rotation moves the mtime, which ends the sessions of the old password (password-mtime.ts).
     const mtime = (password: pulumi.Input<string>, who: string) =>
       new PasswordMtime(`${name}-${who}-mtime`, { fingerprint: stateFingerprint(`argocd-${who}-password`, password) }, { parent: this }).mtime;
-    // Stable across rotations and Secret updates: sessions survive everything but a password change.
-    const serverKey = new random.RandomPassword(`${name}-server-secretkey`, { length: 48, special: false }, { parent: this });
     const values = argoCdValues({
       ctx,
       adminPasswordHash: hash(args.adminPassword, "argocd-admin"),
       guestPasswordHash: hash(args.guestPassword, "argocd-guest"),
       adminPasswordMtime: mtime(args.adminPassword, "admin"),
       guestPasswordMtime: mtime(args.guestPassword, "guest"),
-      serverSecretKey: pulumi.secret(serverKey.result),
     });
 
     const pin = charts.argoCd;

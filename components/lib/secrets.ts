@@ -17,17 +17,20 @@ export interface PlatformSecrets {
   readonly databasePassword?: pulumi.Output<string>;
   /**
    * Key of the fingerprints put into cluster objects (pod annotations, the bootstrap Job's name):
-   * anyone may read those, so they are keyed hashes, useless without this key.
+   * anyone may read those, so they are keyed hashes, useless without this key. Derived from the
+   * runner token, which is always generated (never a weak configured value) and already in every
+   * stack's state: a key of its own would be a new RandomPassword, unknown in the first preview
+   * after an upgrade, which leaves the charts whose values use it unrendered there (helm v4 Chart:
+   * "Input properties have unknown values. Preview is incomplete.").
    */
   readonly fingerprintKey: pulumi.Output<string>;
 }
 
-type Generated = Exclude<keyof PlatformSecrets, "databasePassword">;
+type Generated = Exclude<keyof PlatformSecrets, "databasePassword" | "fingerprintKey">;
 
 /** Lengths for generated secrets. The runner token is alphanumeric because Gitea compares it as text. */
 const LENGTHS: Record<Generated, number> = {
   giteaAdminPassword: 24, argocdAdminPassword: 24, guestPassword: 20, registryPassword: 32, k3sToken: 48, runnerToken: 40,
-  fingerprintKey: 48,
 };
 
 export function platformSecrets(name: string, given: SecretInputs, parent: pulumi.Resource): PlatformSecrets {
@@ -38,15 +41,16 @@ export function platformSecrets(name: string, given: SecretInputs, parent: pulum
     }, { parent });
     return pulumi.secret(generated.result);
   };
+  const runnerToken = pick("runnerToken");
   return {
     giteaAdminPassword: pick("giteaAdminPassword", given.giteaAdminPassword),
     argocdAdminPassword: pick("argocdAdminPassword", given.argocdAdminPassword),
     guestPassword: pick("guestPassword", given.guestPassword),
     registryPassword: pick("registryPassword", given.registryPassword),
     k3sToken: pick("k3sToken", given.k3sToken),
-    runnerToken: pick("runnerToken"),
+    runnerToken,
     ...(given.databasePassword ? { databasePassword: pulumi.secret(given.databasePassword) } : {}),
-    fingerprintKey: pick("fingerprintKey"),
+    fingerprintKey: pulumi.secret(runnerToken.apply((t) => keyedHash(t, "platform/fingerprint-key", "v1"))),
   };
 }
 
