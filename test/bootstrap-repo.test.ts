@@ -273,7 +273,8 @@ describe("item 4: Git follows the stack where the stack owns it (the real script
       ...renderSampleApp(ctx), "deploy/dev/service.yaml": "kind: Service\n",
       "argocd/sample-app.yaml": "kind: Application\nspec: {}\n", ".gitea/workflows/release.yaml": workflow,
     },
-    initial: { "app/VERSION": "0.1.0\n", "app/main.py": "print('template v1')\n" },
+    // zz/: an initial file last in the MANIFEST (the script's loops must not end on its status).
+    initial: { "app/VERSION": "0.1.0\n", "app/main.py": "print('template v1')\n", "zz/notes.md": "notes\n" },
   };
   // The stack renders differently: replicas, a manifest dropped and one added, the Application
   // changed; and its app template moved on (which must not reach the user's app/).
@@ -282,7 +283,7 @@ describe("item 4: Git follows the stack where the stack owns it (the real script
       ...renderSampleApp(ctx, { replicas: 3 }), "deploy/dev/pdb.yaml": "kind: PodDisruptionBudget\n",
       "argocd/sample-app.yaml": "kind: Application\nspec: { syncPolicy: {} }\n", ".gitea/workflows/release.yaml": workflow,
     },
-    initial: { "app/VERSION": "0.1.0\n", "app/main.py": "print('template v2')\n" },
+    initial: { "app/VERSION": "0.1.0\n", "app/main.py": "print('template v2')\n", "zz/notes.md": "notes v2\n" },
   };
 
   let root: string;

@@ -160,7 +160,7 @@ write_owned_list() {
     printf '# Files the platform stack renders and owns: `pulumi up` rewrites them when it renders them\n'
     printf '# differently (the image tags CI bumps are kept). Change them in the stack, not here.\n'
     while read -r _key mode path; do
-      [ "$mode" = owned ] && printf '%s\n' "$path"
+      if [ "$mode" = owned ]; then printf '%s\n' "$path"; fi
     done < "$manifest" | LC_ALL=C sort
   } > "$tree/$OWNED_LIST"
 }
@@ -197,7 +197,9 @@ if [ "$empty" = true ]; then
   exit 0
 fi
 
-# sync_owned TREE: brings the owned files of a fresh clone to the stack's; 0 when a commit was made.
+# sync_owned TREE: brings the owned files of a fresh clone to the stack's and commits them; sets
+# committed=true when there was something to commit. Called as a plain command, so that set -e
+# holds inside (it does not in a function whose status a condition tests).
 sync_owned() {
   local tree="$1" key mode path old
   # Before this list existed (a repository bootstrapped by an older script), owned = what is rendered now.
@@ -220,15 +222,18 @@ sync_owned() {
     git -C "$tree" rm -q --ignore-unmatch -- "$path"
   done < "$old"
   git -C "$tree" add -A
-  if git -C "$tree" diff --cached --quiet; then return 1; fi
+  committed=false
+  if git -C "$tree" diff --cached --quiet; then return 0; fi
   git -C "$tree" "${GIT_ID[@]}" commit -q -m "platform: update the files the stack renders"
+  committed=true
 }
 
 # A CI bump may land between clone and push: start again from the new head (bounded).
 for attempt in 1 2 3; do
   tree="$WORK/clone-$attempt"
   git "${GIT_AUTH[@]}" clone -q --branch main "$BASE/$ORG/$REPO.git" "$tree"
-  if ! sync_owned "$tree"; then
+  sync_owned "$tree"
+  if [ "$committed" != true ]; then
     log "$ORG/$REPO already has the stack's files: nothing to commit"
     exit 0
   fi
