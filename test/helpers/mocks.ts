@@ -1,5 +1,6 @@
 // Pulumi mock runtime for the tests: records every registered resource, answers the few invokes
 // the program makes, and throws on any other so an unmocked call fails loudly.
+import { createHash } from "crypto";
 import type * as pulumiType from "@pulumi/pulumi";
 
 export interface Created {
@@ -36,6 +37,8 @@ users:
 export interface MockOptions {
   /** Added to each instance's address, to model a new public IP (a stopped and started node, a replacement). @default 0 */
   readonly ipOffset?: number;
+  /** RandomPasswords (by name) that `pulumi up --replace` regenerated: they answer a new result. @default [] */
+  readonly rotated?: readonly string[];
 }
 
 /** A stable small number per resource name, so two evaluations of a stack see the same addresses. */
@@ -61,12 +64,20 @@ export function mocks(created: Created[], options: MockOptions = {}): pulumiType
           state.stdout = /kubeconfig|cluster/.test(args.name) ? MOCK_KUBECONFIG : "ok";
           break;
         case "random:index/randomPassword:RandomPassword":
-          state.result = `mock-${args.name}`;
+          state.result = (options.rotated ?? []).includes(args.name) ? `mock-${args.name}-rotated` : `mock-${args.name}`;
           state.bcryptHash = `$2a$10$mockhashmockhashmockhashmockhashmockhashmockhashmock`;
           break;
         case "tls:index/privateKey:PrivateKey":
           state.publicKeyOpenssh = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAImock";
           state.privateKeyOpenssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n";
+          break;
+        case "pulumi-nodejs:dynamic:Resource":
+          // PasswordMtime (components/gitops/password-mtime.ts) sets its mtime in `check`, which
+          // mocks skip: a time per fingerprint stands in (a new password, a new time).
+          if (args.inputs.kind === "password-mtime") {
+            const seconds = createHash("sha256").update(String(plain(args.inputs.fingerprint))).digest().readUInt32BE(0) % 10_000_000;
+            state.mtime = new Date(Date.UTC(2026, 0, 1) + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+          }
           break;
         case "kubernetes:core/v1:Service":
           state.spec = { ...(args.inputs.spec ?? {}), clusterIP: args.inputs.spec?.clusterIP ?? "10.43.12.34" };
