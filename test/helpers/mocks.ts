@@ -1,5 +1,6 @@
 // Pulumi mock runtime for the tests: records every registered resource, answers the few invokes
 // the program makes, and throws on any other so an unmocked call fails loudly.
+import { isDeepStrictEqual } from "util";
 import type * as pulumiType from "@pulumi/pulumi";
 
 export interface Created {
@@ -8,6 +9,8 @@ export interface Created {
   readonly inputs: Record<string, any>;
   /** Provider reference (urn::id) the engine would use, when one was given or inherited. */
   readonly provider?: string;
+  /** The outputs the mock answered with. */
+  readonly outputs?: Record<string, any>;
 }
 
 /** The marker Pulumi wraps secret inputs in when they reach newResource. */
@@ -33,9 +36,21 @@ users:
     client-key-data: bW9jaw==
 `;
 
+/** What the clusters' credential reads print (cluster/kubeconfig.ts): the CA and a ServiceAccount token. */
+export const MOCK_CREDENTIALS = JSON.stringify({
+  caData: Buffer.from("-----BEGIN CERTIFICATE-----\nmock-ca\n-----END CERTIFICATE-----\n").toString("base64"),
+  token: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6a3ViZS1zeXN0ZW06cHVsdW1pIn0.bW9jay1zaWduYXR1cmU",
+});
+
 export interface MockOptions {
   /** Added to each instance's address, to model a new public IP (a stopped and started node, a replacement). @default 0 */
   readonly ipOffset?: number;
+  /**
+   * The previous run's registrations, as the engine has them in the state. A latch
+   * (components/lib/latch.ts) whose key is unchanged answers with its previous value: its diff
+   * ignores the value, so the engine keeps its outputs.
+   */
+  readonly previous?: readonly Created[];
 }
 
 /** A stable small number per resource name, so two evaluations of a stack see the same addresses. */
@@ -48,8 +63,8 @@ function nameIndex(name: string): number {
 export function mocks(created: Created[], options: MockOptions = {}): pulumiType.runtime.Mocks {
   return {
     newResource(args) {
-      created.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
       const state: Record<string, any> = { ...args.inputs };
+      created.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider, outputs: state });
       switch (args.type) {
         case "oci:Core/instance:Instance":
           // Stable per instance, like the state a second `up` reads back.
@@ -68,6 +83,13 @@ export function mocks(created: Created[], options: MockOptions = {}): pulumiType
           state.publicKeyOpenssh = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAImock";
           state.privateKeyOpenssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n";
           break;
+        case "pulumi-nodejs:dynamic:Resource": {
+          const before = options.previous?.find((c) => c.type === args.type && c.name === args.name);
+          if (before?.outputs && "key" in args.inputs && "value" in args.inputs && isDeepStrictEqual(plain(before.inputs.key), plain(args.inputs.key))) {
+            state.value = before.outputs.value;
+          }
+          break;
+        }
         case "kubernetes:core/v1:Service":
           state.spec = { ...(args.inputs.spec ?? {}), clusterIP: args.inputs.spec?.clusterIP ?? "10.43.12.34" };
           break;
