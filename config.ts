@@ -60,6 +60,12 @@ export interface PlatformConfig {
   readonly homelab?: HomelabConfig;
   readonly dev?: DevConfig;
   readonly secrets: SecretInputs;
+  /**
+   * Let a refresh drop Kubernetes resources from the state when the cluster cannot be reached. Off:
+   * an unreachable API (a new home IP outside adminCidr, Docker stopped) is far more often a network
+   * problem than a deleted cluster. Turn on only when the cluster is really gone.
+   */
+  readonly deleteUnreachable: boolean;
 }
 
 /** Every key this program reads, with where it applies. Unknown `platform:` keys are errors (typos). */
@@ -70,6 +76,7 @@ export const CONFIG_KEYS = [
   "hostAddress", "sshUser", "sshPort",
   "clusterName",
   "giteaAdminPassword", "argocdAdminPassword", "guestPassword", "registryPassword", "k3sToken",
+  "deleteUnreachable",
 ] as const;
 
 export class ConfigError extends Error {
@@ -247,7 +254,9 @@ export function parseConfig(src: ConfigSource, stack: string): PlatformConfig {
     k3sToken: secret("k3sToken"),
   };
 
-  return { stack, environment, profile, domain, adminCidr, hostCpus, hostMemoryGb, oci, homelab, dev, secrets };
+  const deleteUnreachable = bool(src, "deleteUnreachable", false);
+
+  return { stack, environment, profile, domain, adminCidr, hostCpus, hostMemoryGb, oci, homelab, dev, secrets, deleteUnreachable };
 }
 
 /** Rejects `platform:` keys this program does not know (a typo would otherwise be ignored silently). */

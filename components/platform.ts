@@ -84,7 +84,11 @@ export class Platform extends pulumi.ComponentResource {
     this.provider = new k8s.Provider("k8s", {
       kubeconfig: this.kubeconfig,
       enableServerSideApply: true,
-      deleteUnreachable: true,
+      // Off unless platform:deleteUnreachable: a refresh while the API cannot be reached (a new IP
+      // outside adminCidr, Docker stopped) must fail, not forget every object. Left unset when off,
+      // so the provider's own one-off escape (PULUMI_K8S_DELETE_UNREACHABLE=true pulumi refresh,
+      // which it suggests in its error) still works for a cluster that is really gone.
+      ...(cfg.deleteUnreachable ? { deleteUnreachable: true } : {}),
       // A rotated credential updates its Secret in place (server-side apply) instead of delete +
       // create, which would drop keys other managers added (Argo CD's server.secretkey) and briefly
       // leave consumers without it. Same for ConfigMaps.
