@@ -73,7 +73,7 @@ export function mocks(created: Created[], options: MockOptions = {}): pulumiType
           break;
         case "command:remote:Command":
         case "command:local:Command":
-          state.stdout = /kubeconfig|cluster/.test(args.name) ? MOCK_KUBECONFIG : "ok";
+          state.stdout = /-(credentials|cluster)$/.test(args.name) ? MOCK_CREDENTIALS : /kubeconfig/.test(args.name) ? MOCK_KUBECONFIG : "ok";
           break;
         case "random:index/randomPassword:RandomPassword":
           state.result = `mock-${args.name}`;
