@@ -22,9 +22,12 @@ export interface OciConfig {
   readonly ubuntuVersion: string;
   readonly availabilityDomainIndex: number;
   readonly allowPaidShapes: boolean;
-  /** When absent, OciHost generates a key pair with @pulumi/tls. */
+  /** The user's key, authorized next to the stack's own (generated with @pulumi/tls); may change later. */
   readonly sshPublicKey?: string;
+  /** Only for nodes launched with sshPublicKey alone: the stack authorizes its own key with it, once. */
   readonly sshPrivateKey?: pulumi.Output<string>;
+  /** Confirms a node replacement when set to a value not used before (components/host/node-replacement.ts). */
+  readonly replaceNode?: string;
 }
 
 export interface HomelabConfig {
@@ -72,7 +75,7 @@ export interface PlatformConfig {
 export const CONFIG_KEYS = [
   "environment", "domain", "adminCidr", "hostCpus", "hostMemoryGb",
   "compartmentId", "ocpus", "memoryGb", "nodeCount", "bootVolumeGb", "ubuntuVersion",
-  "availabilityDomainIndex", "allowPaidShapes", "sshPublicKey", "sshPrivateKey",
+  "availabilityDomainIndex", "allowPaidShapes", "sshPublicKey", "sshPrivateKey", "replaceNode",
   "hostAddress", "sshUser", "sshPort",
   "clusterName",
   "giteaAdminPassword", "argocdAdminPassword", "guestPassword", "registryPassword", "k3sToken",
@@ -175,15 +178,17 @@ function parseOci(src: ConfigSource): OciConfig {
   if (sshPublicKey !== undefined && !/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+/.test(sshPublicKey)) {
     throw new ConfigError("sshPublicKey", `must be an OpenSSH public key ("ssh-ed25519 AAAA…"), got "${sshPublicKey.slice(0, 20)}…"`);
   }
-  if (sshPublicKey !== undefined && sshPrivateKey === undefined) {
-    throw new ConfigError("sshPrivateKey", "is required (as --secret) when platform:sshPublicKey is set, so that K3s can be installed over SSH; or unset sshPublicKey to have a key pair generated");
+  // No private key is needed with sshPublicKey: Pulumi connects with the stack's own key.
+  const replaceNode = src.get("replaceNode");
+  if (replaceNode !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(replaceNode)) {
+    throw new ConfigError("replaceNode", `must be a short token (letters, digits, . _ : -; at most 64), e.g. today's date 2026-07-20, got "${replaceNode.slice(0, 20)}"`);
   }
   const ubuntuVersion = src.get("ubuntuVersion") ?? "24.04";
   if (!/^\d{2}\.04$/.test(ubuntuVersion)) {
     throw new ConfigError("ubuntuVersion", `must be an Ubuntu LTS version such as 24.04, got "${ubuntuVersion}"`);
   }
   const availabilityDomainIndex = int(src, "availabilityDomainIndex", 0, 0, 2);
-  return { compartmentId, ocpus, memoryGb, nodeCount, bootVolumeGb, ubuntuVersion, availabilityDomainIndex, allowPaidShapes, sshPublicKey, sshPrivateKey };
+  return { compartmentId, ocpus, memoryGb, nodeCount, bootVolumeGb, ubuntuVersion, availabilityDomainIndex, allowPaidShapes, sshPublicKey, sshPrivateKey, replaceNode };
 }
 
 function parseHomelab(src: ConfigSource): HomelabConfig {

@@ -52,11 +52,14 @@ export interface TrafficOptions {
 }
 
 /**
- * Ports Prometheus scrapes outside its namespace: istiod, merged sidecar/gateway metrics, Envoy, Rollouts, Kiali.
+ * Ports Prometheus scrapes outside its namespace: istiod, merged sidecar/gateway metrics, Rollouts, Kiali.
  * A function, not a constant: components import this module while they load (no import-time reads).
  */
 export function scrapePorts(): number[] {
-  return [ISTIOD_PORTS.monitoring, ISTIO_MERGED_METRICS_PORT, 15090, ROLLOUTS_METRICS_PORT, KIALI_METRICS_PORT];
+  // Envoy's own 15090 is not here: Istio rewrites sidecars' scrape annotations to the merged 15020,
+  // and the gateway chart annotates 15020. (CoreDNS annotates its Service, not its pods: the
+  // annotated-pods job never scrapes it.)
+  return [ISTIOD_PORTS.monitoring, ISTIO_MERGED_METRICS_PORT, ROLLOUTS_METRICS_PORT, KIALI_METRICS_PORT];
 }
 
 const tcp = (...ports: number[]): PortRef[] => ports.map((port) => ({ port }));

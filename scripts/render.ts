@@ -2,6 +2,8 @@
 // writes what it would apply: every Kubernetes object as YAML under out/<stack>/<namespace>/, the
 // chart releases with their pinned versions and values under out/<stack>/charts/, and summary.md.
 // Deterministic (sorted keys, sorted files, no timestamps), so a PR diff of out/ is the review.
+// render.json holds the same render for machines (scripts/render-diff.ts): objects, charts, budget.
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { stableYaml } from "../components/cluster/k3s-config";
@@ -18,25 +20,44 @@ export const REDACTED = "[secret]";
 /** Where the schema wants base64 (Secret.data, ConfigMap.binaryData): base64 of "[secret]". */
 export const REDACTED_B64 = Buffer.from(REDACTED).toString("base64");
 
-/** Replaces secrets with a placeholder of the same type (string), resource references with their URN. */
-export function redact(value: unknown, b64 = false): unknown {
-  if (Array.isArray(value)) return value.map((v) => redact(v, b64));
+/** Sorted keys at every level: the same value always gives the same bytes. */
+export function stableJson(value: unknown, indent?: number): string {
+  const sort = (v: unknown): unknown => Array.isArray(v) ? v.map(sort)
+    : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])])) : v;
+  return JSON.stringify(sort(value), null, indent);
+}
+
+/**
+ * `[secret:<digest>]`: what render.json holds for a secret, so that a diff can tell a changed
+ * secret from an unchanged one. The digest is of mock and placeholder values only (the render has
+ * no credentials), it never leaves render.json, and render-diff prints `[secret]` in its place.
+ */
+export const SECRET_DIGEST = /\[secret:[0-9a-f]{16}\]/g;
+export const digestOf = (v: unknown): string => `[secret:${createHash("sha256").update(`render-secret\0${stableJson(v)}`).digest("hex").slice(0, 16)}]`;
+
+/**
+ * Replaces secrets with a placeholder of the same type (string), resource references with their URN.
+ * With `digest`, a secret becomes `[secret:<digest>]` instead (render.json only, never YAML).
+ */
+export function redact(value: unknown, b64 = false, digest = false): unknown {
+  if (Array.isArray(value)) return value.map((v) => redact(v, b64, digest));
   if (value && typeof value === "object") {
     const o = value as Record<string, unknown>;
     if (SIG in o) {
       if (o[SIG] === SECRET_SIG) {
+        const inner = (o as { value?: unknown }).value;
+        const placeholder = (v: unknown) => digest ? digestOf(v) : b64 ? REDACTED_B64 : REDACTED;
         // A whole map turned secret (Secret.stringData holding one secret value): keep its keys,
         // which are not sensitive, so the object keeps its shape and still validates.
-        const inner = (o as { value?: unknown }).value;
         if (inner && typeof inner === "object" && !Array.isArray(inner) && !(SIG in inner)) {
-          return Object.fromEntries(Object.keys(inner).sort().map((k) => [k, b64 ? REDACTED_B64 : REDACTED]));
+          return Object.fromEntries(Object.keys(inner).sort().map((k) => [k, placeholder((inner as Record<string, unknown>)[k])]));
         }
-        return b64 ? REDACTED_B64 : REDACTED;
+        return placeholder(inner);
       }
       if (o[SIG] === RESOURCE_SIG) return String(o.urn ?? "[resource]");
       return "[asset]";
     }
-    return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => [k, redact(v, b64)]));
+    return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => [k, redact(v, b64, digest)]));
   }
   return value === UNKNOWN ? "[unknown]" : value;
 }
@@ -49,14 +70,14 @@ export interface K8sDoc {
 }
 
 /** The Kubernetes object a registered resource stands for, secrets redacted; undefined if none. */
-export function toObject(c: Created): K8sDoc | undefined {
+export function toObject(c: Created, digest = false): K8sDoc | undefined {
   if (!c.type.startsWith("kubernetes:") || c.type.startsWith("kubernetes:helm.sh/")) return undefined;
   const { apiVersion, kind } = c.inputs ?? {};
   if (typeof apiVersion !== "string" || typeof kind !== "string") return undefined;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(c.inputs)) {
     const b64 = (kind === "Secret" && k === "data") || (kind === "ConfigMap" && k === "binaryData");
-    out[k] = redact(v, b64);
+    out[k] = redact(v, b64, digest);
   }
   return out as K8sDoc;
 }
@@ -102,6 +123,9 @@ export function schemaError(obj: K8sDoc): string | undefined {
   }
 }
 
+/** Version of render.json's layout; render-diff refuses one it does not know. */
+export const RENDER_FORMAT = 1;
+
 const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9.-]+/g, "-");
 
 export interface RenderedStack {
@@ -142,6 +166,7 @@ export function renderStack(ev: Evaluation, tested: Map<string, string[]> = test
   const byType = new Map<string, number>();
   const charts: Created[] = [];
   const unrendered: Created[] = [];
+  const machine = { objects: [] as unknown[], charts: [] as unknown[] };
   // Sorted by type and resource name first, so file names (and collision suffixes) never depend on registration order.
   const created = [...ev.created].sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
   for (const c of created) {
@@ -158,12 +183,18 @@ export function renderStack(ev: Evaluation, tested: Map<string, string[]> = test
     if (files.has(file)) file = file.replace(/\.yaml$/, `--${slug(c.name)}.yaml`);
     files.set(file, `# ${c.type} ${c.name}\n${stableYaml(object)}`);
     objects.push({ file, object });
+    machine.objects.push({ file, type: c.type, name: c.name, object: toObject(c, true) });
   }
   for (const c of charts) {
     const file = `charts/${slug(c.name)}.yaml`;
     files.set(file, `# ${c.type} ${c.name}\n${stableYaml(redact(c.inputs))}`);
+    machine.charts.push({ file, type: c.type, name: c.name, inputs: redact(c.inputs, false, true) });
   }
   files.set("summary.md", summary(ev, { byType, charts, unrendered, objects: objects.length, tested }));
+  files.set("render.json", `${stableJson({
+    format: RENDER_FORMAT, stack: ev.stack, placeholders: ev.placeholders, ...machine,
+    budget: ev.outputs.budget === undefined ? null : redact(ev.outputs.budget),
+  }, 1)}\n`);
   return { files: new Map([...files.entries()].sort(([a], [b]) => a.localeCompare(b))), objects };
 }
 

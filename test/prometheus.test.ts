@@ -86,8 +86,10 @@ describe("Prometheus values", () => {
     expect(allowed(all, { namespace: "sample-app", labels: { app: "x" } }, server, 9090)).toBe(false);
     expect(allowed(all, server, { ip: "10.0.1.11" }, 6443)).toBe(true);
     expect(allowed(all, server, { namespace: "monitoring", labels: { ...KSM_PODS } }, 8080)).toBe(true);
-    for (const port of [15014, 15020, 15090, 8090, 9090]) expect(allowed(all.filter((p) => p.metadata.namespace === "monitoring"), server, { namespace: "user-app", labels: {} }, port), String(port)).toBe(true);
+    for (const port of [15014, 15020, 8090, 9090]) expect(allowed(all.filter((p) => p.metadata.namespace === "monitoring"), server, { namespace: "user-app", labels: {} }, port), String(port)).toBe(true);
     expect(allowed(all, server, { namespace: "user-app", labels: {} }, 9100)).toBe(false);
+    // Envoy's raw 15090: nothing is scraped there (annotations point at the merged 15020).
+    expect(allowed(all, server, { namespace: "user-app", labels: {} }, 15090)).toBe(false);
     const wider = platformPolicies({ ...ctx, traffic: { extraScrapePorts: [9100] } });
     expect(allowed(wider.filter((p) => p.metadata.namespace === "monitoring"), server, { namespace: "user-app", labels: {} }, 9100)).toBe(true);
     expect(prometheusNamespace(ctx).metadata.labels!["pod-security.kubernetes.io/enforce"]).toBe("restricted");

@@ -6,7 +6,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { STACKS, type Evaluation, type ProgramLoader } from "../scripts/evaluate";
-import { K8sDoc, REDACTED, REDACTED_B64, renderStack, renderStacks, schemaError, testedPmIds } from "../scripts/render";
+import { K8sDoc, REDACTED, REDACTED_B64, RENDER_FORMAT, SECRET_DIGEST, renderStack, renderStacks, schemaError, testedPmIds } from "../scripts/render";
 import type { Created } from "./helpers/mocks";
 import { policies } from "../policy/policies";
 import { typeToken } from "../policy/pods";
@@ -144,13 +144,32 @@ describe("renderer", () => {
     expect([...rendered.files.keys()]).toEqual([
       "apps/analysistemplate-success-rate.yaml", "apps/deployment-api.yaml", "apps/destinationrule-api.yaml",
       "apps/peerauthentication-default.yaml", "apps/rollout-api.yaml", "apps/secret-db.yaml", "apps/virtualservice-api.yaml",
-      "argocd/application-api.yaml", "charts/argocd.yaml", "istio-system/gateway-web.yaml", "summary.md",
+      "argocd/application-api.yaml", "charts/argocd.yaml", "istio-system/gateway-web.yaml", "render.json", "summary.md",
     ]);
     expect(all).not.toMatch(/hunter2|aHVudGVyMg|kubeconfig:|\$2a\$10\$x/);
+    // Digests stand for secrets in render.json only; the YAML keeps the plain placeholder.
+    for (const [f, text] of rendered.files) if (f !== "render.json") expect(text, f).not.toMatch(SECRET_DIGEST);
     const secretDoc = YAML.parse(rendered.files.get("apps/secret-db.yaml")!);
     expect(secretDoc.data.password).toBe(REDACTED_B64);
     expect(secretDoc.stringData.url).toBe(REDACTED);
     expect(YAML.parse(rendered.files.get("charts/argocd.yaml")!).version).toBe("10.1.1");
+  });
+
+  it("render.json: every object and chart with its resource, secrets as digests that tell a change, the budget", () => {
+    const doc = JSON.parse(rendered.files.get("render.json")!);
+    expect(doc.format).toBe(RENDER_FORMAT);
+    expect(doc.stack).toBe("fixture");
+    expect(doc.budget).toEqual({ requests: { memoryMi: 1 } });
+    expect(doc.objects.map((o: any) => o.file)).toEqual(rendered.objects.map((o) => o.file));
+    const db = doc.objects.find((o: any) => o.object.kind === "Secret");
+    expect(db).toMatchObject({ type: "kubernetes:core/v1:Secret", name: "db" });
+    expect(db.object.data.password).toMatch(/^\[secret:[0-9a-f]{16}\]$/);
+    expect(doc.charts[0]).toMatchObject({ name: "argocd", inputs: { chart: "argo-cd", version: "10.1.1" } });
+    const again = renderStack({ ...fixture, created: fixture.created.map((c) => c.name === "db"
+      ? created(c.type, c.name, { ...c.inputs, data: { password: secret("b3RoZXI=") } }) : c) }, new Map());
+    const db2 = JSON.parse(again.files.get("render.json")!).objects.find((o: any) => o.object.kind === "Secret");
+    expect(db2.object.data.password).not.toBe(db.object.data.password);
+    expect(db2.object.stringData.url).toBe(db.object.stringData.url);
   });
 
   it("every object of every kind passes its upstream schema after redaction", () => {

@@ -143,3 +143,38 @@ describe("components import in any order", () => {
     }
   });
 });
+
+describe("flows land on ports the pods listen on", () => {
+  // After the Service's DNAT a policy sees the pod port: each flow's port must be a container port
+  // of the pods it selects, as our objects, the app's Git manifests and the chart fixtures declare them.
+  const SIDECAR_PORTS = new Set([15020, 15021, 15090]); // injected by Istio, not in the manifests
+  it("every pods-to-pods flow port is a declared container port of a workload it selects", async () => {
+    const run = await runStack("oci");
+    type Workload = { namespace: string; labels: Record<string, string>; ports: number[] };
+    const workloads: Workload[] = [];
+    const add = (obj: any) => {
+      const tpl = obj?.spec?.template;
+      if (!tpl?.spec?.containers) return;
+      const ports = [...tpl.spec.containers, ...(tpl.spec.initContainers ?? [])].flatMap((c: any) => (c.ports ?? []).map((p: any) => p.containerPort));
+      workloads.push({ namespace: obj.metadata.namespace, labels: tpl.metadata?.labels ?? {}, ports });
+    };
+    for (const c of run.created) if (/:(Deployment|StatefulSet)$/.test(c.type)) add({ metadata: c.inputs.metadata, spec: c.inputs.spec });
+    for (const y of Object.values(renderSampleApp(ctx))) add(YAML.parse(y));
+    const fixtures = path.resolve(__dirname, "fixtures/charts");
+    for (const f of fs.readdirSync(fixtures).filter((x) => x.endsWith(".yaml"))) for (const d of YAML.parseAllDocuments(fs.readFileSync(path.join(fixtures, f), "utf8"))) add(d.toJS());
+    const checked: string[] = [];
+    for (const f of plan) {
+      if (f.to.kind !== "pods" || !f.to.pods || f.to.id === "gateway") continue; // the gateway listens where Gateways say
+      const to = f.to;
+      const matches = workloads.filter((w) => w.namespace === to.namespace && Object.entries(to.pods!).every(([k, v]) => w.labels[k] === v));
+      if (matches.length === 0) continue; // a chart without a fixture (Gitea, Kiali, Rollouts)
+      for (const p of f.ports) {
+        if (SIDECAR_PORTS.has(Number(p.port))) continue;
+        expect(matches.some((w) => w.ports.includes(Number(p.port))), `${f.id}: port ${p.port} not declared by ${to.namespace}/${to.id} (declared: ${matches.map((w) => w.ports.join(",")).join(" | ")})`).toBe(true);
+      }
+      checked.push(f.id);
+    }
+    // The check reached the workloads it can see: ours, the app's and the fixtures'.
+    expect(checked).toEqual(expect.arrayContaining(["gateway-to-argocd-server", "argocd-to-argocd-repo-server", "argocd-to-argocd-redis", "argo-rollouts-to-prometheus", "runner-to-registry", "prometheus-to-kube-state-metrics", "prometheus-to-istiod", "gateway-to-sample-api"]));
+  });
+});

@@ -57,9 +57,10 @@ const STANDARD: Record<ContainerKey, Resources> = {
   istioProxy: r("10m", "64Mi", "256Mi"),
   // kiali-server 2.29.0 chart default request 10m/64Mi (limit 1Gi).
   kiali: r("10m", "128Mi", "512Mi"),
-  // Measured Prometheus 2.42 (Debian) with 10,361 head series at the chart's 1m scrape: 0.4m CPU,
-  // 65 MiB; the head grows until its first 2 h block and Kiali/Rollouts queries add. prometheus
-  // 29.27.0 example request 500m/512Mi.
+  // Measured Prometheus 2.42 (Debian) with 10,361 head series at a 1m scrape: 0.4m CPU, 65 MiB.
+  // The platform scrapes every 15 s (monitoring/scrape.ts): four times the samples, so expect a few
+  // millicores and more head memory; the head grows until its first 2 h block and Kiali/Rollouts
+  // queries add. prometheus 29.27.0 example request 500m/512Mi.
   prometheus: r("50m", "512Mi", "1Gi"),
   // configmap-reload watches one file.
   prometheusReload: r("5m", "16Mi", "32Mi"),

@@ -93,8 +93,23 @@ function replaceReason(r: Registration, before: Registration, paths: readonly st
   }
   if (t.startsWith("random:") || t.startsWith("tls:")) return `inputs ${paths.join(", ")} changed (random and tls resources replace on any input)`;
   if (t === "oci:Core/instance:Instance") {
-    // terraform-provider-oci core_instance_resource.go: ForceNew fields.
-    const hit = startsWithAny(paths, ["availabilityDomain", "sourceDetails.sourceType", "sourceDetails.sourceId", "createVnicDetails.subnetId", "createVnicDetails.assignPublicIp", "metadata", "extendedMetadata", "isPvEncryptionInTransitEnabled"]);
+    // oracle/terraform-provider-oci v8.23.0 (pulumi-oci v4.20.0's upstream submodule, commit 8016f41),
+    // internal/service/core/core_instance_resource.go: the schema's ForceNew fields, and CustomizeDiff's
+    // ForceNewIfChange("metadata") when ssh_authorized_keys or user_data differ. Updated in place
+    // (Update/updateOptionsViaWorkRequest): shape, shapeConfig, displayName, compartmentId, faultDomain,
+    // createVnicDetails.{assignPublicIp, hostnameLabel, nsgIds, ...}, sourceDetails.{sourceType,
+    // bootVolumeSizeInGbs}, extendedMetadata, other metadata keys; sourceDetails.sourceId too, by
+    // swapping the boot volume (UpdateInstanceSourceViaImageDetails): same instance, a new disk.
+    // platformConfig.{type, configMap, isSymmetricMultiThreadingEnabled} replace only on bare metal.
+    const hit = startsWithAny(paths, [
+      "availabilityDomain", "clusterPlacementGroupId", "computeClusterId", "hostnameLabel", "image", "instanceConfigurationId",
+      "ipxeScript", "isPvEncryptionInTransitEnabled", "placementConstraintDetails", "preemptibleInstanceConfig", "subnetId",
+      ...["assignIpv6ip", "assignPrivateDnsRecord", "ipv6addressIpv6subnetCidrPairDetails", "privateIp", "privateIpId", "securityAttributes", "subnetCidr", "subnetId", "vlanId"].map((k) => `createVnicDetails.${k}`),
+      ...["firmware", "isConsistentVolumeNamingEnabled", "remoteDataVolumeType"].map((k) => `launchOptions.${k}`),
+      ...["areVirtualInstructionsEnabled", "isAccessControlServiceEnabled", "isInputOutputMemoryManagementUnitEnabled", "isMeasuredBootEnabled", "isMemoryEncryptionEnabled", "isSecureBootEnabled", "isTrustedPlatformModuleEnabled", "numaNodesPerSocket", "percentageOfCoresEnabled"].map((k) => `platformConfig.${k}`),
+      "sourceDetails.bootVolumeVpusPerGb", "sourceDetails.instanceSourceImageFilterDetails",
+      "metadata.ssh_authorized_keys", "metadata.user_data",
+    ]);
     return hit.length ? `${hit.join(", ")} changed (ForceNew)` : undefined;
   }
   return undefined;
