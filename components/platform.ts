@@ -69,6 +69,7 @@ export class Platform extends pulumi.ComponentResource {
       const [server, ...agents] = nodes;
       cluster = new K3s("k3s", {
         server, agents, token: this.secrets.k3sToken, registry, extraTlsSans: [`api.${cfg.domain}`],
+        tokenRotated: cfg.k3sTokenRotated,
       }, { parent: this });
     } else {
       cluster = new K3d("k3d", {

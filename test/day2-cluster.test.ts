@@ -210,7 +210,7 @@ describe("#3 rotations on the nodes: the registry password in place, the K3s tok
   }
 
   for (const stack of ["oci", "homelab"] as const) {
-    it(`${stack}: a new platform:k3sToken is refused at preview, with how to rotate it and how to make the stack accept it`, async () => {
+    it(`${stack}: a new platform:k3sToken is refused at preview, with how to rotate it and how to make the stack accept it (platform:k3sTokenRotated)`, async () => {
       const { guardCheck } = await import("../components/lib/guard");
       const secrets = (token: string) => secretsWith(stack, { "platform:k3sToken": token });
       const before = await evaluate(stack, { secrets: secrets("first-k3s-token-0123456789") });
@@ -222,12 +222,25 @@ describe("#3 rotations on the nodes: the registry password in place, the K3s tok
       expect(plain(b.fingerprint)).toMatch(/^[0-9a-f]{64}$/);
       const failure = guardCheck(plain(a), plain(b)).failures?.[0];
       expect(failure?.reason).toMatch(/k3s token rotate --new-token/);
-      expect(failure?.reason).toMatch(/pulumi state delete/);
+      expect(failure?.reason).toMatch(/pulumi config set platform:k3sTokenRotated/);
       expect(guardCheck(plain(a), plain(guard(await runStack(stack, { secrets: secrets("first-k3s-token-0123456789") })).inputs)).failures).toBeUndefined();
+      // After `k3s token rotate`: a new platform:k3sTokenRotated lets this one change through, once.
+      const confirmed = await evaluate(stack, { config: { "platform:k3sTokenRotated": "2026-07-20" }, secrets: secrets("second-k3s-token-0123456789") });
+      expect(guardCheck(plain(a), plain(guard(confirmed).inputs)).failures).toBeUndefined();
+      const reused = await evaluate(stack, { config: { "platform:k3sTokenRotated": "2026-07-20" }, secrets: secrets("third-k3s-token-0123456789") });
+      expect(guardCheck(plain(guard(confirmed).inputs), plain(guard(reused).inputs)).failures?.[0].reason).toMatch(/k3s token rotate/);
       // The install waits for the guard, so `up --skip-preview` cannot install first either.
       expect(named(after, "command:remote:Command", "k3s-server").dependencies).toContain(guard(after).urn);
     });
   }
+});
+
+describe("#3 platform:k3sTokenRotated", () => {
+  it("a value that is not a short token fails before anything is registered, naming the key", async () => {
+    const { error, created } = await runStackError("homelab", { config: { "platform:k3sTokenRotated": "rotated on the 20th!" } });
+    expect(error.message).toMatch(/^platform:k3sTokenRotated: must be a short token/);
+    expect(created).toEqual([]);
+  });
 });
 
 describe("#6 a year later it still deploys: the stack authenticates with a token, not the one-year client certificate", () => {

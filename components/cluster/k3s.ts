@@ -29,6 +29,8 @@ export interface K3sArgs {
   readonly extraTlsSans?: readonly string[];
   /** @default versions.k3s */
   readonly version?: string;
+  /** platform:k3sTokenRotated: a new value lets one token change through the guard (the cluster was rotated). */
+  readonly tokenRotated?: string;
 }
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
@@ -44,8 +46,8 @@ export const K3S_TOKEN_GUARD_MESSAGE = [
   "Either put the old value back (`pulumi config set --secret platform:k3sToken <old>`, or `pulumi config rm",
   "platform:k3sToken` if it was generated), or rotate the cluster first: on the server run",
   "`sudo k3s token rotate --new-token <new>` (docs.k3s.io/cli/token), then let the stack accept the new value:",
-  "`pulumi state delete <URN of k3s-token-guard from pulumi stack --show-urns>` and `pulumi up`, which",
-  "writes the new token to every node's K3s environment and restarts K3s, server first.",
+  "`pulumi config set platform:k3sTokenRotated <a value not used before, e.g. today's date>` and `pulumi up`,",
+  "which writes the new token to every node's K3s environment and restarts K3s, server first.",
 ].join(" ");
 
 const UNINSTALL = (script: string) =>
@@ -78,6 +80,7 @@ export class K3s extends pulumi.ComponentResource {
     const guard = new ChangeGuard(`${name}-token-guard`, {
       fingerprint: pulumi.secret(pulumi.output(args.token).apply((t) => secretFingerprint("platform:k3sToken", t))),
       message: K3S_TOKEN_GUARD_MESSAGE,
+      ...(args.tokenRotated !== undefined ? { confirmation: args.tokenRotated } : {}),
     }, { parent: this });
 
     const server = args.server;
