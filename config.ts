@@ -65,6 +65,17 @@ export interface PlatformConfig {
   readonly homelab?: HomelabConfig;
   readonly dev?: DevConfig;
   readonly secrets: SecretInputs;
+  /**
+   * Let a refresh drop Kubernetes resources from the state when the cluster cannot be reached. Off:
+   * an unreachable API (a new home IP outside adminCidr, Docker stopped) is far more often a network
+   * problem than a deleted cluster. Turn on only when the cluster is really gone.
+   */
+  readonly deleteUnreachable: boolean;
+  /**
+   * Confirms, once, that the cluster was rotated to a new platform:k3sToken (`k3s token rotate`):
+   * a value not used before lets the new token through the guard that otherwise refuses it.
+   */
+  readonly k3sTokenRotated?: string;
 }
 
 /** Every key this program reads, with where it applies. Unknown `platform:` keys are errors (typos). */
@@ -76,6 +87,7 @@ export const CONFIG_KEYS = [
   "clusterName",
   "giteaAdminPassword", "argocdAdminPassword", "guestPassword", "registryPassword", "k3sToken",
   "databasePassword",
+  "deleteUnreachable", "k3sTokenRotated",
 ] as const;
 
 export class ConfigError extends Error {
@@ -256,7 +268,13 @@ export function parseConfig(src: ConfigSource, stack: string): PlatformConfig {
     databasePassword: secret("databasePassword"),
   };
 
-  return { stack, environment, profile, domain, adminCidr, hostCpus, hostMemoryGb, oci, homelab, dev, secrets };
+  const deleteUnreachable = bool(src, "deleteUnreachable", false);
+  const k3sTokenRotated = src.get("k3sTokenRotated");
+  if (k3sTokenRotated !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(k3sTokenRotated)) {
+    throw new ConfigError("k3sTokenRotated", `must be a short token (letters, digits, . _ : -; at most 64), e.g. today's date 2026-07-20, got "${k3sTokenRotated.slice(0, 20)}"`);
+  }
+
+  return { stack, environment, profile, domain, adminCidr, hostCpus, hostMemoryGb, oci, homelab, dev, secrets, deleteUnreachable, k3sTokenRotated };
 }
 
 /** Rejects `platform:` keys this program does not know (a typo would otherwise be ignored silently). */

@@ -207,7 +207,7 @@ export class OciHost extends pulumi.ComponentResource {
       ips.push(instance.publicIp);
       this.nodes.push({
         name: nodeName, connection, publicAddress: instance.publicIp, privateAddress: instance.privateIp,
-        cpus: args.ocpus, memoryGb: args.memoryGb, ready: [cloudInitDone, keys],
+        cpus: args.ocpus, memoryGb: args.memoryGb, ready: [cloudInitDone, keys], machine: instance,
       });
     }
     this.publicIps = pulumi.all(ips);

@@ -87,6 +87,10 @@ function replaceReason(r: Registration, before: Registration, paths: readonly st
     const trig = startsWithAny(paths, ["triggers"]);
     return trig.length ? "triggers changed" : undefined;
   }
+  if (t === "pulumi-nodejs:dynamic:Resource" && "key" in r.inputs && "value" in r.inputs) {
+    // components/lib/latch.ts latchDiff: a new key replaces; a new value alone changes nothing.
+    return paths.includes("key") ? "key changed (latch)" : undefined;
+  }
   if (t.startsWith("random:") || t.startsWith("tls:")) return `inputs ${paths.join(", ")} changed (random and tls resources replace on any input)`;
   if (t === "oci:Core/instance:Instance") {
     // oracle/terraform-provider-oci v8.23.0 (pulumi-oci v4.20.0's upstream submodule, commit 8016f41),
