@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import * as YAML from "yaml";
 import { BOOTSTRAP_ORG, BOOTSTRAP_REPO } from "../components/gitops/bootstrap-repo";
 import { API_NAME, SAMPLE_APP_NAMESPACE, sampleAppManifests } from "../components/apps/sample-app";
 import { KSM_NAME } from "../components/monitoring/kube-state-metrics";
@@ -61,8 +62,11 @@ describe.skipIf(missing.length > 0)("e2e probes against fakes", () => {
       expect(r.stdout.trim().split("\n")).toEqual([
         BOOTSTRAP_ORG, BOOTSTRAP_REPO, ctx.endpoints.argocd.namespace, SAMPLE_APP_NAMESPACE, API_NAME,
         strategy.stableService, strategy.canaryService, ctx.endpoints.prometheus.namespace, ctx.endpoints.registry.namespace,
-        ctx.endpoints.kiali.namespace, "sample-app",
+        ctx.endpoints.kiali.namespace, YAML.parse(stack.files["argocd/sample-app.yaml"]).metadata.name,
       ]);
+      // argocd-apps.sh waits for these two Applications by name: the root the stack creates and the app in Git.
+      expect(fs.readFileSync(path.join(E2E_SCRIPTS, "argocd-apps.sh"), "utf8")).toContain('expect="${E2E_EXPECT_APPS:-root $E2E_APP}"');
+      expect(stack.rootApplication).toBe("root");
       expect(strategy.trafficRouting.istio.virtualService.name).toBe(API_NAME);
       // probe-monitoring.sh names these Deployments.
       const monitoring = fs.readFileSync(path.join(E2E_SCRIPTS, "probe-monitoring.sh"), "utf8");

@@ -164,6 +164,8 @@ export interface CiStack {
   readonly files: Record<string, string>;
   /** The registry's NodePort Service, as `kubectl get services -n registry -o json` lists it. */
   readonly registryServices: object;
+  /** The name of the root Application the stack creates. */
+  readonly rootApplication: string;
 }
 
 /** The e2e stack (stacks/Pulumi.ci.yaml) evaluated under mocks: the fakes answer with its real outputs and content. */
@@ -186,6 +188,7 @@ export async function ciStack(): Promise<CiStack> {
     credentials: plain(run.outputs.credentials),
     files,
     registryServices: { apiVersion: "v1", kind: "List", items: services },
+    rootApplication: plain(run.created.find((c) => c.type === "kubernetes:argoproj.io/v1alpha1:Application")?.inputs.metadata)?.name,
   };
 }
 
