@@ -96,6 +96,33 @@ esac`,
   });
 });
 
+describe("k3d-up.sh refuses what it cannot work with, saying what is wrong", () => {
+  const env = {
+    K3D_CLUSTER: "platform", K3D_CONFIG_B64: b64("apiVersion: k3d.io/v1alpha5\n"), K3D_VERSION: "v5.9.0",
+    PULUMI_ACCESS_B64: b64(pulumiAccessManifest()), PULUMI_NAMESPACE: PULUMI_ACCESS.namespace, PULUMI_TOKEN_SECRET: PULUMI_ACCESS.secret,
+  };
+  it("the Docker engine not running", () => {
+    const r = box({ docker: `[ "$1" = info ] && exit 1; exit 0`, k3d: "exit 0" }).exec("k3d-up.sh", env);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/Docker engine is not running/);
+  });
+  it("another k3d major (the config schema is v1alpha5, k3d v5); another minor is only noted", () => {
+    const k3d = (v: string) => `case "$1 $2" in "version ") echo "k3d version ${v}" ;; "cluster get") exit 0 ;; "kubeconfig get") printf '%s' '${KUBECONFIG}' ;; esac`;
+    const docker = `case "$1" in exec) [ "$2" = "-i" ] && { cat >/dev/null; exit 0; }; printf '%s' '${b64(TOKEN)}' ;; esac; exit 0`;
+    const major = box({ docker, k3d: k3d("v6.0.0") }).exec("k3d-up.sh", env);
+    expect(major.status).not.toBe(0);
+    expect(major.stderr).toMatch(/config schema needs v5\.x/);
+    const minor = box({ docker, k3d: k3d("v5.8.3") }).exec("k3d-up.sh", env);
+    expect(minor.status, minor.stderr).toBe(0);
+    expect(minor.stderr).toMatch(/note: k3d v5\.8\.3 installed, tested with v5\.9\.0/);
+  });
+  it("missing inputs", () => {
+    const r = box({}).exec("k3d-up.sh", { K3D_CLUSTER: "platform" });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/K3D_CONFIG_B64 is required/);
+  });
+});
+
 describe("k3d-registries.sh: #3 a rotated registry password reaches the nodes in place", () => {
   const stubs = {
     docker: `echo "docker $*" >> "$ROOT/calls.log"
