@@ -119,6 +119,19 @@ export function successRateQuery(ns: string, window: string): string {
   return `(${all} - (sum(rate(${sel(',response_code=~"5.."')}[${window}])) or vector(0))) / (${all} > 0)`;
 }
 
+/**
+ * The same ratio from the callers' side (reporter="source": the gateway's Envoy), for requests routed
+ * to the canary Service. A canary that stops being ready leaves its endpoints: its own series stand
+ * still and successRateQuery goes empty (which PM-26's guard passes), while the gateway keeps routing
+ * the canary's share to the Service and records the 503s ("no healthy upstream") here.
+ */
+export function callerSuccessRateQuery(ns: string, canaryService: string, window: string): string {
+  if (!/^\d+[smh]$/.test(window)) throw new Error(`callerSuccessRateQuery: window "${window}" must look like 2m`);
+  const sel = (extra = "") => `istio_requests_total{reporter="source",destination_service_namespace="${ns}",destination_service_name="${canaryService}"${extra}}`;
+  const all = `sum(rate(${sel()}[${window}]))`;
+  return `(${all} - (sum(rate(${sel(',response_code=~"5.."')}[${window}])) or vector(0))) / (${all} > 0)`;
+}
+
 /** Everything Argo CD syncs from deploy/<environment>/, before overlays. No Namespace, no credential. */
 export function sampleAppManifests(args: SampleAppManifestArgs): K8sObject[] {
   const { ctx } = args;
@@ -175,6 +188,7 @@ export function sampleAppManifests(args: SampleAppManifestArgs): K8sObject[] {
   const analysis = analysisTemplate({
     name: analysisName, namespace: ns, endpoints: ctx.endpoints, threshold,
     query: successRateQuery(ns, timing.rateWindow), args: [{ name: CANARY_HASH_ARG }],
+    extraMetrics: [{ name: "caller-success-rate", query: callerSuccessRateQuery(ns, canary, timing.rateWindow) }],
     interval: timing.interval, count: 5, failureLimit: 1, initialDelay: timing.initialDelay,
     evidence: { scrapeInterval: timing.scrapeInterval, rateWindow: timing.rateWindow },
   });
