@@ -14,13 +14,13 @@ import { durationSeconds } from "../components/monitoring/scrape";
 import { K8sObject } from "../components/lib/k8s";
 import { measurementPhase, MetricRules, Phase, runVerdict } from "./helpers/argo-verdict";
 import { testContext } from "./helpers/context";
-import { findPromtool, promtoolEval, Series } from "./helpers/promtool";
+import { needs } from "./helpers/binaries";
+import { promtoolEval, Series } from "./helpers/promtool";
 
 const ctx = testContext("oci", { domain: "example.com", nodeAddress: "10.0.1.10" });
 const CANARY = "7d9f8b6c5";
 const STABLE = "5c4b3a291";
-const promtool = findPromtool();
-const CI = process.env.CI === "true";
+const promtool = needs("promtool");
 
 /** What Argo CD applies: the AnalysisTemplate file of the rendered Git tree. */
 function renderedTemplate(): K8sObject {
@@ -143,15 +143,7 @@ async function judge(setting: Setting, flows: Scenario, phase: number): Promise<
 const phasesOf = (scrape: number) => [1, Math.round(scrape / 2) - 1, scrape - 1];
 
 describe("canary analysis under Prometheus' engine (promtool test rules)", () => {
-  it("promtool is installed (Debian package prometheus; required when CI=true)", ({ skip }) => {
-    if (!promtool) {
-      if (CI) throw new Error("promtool is missing: .ci/run installs the Debian package prometheus");
-      console.warn("SKIP analysis-promtool: promtool not installed (apt-get install prometheus)");
-      skip("promtool not installed");
-    }
-  });
-
-  describe.skipIf(!promtool)("with promtool", () => {
+  promtool.describe("with promtool", () => {
     it("reads the rendered template: 15s scrapes, a 1m window, a measurement every 45s after 1m", () => {
       const { scrape, metric } = current();
       expect(scrape).toBe(15);

@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { execFileSync, spawn, spawnSync } from "child_process";
+import { needs } from "./helpers/binaries";
 import * as http from "http";
 import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
@@ -17,6 +18,9 @@ import { testContext } from "./helpers/context";
 import { renderSampleApp } from "../components/apps/sample-app";
 
 const ctx: ClusterContext = testContext("dev");
+const shellcheck = needs("shellcheck");
+// The script's own tools, and git http-backend behind the fake Gitea.
+const gitAndCurl = needs("git", "curl");
 const SCRIPT = path.resolve(__dirname, "../components/gitops/scripts/bootstrap-repo.sh");
 const RUNNER_URL = "http://k3d-platform-server-0:30300";
 const workflowArgs = {
@@ -29,9 +33,8 @@ const jobArgs = {
 };
 
 describe("bootstrap-repo.sh", () => {
-  it("passes shellcheck at warning level", () => {
-    const r = spawnSync("shellcheck", ["-S", "warning", SCRIPT], { encoding: "utf8" });
-    if (r.error) throw new Error(`shellcheck is not installed: ${r.error.message}`);
+  shellcheck.it("passes shellcheck at warning level", () => {
+    const r = spawnSync(shellcheck.bin("shellcheck"), ["-S", "warning", SCRIPT], { encoding: "utf8" });
     expect(r.stdout + r.stderr).toBe("");
     expect(r.status).toBe(0);
   });
@@ -162,27 +165,35 @@ describe("releaseWorkflow (pure)", () => {
 
   it("PM-31 the bump rewrites the image tag in the manifest (sed run for real)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bump-"));
-    const file = path.join(dir, "rollout.yaml");
-    fs.writeFileSync(file, "containers:\n  - name: api\n    image: registry.platform.internal:5000/platform/sample-api:0.1.0\n  - name: other\n    image: docker.io/library/postgres:17.11\n");
-    const sed = (step("bump").run as string).split("\n").find((l) => l.startsWith("sed "))!
-      .replace("${{ steps.version.outputs.version }}", "1.2.3").replace("deploy/dev/rollout.yaml", file);
-    const r = spawnSync("bash", ["-c", sed], { encoding: "utf8", env: { ...process.env, IMAGE: "registry.platform.internal:5000/platform/sample-api" } });
-    expect(r.stderr).toBe("");
-    const out = fs.readFileSync(file, "utf8");
-    expect(out).toContain("image: registry.platform.internal:5000/platform/sample-api:1.2.3");
-    expect(out).toContain("image: docker.io/library/postgres:17.11");
+    try {
+      const file = path.join(dir, "rollout.yaml");
+      fs.writeFileSync(file, "containers:\n  - name: api\n    image: registry.platform.internal:5000/platform/sample-api:0.1.0\n  - name: other\n    image: docker.io/library/postgres:17.11\n");
+      const sed = (step("bump").run as string).split("\n").find((l) => l.startsWith("sed "))!
+        .replace("${{ steps.version.outputs.version }}", "1.2.3").replace("deploy/dev/rollout.yaml", file);
+      const r = spawnSync("bash", ["-c", sed], { encoding: "utf8", env: { ...process.env, IMAGE: "registry.platform.internal:5000/platform/sample-api" } });
+      expect(r.stderr).toBe("");
+      const out = fs.readFileSync(file, "utf8");
+      expect(out).toContain("image: registry.platform.internal:5000/platform/sample-api:1.2.3");
+      expect(out).toContain("image: docker.io/library/postgres:17.11");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
-  it("every run: block passes shellcheck (expressions replaced by a placeholder)", () => {
+  shellcheck.it("every run: block passes shellcheck (expressions replaced by a placeholder)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wf-"));
-    const files = steps().filter((s) => s.run).map((s) => {
-      const f = path.join(dir, `${s.name}.sh`);
-      fs.writeFileSync(f, `#!/usr/bin/env bash\n${(s.run as string).replace(/\$\{\{[^}]*\}\}/g, "placeholder")}`);
-      return f;
-    });
-    const r = spawnSync("shellcheck", ["-S", "warning", ...files], { encoding: "utf8" });
-    expect(r.stdout + r.stderr).toBe("");
-    expect(r.status).toBe(0);
+    try {
+      const files = steps().filter((s) => s.run).map((s) => {
+        const f = path.join(dir, `${s.name}.sh`);
+        fs.writeFileSync(f, `#!/usr/bin/env bash\n${(s.run as string).replace(/\$\{\{[^}]*\}\}/g, "placeholder")}`);
+        return f;
+      });
+      const r = spawnSync(shellcheck.bin("shellcheck"), ["-S", "warning", ...files], { encoding: "utf8" });
+      expect(r.stdout + r.stderr).toBe("");
+      expect(r.status).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuses a loopback server URL, bad image paths and missing manifests", () => {
@@ -207,7 +218,7 @@ function runScript(env: Record<string, string>): Promise<{ code: number; out: st
   });
 }
 
-describe("bootstrap-repo.sh against a fake Gitea (API + git smart HTTP)", () => {
+gitAndCurl.describe("bootstrap-repo.sh against a fake Gitea (API + git smart HTTP)", () => {
   let gitea: Awaited<ReturnType<typeof startFakeGitea>>;
   let env: Record<string, string>;
   let root: string;
@@ -408,8 +419,8 @@ function recordingPath(dir: string): { path: string; argv: () => string[] } {
   const log = path.join(dir, "argv.log");
   fs.mkdirSync(bin);
   fs.writeFileSync(log, "");
-  for (const tool of ["curl", "git"]) {
-    const real = execFileSync("bash", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim();
+  for (const tool of ["curl", "git"] as const) {
+    const real = gitAndCurl.bin(tool);
     fs.writeFileSync(path.join(bin, tool), `#!/usr/bin/env bash\nprintf '%s\\0' ${tool} "$@" >> '${log}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
   }
   return { path: `${bin}:${process.env.PATH}`, argv: () => fs.readFileSync(log, "utf8").split("\0").filter(Boolean) };
@@ -422,7 +433,7 @@ const PASSWORDS = [
   "echo\\\\expands\\n\\c", " ", Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i)).join(""),
 ];
 
-describe("PM-09 bootstrap-repo.sh with any printable admin password (curl API + real git push, Basic auth checked)", () => {
+gitAndCurl.describe("PM-09 bootstrap-repo.sh with any printable admin password (curl API + real git push, Basic auth checked)", () => {
   it.each(PASSWORDS.map((p) => [JSON.stringify(p), p]))("password %s", async (_label, password) => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-pw-"));
     const gitea = await startFakeGitea({ user: "platform-admin", password });

@@ -1,22 +1,23 @@
 // Runs the real install-k3s.sh against stubbed k3s/curl/systemctl in a temp dir: what it writes,
 // what it installs, and that a second run with the same inputs changes nothing.
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ROOT } from "./helpers/stack";
 import { pulumiAccessManifest } from "../components/cluster/kubeconfig";
+import { stub } from "./helpers/stubs";
 
 const SCRIPT = path.join(ROOT, "components/cluster/scripts/install-k3s.sh");
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
-function stub(dir: string, name: string, body: string): void {
-  fs.writeFileSync(path.join(dir, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
-}
+const sandboxes: string[] = [];
+afterEach(() => { for (const dir of sandboxes.splice(0)) fs.rmSync(dir, { recursive: true, force: true }); });
 
 function sandbox() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "install-k3s-"));
+  sandboxes.push(root);
   const stubs = path.join(root, "stubs");
   fs.mkdirSync(stubs);
   const log = path.join(root, "calls.log");
