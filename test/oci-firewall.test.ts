@@ -58,8 +58,10 @@ tools.describe("oci-firewall.sh in a network namespace over Oracle's REJECT rule
   const rules = (chain: string) => must(inNode("iptables", "-S", chain)).trim().split("\n").filter((l) => l.startsWith("-A "));
   /** What a TCP connect from the neighbour meets: "refused" (reached the node's stack) or "unreachable" (REJECT). */
   const connect = (port: number) => {
-    const r = sh(["ip", "netns", "exec", neighbour, "timeout", "5", "bash", "-c", `exec 3<>/dev/tcp/${NODE}/${port}`]);
-    return /Connection refused/.test(r.out) ? "refused" : /No route to host/.test(r.out) ? "unreachable" : `other (${r.code}): ${r.out}`;
+    const probe = `const s = require("net").connect(${port}, "${NODE}"); s.setTimeout(5000, () => { console.log("timeout"); process.exit(); });
+      s.on("connect", () => { console.log("open"); process.exit(); }); s.on("error", (e) => { console.log(e.code); process.exit(); });`;
+    const out = sh(["ip", "netns", "exec", neighbour, process.execPath, "-e", probe]).out.trim();
+    return ({ ECONNREFUSED: "refused", EHOSTUNREACH: "unreachable" } as Record<string, string>)[out] ?? `other: ${out}`;
   };
 
   beforeAll(() => {

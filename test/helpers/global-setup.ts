@@ -29,7 +29,7 @@ export function setup(): () => void {
       : [];
     if (skips.length) {
       const lines = skips.map((s) => `  - ${s.file} > ${s.test}\n      ${s.reason}`);
-      console.log(`\nSkipped for a missing binary (${skips.length}; with CI=true these fail):\n${lines.join("\n")}\n`);
+      console.log(`\nSkipped: a binary (or root) they need is missing (${skips.length}; with CI=true these fail):\n${lines.join("\n")}\n`);
     }
     const left = fs.readdirSync(tmp);
     fs.rmSync(root, { recursive: true, force: true });
