@@ -10,7 +10,9 @@
 // - OTEL_TRACES_EXPORTER (our env, for v3's OpenTelemetry) means nothing to 2.8;
 // - the same in both (distribution v2.8.3 and v3.1.1 sources): REGISTRY_* env overrides applied in
 //   name order, htpasswd auth (bcrypt only; a missing file is created with a random `docker` user),
-//   GET / answered 200 by the `alive` handler behind the storage health check.
+//   GET / answered 200 by the `alive` handler behind the storage health check. (REGISTRY_AUTH itself
+//   is redundant: the _REALM/_PATH overrides create auth.htpasswd on their own; without all three
+//   /v2/ answers 200 unauthenticated, which the tests below catch.)
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -25,7 +27,11 @@ import { testContext } from "./helpers/context";
 import { Created, find, mocks, plain, settle } from "./helpers/mocks";
 import { basicAuth, freePort, request, Service, startService } from "./helpers/processes";
 
-/** The registry:3 image's /etc/distribution/config.yml, without what 2.8 refuses (storage.tag). */
+/**
+ * The registry:3 image's /etc/distribution/config.yml (distribution/distribution-library-image
+ * config-example.yml at a829ed8, the newest commit fetched; its Dockerfile builds 3.0.0), without
+ * what 2.8 refuses (storage.tag.concurrencylimit: 5).
+ */
 const IMAGE_CONFIG = {
   version: 0.1,
   log: { level: "debug", fields: { service: "registry", environment: "development" } },
