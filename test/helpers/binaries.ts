@@ -87,7 +87,7 @@ export function needs(...wanted: Need[]): Requirement {
     else missing.push(`${w} (Debian package ${PACKAGES[w]})`);
   }
   const reason = missing.length ? `needs ${missing.join(", ")}` : undefined;
-  const stand_in = (ctx: TestContext) => unavailable(ctx, reason!);
+  const standIn = (ctx: TestContext) => unavailable(ctx, reason!);
   return {
     reason,
     bin(tool) {
@@ -101,11 +101,11 @@ export function needs(...wanted: Need[]): Requirement {
       return p;
     },
     it(name, fn, timeout) {
-      if (reason) it(name, stand_in);
+      if (reason) it(name, standIn);
       else it(name, fn, timeout);
     },
     describe(name, fn) {
-      if (reason) describe(name, () => it("(every test of this block)", stand_in));
+      if (reason) describe(name, () => it("(every test of this block)", standIn));
       else describe(name, fn);
     },
   };
