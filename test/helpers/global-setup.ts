@@ -31,7 +31,8 @@ export function setup(): () => void {
       const lines = skips.map((s) => `  - ${s.file} > ${s.test}\n      ${s.reason}`);
       console.log(`\nSkipped: a binary (or root) they need is missing (${skips.length}; with CI=true these fail):\n${lines.join("\n")}\n`);
     }
-    const left = fs.readdirSync(tmp);
+    // tsx's compile cache (tsx-<uid>, from tests that run `npx tsx`) is a tool's, not a leak.
+    const left = fs.readdirSync(tmp).filter((f) => !/^tsx-\d+$/.test(f));
     fs.rmSync(root, { recursive: true, force: true });
     if (left.length) {
       console.error(`\nTemporary files left behind by tests (removed now; clean them up in finally/afterAll):\n${left.map((f) => `  - ${f}`).join("\n")}\n`);
