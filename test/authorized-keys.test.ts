@@ -1,7 +1,7 @@
 // scripts/authorized-keys.sh for real: first against a temp authorized_keys with bash, then through
 // a real OpenSSH server (Debian openssh-server) on 127.0.0.1, fed exactly as the program feeds it
 // (RUN_STDIN and the stdin authorizedKeysScript builds), proving who can log in after each step.
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
@@ -9,18 +9,26 @@ import * as os from "os";
 import * as path from "path";
 import { authorizedKeysScript } from "../components/host/ssh-keys";
 import { RUN_STDIN } from "../components/lib/scripts";
+import { needs } from "./helpers/binaries";
 import { unwrap } from "./helpers/mocks";
 import { ROOT } from "./helpers/stack";
 
 const SCRIPT = path.join(ROOT, "components/host/scripts/authorized-keys.sh");
-const CI = process.env.CI === "true";
 const STACK = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIstack pulumi@stack";
 const A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIuserA a@laptop";
 const B = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCuserB== b@laptop";
 const HAND = 'from="192.0.2.0/24" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIhand colleague';
 
-function home(lines: string[]) {
+const homes: string[] = [];
+afterEach(() => { for (const d of homes.splice(0)) fs.rmSync(d, { recursive: true, force: true }); });
+function tempHome(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "authorized-keys-"));
+  homes.push(dir);
+  return dir;
+}
+
+function home(lines: string[]) {
+  const dir = tempHome();
   fs.mkdirSync(path.join(dir, ".ssh"), { mode: 0o700 });
   fs.writeFileSync(path.join(dir, ".ssh/authorized_keys"), lines.map((l) => `${l}\n`).join(""), { mode: 0o600 });
   return dir;
@@ -50,7 +58,7 @@ describe("authorized-keys.sh against a temp authorized_keys", () => {
   });
 
   it("a node without the file yet gets it; no usable key in KEEP_KEYS changes nothing and fails", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "authorized-keys-"));
+    const dir = tempHome();
     expect(run(dir, [STACK, A])).toMatchObject({ status: 0, keys: [STACK, A] });
     expect((fs.statSync(path.join(dir, ".ssh")).mode & 0o777).toString(8)).toBe("700");
     const bad = run(dir, ["not a key"]);
@@ -60,8 +68,7 @@ describe("authorized-keys.sh against a temp authorized_keys", () => {
   });
 });
 
-const sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"].find((p) => fs.existsSync(p));
-const tools = sshd && spawnSync("ssh-keygen", ["-h"]).error === undefined && spawnSync("ssh", ["-V"]).error === undefined;
+const openssh = needs("sshd", "ssh", "ssh-keygen");
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -71,23 +78,15 @@ async function freePort(): Promise<number> {
   });
 }
 
-describe("authorized-keys.sh through a real sshd (OpenSSH, 127.0.0.1)", () => {
-  it("sshd and ssh are installed (Debian openssh-server; required when CI=true)", ({ skip }) => {
-    if (!tools) {
-      if (CI) throw new Error("sshd/ssh are missing: .ci/run installs the Debian package openssh-server");
-      console.warn("SKIP authorized-keys sshd: openssh-server not installed (apt-get install openssh-server)");
-      skip("openssh-server not installed");
-    }
-  });
-
-  it.skipIf(!tools)("the stack's key logs in through every change; a rotated-out key is refused, the new one accepted", async () => {
+openssh.describe("authorized-keys.sh through a real sshd (OpenSSH, 127.0.0.1)", () => {
+  it("the stack's key logs in through every change; a rotated-out key is refused, the new one accepted", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "authorized-keys-sshd-"));
     const key = (name: string) => {
-      spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${name}@test`, "-f", path.join(dir, name)]);
+      spawnSync(openssh.bin("ssh-keygen"), ["-q", "-t", "ed25519", "-N", "", "-C", `${name}@test`, "-f", path.join(dir, name)]);
       return fs.readFileSync(path.join(dir, `${name}.pub`), "utf8").trim();
     };
     const [stack, a, b, hand] = ["stack", "a", "b", "hand"].map(key);
-    spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "hostkey")]);
+    spawnSync(openssh.bin("ssh-keygen"), ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "hostkey")]);
     const file = path.join(dir, "home/.ssh/authorized_keys");
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     fs.writeFileSync(file, `${stack}\n${a}\nfrom="127.0.0.1" ${hand}\n`, { mode: 0o600 }); // launch keys + a hand-added one
@@ -100,11 +99,11 @@ describe("authorized-keys.sh through a real sshd (OpenSSH, 127.0.0.1)", () => {
       "PermitRootLogin prohibit-password", "",
     ].join("\n"));
     fs.mkdirSync("/run/sshd", { recursive: true });
-    const server = spawn(sshd!, ["-D", "-e", "-f", path.join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
+    const server = spawn(openssh.bin("sshd"), ["-D", "-e", "-f", path.join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
     let log = "";
     server.stderr.on("data", (d) => { log += d; });
     const user = os.userInfo().username;
-    const ssh = (identity: string, command: string, input = "") => spawnSync("ssh", [
+    const ssh = (identity: string, command: string, input = "") => spawnSync(openssh.bin("ssh"), [
       "-q", "-i", path.join(dir, identity), "-p", String(port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
       "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", `${user}@127.0.0.1`, command,
     ], { input, encoding: "utf8", timeout: 15_000 });

@@ -23,12 +23,17 @@ export const PACKAGES = {
   python3: "python3",
   git: "git",
   curl: "curl",
+  sshd: "openssh-server",
+  ssh: "openssh-client",
+  "ssh-keygen": "openssh-client",
 } as const;
 export type Tool = keyof typeof PACKAGES;
 /** "root": uid 0, or passwordless sudo (GitHub's runners); see Requirement.asRoot. */
 export type Need = Tool | "root";
 
 const POSTGRES_TOOLS: ReadonlySet<string> = new Set(["initdb", "pg_ctl", "postgres"]);
+/** Daemons a user's PATH may lack (Debian puts /usr/sbin on root's PATH only). */
+const SBIN_TOOLS: ReadonlySet<string> = new Set(["sshd"]);
 
 /** Debian installs initdb, pg_ctl and postgres in /usr/lib/postgresql/<major>/bin, not on PATH. */
 function postgresDirs(): string[] {
@@ -42,6 +47,7 @@ function postgresDirs(): string[] {
 export function which(tool: Tool): string | undefined {
   const dirs = (process.env.PATH ?? "").split(":").filter(Boolean);
   if (POSTGRES_TOOLS.has(tool)) dirs.push(...postgresDirs());
+  if (SBIN_TOOLS.has(tool)) dirs.push("/usr/sbin", "/sbin");
   for (const dir of dirs) {
     const p = path.join(dir, tool);
     try {
