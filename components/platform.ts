@@ -100,10 +100,11 @@ export class Platform extends pulumi.ComponentResource {
       enableConfigMapMutable: true,
     }, { parent: this, dependsOn: cluster.ready });
 
-    // Everything on the cluster goes with it: where the cluster itself is deleted, its objects are
-    // not deleted one by one first (slow, and impossible once the API is gone). Set on each
-    // component; the engine gives it to their children, chart-rendered ones included
-    // (pulumi/pulumi#12572, resmon inheritFromParent).
+    // Everything on the cluster goes with it: on destroy its objects are not deleted one by one
+    // first (slow, and impossible once the API is gone). Set on each component; the engine gives it
+    // to their children, chart-rendered ones included (pulumi/pulumi#12572, resmon inheritFromParent).
+    // A *replacement* of the cluster resource still deletes them through the API first in released
+    // engines (<= 3.260; fixed by pulumi/pulumi#23818, unreleased): see README "Replace a node".
     const inCluster = { parent: this, providers: [this.provider], deletedWith: cluster.cluster };
     const ctx: ClusterContext = { environment: cfg.environment, profile: cfg.profile, endpoints: ep };
     const services = platformServices(ctx, this.secrets, inCluster);

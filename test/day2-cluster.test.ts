@@ -284,3 +284,16 @@ describe("#8 destroy finishes: the cluster's objects go with the cluster", () =>
     expect(del).toMatch(/if \[ -x \/usr\/local\/bin\/k3s-uninstall\.sh \]; then sudo -n \/usr\/local\/bin\/k3s-uninstall\.sh; else/);
   });
 });
+
+describe("a new server is a new cluster for its agents too", () => {
+  it("oci with two nodes: each agent's install is replaced (uninstall first, then join) with the server's machine or install", async () => {
+    const run = await evaluate("oci", { config: { "platform:nodeCount": "2", "platform:ocpus": "1", "platform:memoryGb": "6" } });
+    const server = named(run, "command:remote:Command", "k3s-server");
+    const agent = named(run, "command:remote:Command", "k3s-agent-1");
+    // Without a trigger the agent is only updated, and install-k3s.sh reinstalls only on a version change:
+    // it would stay joined to the deleted server.
+    expect(agent.deleteBeforeReplace).toBe(true);
+    expect(plain(agent.inputs.triggers)).toEqual(expect.arrayContaining([`${server.name}-id`]));
+    expect(agent.propertyDependencies.triggers).toEqual(expect.arrayContaining([server.urn]));
+  });
+});

@@ -121,8 +121,12 @@ export class K3s extends pulumi.ComponentResource {
         K3S_CONFIG_B64: b64(stableYaml(k3sAgentConfig(agent.cpus, agent.memoryGb))), REGISTRIES_B64: registries,
       }),
       delete: UNINSTALL("k3s-agent-uninstall.sh"),
+      // A new server (machine or install) is a new cluster with a new CA and URL: the install script
+      // only reinstalls on a version change, so the agent is uninstalled and joined again.
+      triggers: [server.machine ? server.machine.id : serverInstall.id, serverInstall.id],
     }, {
       parent: this, dependsOn: [...agent.ready, serverInstall, guard],
+      deleteBeforeReplace: true,
       ...(agent.machine ? { deletedWith: agent.machine } : {}),
     }));
 

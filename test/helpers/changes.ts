@@ -37,12 +37,12 @@ export function changedPaths(before: unknown, after: unknown, ignore: readonly s
 const startsWithAny = (paths: readonly string[], prefixes: readonly string[]) =>
   paths.filter((p) => prefixes.some((x) => p === x || p.startsWith(`${x}.`) || p.startsWith(`${x}[`)));
 
-/** The server of the kubeconfig's current context (pulumi-kubernetes' replacement heuristic compares it). */
-function kubeconfigServer(kubeconfig: unknown): string | undefined {
+/** The kubeconfig's cluster entry (server, CA, TLS settings): pulumi-kubernetes' replacement heuristic compares it. */
+function kubeconfigCluster(kubeconfig: unknown): string | undefined {
   const text = plain(kubeconfig);
   if (typeof text !== "string") return undefined;
-  const m = /server:\s*(\S+)/.exec(text);
-  return m ? m[1] : undefined;
+  const m = /clusters:\s*\n([\s\S]*?)(\n\S|$)/.exec(text);
+  return (m ? m[1] : text).replace(/\s+/g, " ").trim();
 }
 
 /** Why a change of these paths replaces the resource, or undefined for an in-place update. */
@@ -51,12 +51,13 @@ function replaceReason(r: Registration, before: Registration, paths: readonly st
   const forced = startsWithAny(paths, r.replaceOnChanges);
   if (forced.length) return `replaceOnChanges: ${forced.join(", ")}`;
   if (t === "pulumi:providers:kubernetes") {
-    // pulumi-kubernetes provider.go DiffConfig: with clusterIdentifier only its change replaces;
-    // without it a different cluster (server) in the kubeconfig does.
-    if (r.inputs.clusterIdentifier !== undefined || before.inputs.clusterIdentifier !== undefined) {
+    // pulumi-kubernetes provider.go DiffConfig: when clusterIdentifier is set on both sides only its
+    // change replaces; when it is added or removed (or absent), a different cluster entry in the
+    // kubeconfig (server, CA, TLS settings) does.
+    if (r.inputs.clusterIdentifier !== undefined && before.inputs.clusterIdentifier !== undefined) {
       return paths.includes("clusterIdentifier") ? "clusterIdentifier changed" : undefined;
     }
-    return kubeconfigServer(r.inputs.kubeconfig) !== kubeconfigServer(before.inputs.kubeconfig) ? "kubeconfig points at another server (no clusterIdentifier)" : undefined;
+    return kubeconfigCluster(r.inputs.kubeconfig) !== kubeconfigCluster(before.inputs.kubeconfig) ? "kubeconfig points at another cluster (clusterIdentifier not set on both sides)" : undefined;
   }
   if (t.startsWith("kubernetes:")) {
     if (t.startsWith("kubernetes:helm.sh/")) return undefined;
@@ -66,7 +67,9 @@ function replaceReason(r: Registration, before: Registration, paths: readonly st
     const flag = (k: string) => plain(provider?.inputs[k]) === true || plain(provider?.inputs[k]) === "true";
     // pulumi-kubernetes: Secret/ConfigMap data is replaced unless enableSecretMutable / enableConfigMapMutable, or always when immutable.
     if (/:core\/v1:(Secret|ConfigMap)$/.test(t)) {
-      const data = startsWithAny(paths, ["data", "stringData", "binaryData", "immutable", "type"]);
+      // diff.go: a Secret's type is immutable, whatever enableSecretMutable says.
+      if (t.endsWith("Secret") && paths.includes("type")) return "type changed (immutable)";
+      const data = startsWithAny(paths, ["data", "stringData", "binaryData", "immutable"]);
       const mutable = t.endsWith("Secret") ? flag("enableSecretMutable") : flag("enableConfigMapMutable");
       if (data.length && (!mutable || plain(r.inputs.immutable) === true)) return `${data.join(", ")} changed (${t.endsWith("Secret") ? "enableSecretMutable" : "enableConfigMapMutable"} off or immutable)`;
       return undefined;
@@ -78,6 +81,8 @@ function replaceReason(r: Registration, before: Registration, paths: readonly st
       "kubernetes:apps/v1:StatefulSet": ["spec.selector", "spec.volumeClaimTemplates", "spec.serviceName", "spec.podManagementPolicy"],
       "kubernetes:core/v1:PersistentVolumeClaim": ["spec.accessModes", "spec.storageClassName", "spec.volumeName", "spec.selector"],
       "kubernetes:core/v1:Service": ["spec.clusterIP"],
+      "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": ["roleRef"],
+      "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": ["roleRef"],
     };
     const hit = startsWithAny(paths, immutable[t] ?? []);
     return hit.length ? `immutable ${hit.join(", ")} changed` : undefined;
