@@ -92,7 +92,7 @@ export class Platform extends pulumi.ComponentResource {
       enableConfigMapMutable: true,
     }, { parent: this });
 
-    const ctx: ClusterContext = { environment: cfg.environment, profile: cfg.profile, endpoints: ep };
+    const ctx: ClusterContext = { environment: cfg.environment, profile: cfg.profile, endpoints: ep, backup: cfg.backup };
     const services = platformServices(ctx, this.secrets, { parent: this, providers: [this.provider] });
     this.giteaAdminUser = services.gitea.adminUser;
 

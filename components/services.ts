@@ -17,6 +17,8 @@ import { Kiali } from "./mesh/kiali";
 import { Prometheus } from "./monitoring/prometheus";
 import { KubeStateMetrics } from "./monitoring/kube-state-metrics";
 import { deployDir, SampleApp, SAMPLE_APP_IGNORE_DIFFERENCES, SAMPLE_APP_NAMESPACE, SAMPLE_APP_SYNC_OPTIONS, SAMPLE_IMAGE_REPOSITORY } from "./apps/sample-app";
+import { Backups } from "./backup/backups";
+import { backupNamespaces } from "./backup/jobs";
 
 export interface PlatformServices {
   readonly gitea: Gitea;
@@ -44,7 +46,7 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
 
   // Monitoring and mesh first: the others' NetworkPolicies and scrapes point at them.
   const prometheus = new Prometheus("prometheus", { ctx }, opts);
-  new KubeStateMetrics("kube-state-metrics", { ctx, extraNamespaces: [SAMPLE_APP_NAMESPACE] }, after(prometheus));
+  new KubeStateMetrics("kube-state-metrics", { ctx, extraNamespaces: [SAMPLE_APP_NAMESPACE, ...backupNamespaces(ctx)] }, after(prometheus));
   const istio = new Istio("istio", { ctx }, opts);
   new Kiali("kiali", { ctx }, after(istio));
   // PM-16: the Rollouts CRDs and controller exist before anything creates a Rollout.
@@ -67,6 +69,8 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
   // The sample app: its namespace, pull secret and DB password come from the stack; its manifests
   // go to Git and reach the cluster through Argo CD (PM-30, PM-31).
   const app = new SampleApp("sample-app", { ctx, registryPassword: secrets.registryPassword }, after(istio, rollouts));
+  // Backups of Gitea, the registry, the app's database and the K3s datastore, in those namespaces.
+  new Backups("backups", { ctx }, after(gitea, registry, app));
   const files = ctx.endpoints.gitea.runnerUrl.apply((serverUrl) => ({
     ...app.files,
     [`argocd/sample-app.yaml`]: sampleAppApplication(ctx, argocd.repoUrl),

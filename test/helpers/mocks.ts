@@ -78,6 +78,8 @@ export function mocks(created: Created[], options: MockOptions = {}): pulumiType
       switch (args.token) {
         case "oci:Core/getImages:getImages":
           return { images: [{ id: "ocid1.image.oc1..mock-newest", displayName: "Canonical-Ubuntu-24.04-aarch64-mock" }] };
+        case "oci:ObjectStorage/getNamespace:getNamespace":
+          return { namespace: "mocktenancyns" };
         case "oci:Identity/getAvailabilityDomains:getAvailabilityDomains":
           return { availabilityDomains: [{ name: "mock:EU-FRANKFURT-1-AD-1" }, { name: "mock:EU-FRANKFURT-1-AD-2" }] };
         default:
