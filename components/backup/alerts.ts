@@ -54,18 +54,18 @@ export function backupAlertRules(ctx: ClusterContext): RuleGroup {
           description: "The newest restorable snapshot is older than a day: check the CronJob (suspended? scheduled?) and its last Job's logs.",
         },
       },
-      // Each expected CronJob must be visible: a namespace kube-state-metrics does not watch (PM-20)
-      // would make the two rules above silently empty.
-      ...BACKUP_COMPONENTS.map((c): AlertRule => ({
+      {
         alert: "BackupNotMonitored",
-        expr: `absent(kube_cronjob_info{namespace="${componentNamespace(ctx, c)}",cronjob="${backupJobName(c)}"})`,
+        // Each expected CronJob must be visible: a namespace kube-state-metrics does not watch (PM-20)
+        // would leave the two rules above silently empty. absent() keeps the matchers as labels.
+        expr: BACKUP_COMPONENTS.map((c) => `absent(kube_cronjob_info{namespace="${componentNamespace(ctx, c)}",cronjob="${backupJobName(c)}"})`).join(" or "),
         for: "15m",
         labels: { severity: "warning" },
         annotations: {
-          summary: `kube-state-metrics reports no ${componentNamespace(ctx, c)}/${backupJobName(c)} CronJob`,
+          summary: "kube-state-metrics reports no {{ $labels.namespace }}/{{ $labels.cronjob }} CronJob",
           description: "Either the CronJob is gone or kube-state-metrics does not watch its namespace (--namespaces): the backup alerts cannot fire for it.",
         },
-      })),
+      },
     ],
   };
 }

@@ -84,7 +84,7 @@ const STANDARD: Record<ContainerKey, Resources> = {
   backupGiteaDump: r("20m", "128Mi", "512Mi"),
   // Measured: Python's sqlite3 online backup of a 200 MB WAL database, 14 MiB peak, 0.6 s.
   backupSqlite: r("10m", "32Mi", "128Mi"),
-  // pg_dump of the sample database (measured in test/restore-postgres.test.ts, a few MiB).
+  // Measured pg_dump 15 (Debian) of 200,000 rows (a 5 MB custom-format archive): 13 MiB peak, 0.1 s.
   backupPgDump: r("10m", "32Mi", "128Mi"),
   // restic/rest-server (host-path target only): an idle HTTP server in front of a directory.
   restServer: r("10m", "32Mi", "128Mi"),

@@ -68,6 +68,10 @@ export function mocks(created: Created[], options: MockOptions = {}): pulumiType
           state.publicKeyOpenssh = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAImock";
           state.privateKeyOpenssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n";
           break;
+        case "oci:Identity/customerSecretKey:CustomerSecretKey":
+          // The secret half of the S3 key pair, returned once at creation (the id is the access key).
+          state.key = `mock-${args.name}-secret`;
+          break;
         case "kubernetes:core/v1:Service":
           state.spec = { ...(args.inputs.spec ?? {}), clusterIP: args.inputs.spec?.clusterIP ?? "10.43.12.34" };
           break;

@@ -19,7 +19,8 @@ rm -f "$fifo"
 mkfifo "$fifo"
 r dump --host "$BACKUP_HOST" --tag "$BACKUP_TAG" "${SNAPSHOT:-latest}" "$snapshot_path" > "$fifo" &
 dumper=$!
-tar -x -f "$fifo" -C "$root"
+# Through stdin: tar reads a pipe in full records only then (GNU tar's -B default for stdin).
+tar -x -f - -C "$root" < "$fifo"
 wait "$dumper" || die "restic dump of $snapshot_path failed"
 rm -f "$fifo"
 [ -d "$target/docker/registry/v2" ] || die "the snapshot holds no docker/registry/v2: not the registry's storage"
