@@ -35,6 +35,7 @@ describe("scripts/ops/restore.sh against a stub kubectl", () => {
       "kubectl -n gitea get cronjob/restore-gitea",
       "kubectl -n gitea delete configmap backup-restore --ignore-not-found",
       "kubectl -n gitea scale deployment/gitea-chart --replicas=0",
+      "kubectl -n gitea get pod -l app.kubernetes.io/name=gitea,app.kubernetes.io/instance=gitea-chart -o name",
       "kubectl -n gitea wait --for=delete pod -l app.kubernetes.io/name=gitea,app.kubernetes.io/instance=gitea-chart --timeout=300s",
       "kubectl -n gitea create job restore-gitea-20270101000000 --from=cronjob/restore-gitea",
       "kubectl -n gitea logs job/restore-gitea-20270101000000 --all-containers --prefix",
@@ -46,6 +47,13 @@ describe("scripts/ops/restore.sh against a stub kubectl", () => {
     // It waited for the Job: polled until it reported success.
     expect(r.calls.filter((c) => c.includes("get job/restore-gitea-20270101000000"))).toHaveLength(3);
     expect(r.stdout).toContain('restore: gitea on the cluster of context "homelab"');
+  });
+
+  it("a writer that is already stopped (a second attempt) is not waited for", () => {
+    const { run } = setup();
+    const r = run(["registry", "--yes"], { NO_PODS: "1" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.calls.some((c) => c.includes(" wait --for=delete"))).toBe(false);
   });
 
   it("--snapshot picks one snapshot through the backup-restore ConfigMap the template reads", () => {

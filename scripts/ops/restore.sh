@@ -110,7 +110,10 @@ restore_one() {
     labels="${writer#* }"
     echo "restore: stopping $ns/$kind_name"
     "$kubectl" -n "$ns" scale "$kind_name" --replicas=0
-    "$kubectl" -n "$ns" wait --for=delete pod -l "$labels" --timeout=300s
+    # `kubectl wait` fails when nothing matches (already stopped, e.g. a second attempt).
+    if [ -n "$("$kubectl" -n "$ns" get pod -l "$labels" -o name)" ]; then
+      "$kubectl" -n "$ns" wait --for=delete pod -l "$labels" --timeout=300s
+    fi
   fi
   job="restore-$c-$stamp"
   "$kubectl" -n "$ns" create job "$job" --from="cronjob/restore-$c"
