@@ -379,6 +379,35 @@ while True:
     }
   });
 
+  it("Gitea's rollback-journal database copies from a read-only volume; a WAL database does not (why the K3s job mounts db/ read-write)", () => {
+    const b = box("sqlite");
+    // Read-only for an unprivileged reader (root would ignore the modes), as a readOnly mount is.
+    // The system's python3: a per-user install (pyenv under /root) is not readable by nobody.
+    const python = fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+    const asUser = (args: string[]) => process.getuid?.() === 0
+      ? spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", python, ...args.slice(1)], { encoding: "utf8" })
+      : spawnSync(args[0], args.slice(1), { encoding: "utf8" });
+    const make = (dir: string, wal: boolean) => {
+      fs.mkdirSync(dir);
+      const r = spawnSync("python3", ["-c", `import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); ${wal ? "c.execute('pragma journal_mode=wal'); " : ""}c.execute('create table repo(name)'); c.execute("insert into repo values ('x')"); c.commit(); c.close()`, path.join(dir, "x.db")], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+      fs.chmodSync(path.join(dir, "x.db"), 0o444);
+      fs.chmodSync(dir, 0o555);
+    };
+    const out = path.join(b.root, "out");
+    fs.mkdirSync(out, { mode: 0o777 });
+    fs.chmodSync(out, 0o777);
+    fs.chmodSync(b.root, 0o755);
+    make(path.join(b.root, "rollback"), false);
+    make(path.join(b.root, "wal"), true);
+    const rollback = asUser(["python3", script("sqlite-backup.py"), path.join(b.root, "rollback/x.db"), path.join(out, "gitea.db")]);
+    expect(rollback.status, rollback.stderr).toBe(0);
+    const wal = asUser(["python3", script("sqlite-backup.py"), path.join(b.root, "wal/x.db"), path.join(out, "state.db")]);
+    expect(wal.status).not.toBe(0);
+    expect(wal.stderr).toContain("readonly database");
+    for (const d of ["rollback", "wal"]) fs.chmodSync(path.join(b.root, d), 0o755);
+  });
+
   it("a missing database fails, naming it", () => {
     const b = box("sqlite");
     const r = spawnSync("python3", [script("sqlite-backup.py"), path.join(b.root, "nope.db"), path.join(b.root, "out.db")], { encoding: "utf8" });
