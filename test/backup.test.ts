@@ -19,7 +19,7 @@ import { SIZES } from "../components/lib/sizes";
 import { allowed } from "./helpers/netpol";
 import { find, findAll, isSecretInput, plain } from "./helpers/mocks";
 import { testContext } from "./helpers/context";
-import { runStack as evaluate, StackRun } from "./helpers/stack";
+import { runStack as evaluate, runStackError, StackRun } from "./helpers/stack";
 
 const runs = new Map<string, Promise<StackRun>>();
 const runStack = (stack: string) => {
@@ -262,6 +262,12 @@ describe("backup config keys (validated before anything is registered, naming th
     fails("dev", { backupOciUserOcid: "ocid1.user.oc1..x" }, "platform:backupOciUserOcid");
     fails("oci", { backupOciUserOcid: "alice" }, "platform:backupOciUserOcid");
     fails("oci", { "oci:region": "" }, "oci:region");
+  });
+
+  it("a bad backup key fails the whole program before any resource is registered", async () => {
+    const { error, created } = await runStackError("homelab", { config: { "platform:backupS3Endpoint": "https://minio.lan:9000" } });
+    expect(error.message).toMatch(/^platform:backupS3Bucket: is required with platform:backupS3Endpoint/);
+    expect(created).toEqual([]);
   });
 
   it("a user's S3 endpoint: credentials only as secrets, the stack's prefix by default", () => {

@@ -40,7 +40,8 @@ const mutations = (calls: string[]) => calls.filter((c) => / (drain|uncordon|cre
 describe("scripts/ops/upgrade-k3s.sh against stub kubectl and pulumi", () => {
   it(`one node (homelab): backs up the datastore, then pulumi up --target its install command to ${TARGET}; no drain`, () => {
     const { run } = setup([`ubuntu-host|${PREVIOUS}|true|True`], [URN("k3s-server"), URN("k3s-kubeconfig")], { SERVER: "ubuntu-host" });
-    const r = run();
+    // The API is down for the first polls while the server restarts: the script keeps polling.
+    const r = run([], { API_DOWN_POLLS: "2" });
     expect(r.status, r.stderr).toBe(0);
     expect(mutations(r.calls)).toEqual([
       "kubectl -n backup create job pre-upgrade-20270101000000 --from=cronjob/backup-k3s",

@@ -86,7 +86,8 @@ urn_of() {
 wait_node() {
   local node="$1" state deadline=$((SECONDS + timeout))
   while :; do
-    state="$("$kubectl" get node "$node" -o 'jsonpath={.status.nodeInfo.kubeletVersion} {.status.conditions[?(@.type=="Ready")].status}')"
+    # The API is down while a server restarts: a failed call is one more poll, not the end.
+    state="$("$kubectl" get node "$node" -o 'jsonpath={.status.nodeInfo.kubeletVersion} {.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)"
     [ "$state" = "$target True" ] && return 0
     [ "$SECONDS" -lt "$deadline" ] || die "node $node is \"$state\" after ${timeout}s, expected \"$target True\""
     sleep "$poll"

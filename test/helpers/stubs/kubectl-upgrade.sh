@@ -8,6 +8,12 @@ case "$args" in
   *" get nodes "*) cat "$state/nodes" ;;
   *" get node "*)
     node="$3"
+    # API_DOWN_POLLS: the first polls after the upgrade find the API restarting.
+    if [ -f "$state/upgraded-$node" ]; then
+      n="$(cat "$state/down-$node" 2>/dev/null || echo 0)"
+      echo $((n + 1)) > "$state/down-$node"
+      if [ "$n" -lt "${API_DOWN_POLLS:-0}" ]; then echo "The connection to the server was refused" >&2; exit 1; fi
+    fi
     line="$(grep "^$node|" "$state/nodes")"
     if [ -f "$state/upgraded-$node" ] && [ -z "${STUCK:-}" ]; then
       echo "${TARGET:?} True"
