@@ -8,6 +8,8 @@ export default defineConfig({
     // runs take a fresh module graph (vi.resetModules). Checked order-independent with --sequence.shuffle.
     isolate: false,
     testTimeout: 30_000,
+    // One temporary directory per run (leaks fail the run) and the list of skipped real-component tests.
+    globalSetup: ["test/helpers/global-setup.ts"],
     reporters: ["default"],
   },
 });

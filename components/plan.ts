@@ -38,6 +38,7 @@ export const PLATFORM_CONTAINERS: readonly { key: ContainerKey; component: strin
   // The sample app: 2 stable replicas, each with an Istio sidecar, and Postgres with one.
   { key: "sampleApi", component: "sample-app", replicas: 2 },
   { key: "samplePostgres", component: "sample-app" },
+  { key: "samplePasswordSync", component: "sample-app" },
   { key: "istioProxy", component: "sample-app", replicas: 3 },
   // Backup CronJob pods: short-lived, but counted (components/backup/budget.ts says why): one at a time.
   { key: "backupJob", component: "backup" },

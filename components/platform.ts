@@ -64,36 +64,49 @@ export class Platform extends pulumi.ComponentResource {
     };
 
     // Cluster.
+    let cluster: K3s | K3d;
     if (cfg.profile.cluster === "k3s") {
       const [server, ...agents] = nodes;
-      const k3s = new K3s("k3s", {
+      cluster = new K3s("k3s", {
         server, agents, token: this.secrets.k3sToken, registry, extraTlsSans: [`api.${cfg.domain}`],
+        tokenRotated: cfg.k3sTokenRotated,
       }, { parent: this });
-      this.kubeconfig = k3s.kubeconfig;
-      this.apiServer = k3s.apiServer;
     } else {
-      const k3d = new K3d("k3d", {
+      cluster = new K3d("k3d", {
         name: cfg.dev!.clusterName, httpPort: ep.hostPorts.ingressHttp, httpsPort: ep.hostPorts.ingressHttps,
         apiPort: ep.hostPorts.kubeApi, nodePorts: [ep.ports.giteaHttp, ep.ports.registry], registry,
       }, { parent: this });
-      this.kubeconfig = k3d.kubeconfig;
-      this.apiServer = k3d.apiServer;
     }
+    this.kubeconfig = cluster.kubeconfig;
+    this.apiServer = cluster.apiServer;
 
     // The one Kubernetes provider: never the ambient ~/.kube/config.
     this.provider = new k8s.Provider("k8s", {
       kubeconfig: this.kubeconfig,
+      // Only a new cluster replaces the provider (and with it every object on it, PVCs included);
+      // a new address for the same cluster is an update. cluster/k3s.ts and k3d.ts say what the
+      // identity is made of.
+      clusterIdentifier: cluster.clusterIdentifier,
       enableServerSideApply: true,
-      deleteUnreachable: true,
+      // Off unless platform:deleteUnreachable: a refresh while the API cannot be reached (a new IP
+      // outside adminCidr, Docker stopped) must fail, not forget every object. Left unset when off,
+      // so the provider's own one-off escape (PULUMI_K8S_DELETE_UNREACHABLE=true pulumi refresh,
+      // which it suggests in its error) still works for a cluster that is really gone.
+      ...(cfg.deleteUnreachable ? { deleteUnreachable: true } : {}),
       // A rotated credential updates its Secret in place (server-side apply) instead of delete +
       // create, which would drop keys other managers added (Argo CD's server.secretkey) and briefly
       // leave consumers without it. Same for ConfigMaps.
       enableSecretMutable: true,
       enableConfigMapMutable: true,
-    }, { parent: this });
+    }, { parent: this, dependsOn: cluster.ready });
 
+    // Everything on the cluster goes with it: where the cluster itself is deleted, its objects are
+    // not deleted one by one first (slow, and impossible once the API is gone). Set on each
+    // component; the engine gives it to their children, chart-rendered ones included
+    // (pulumi/pulumi#12572, resmon inheritFromParent).
+    const inCluster = { parent: this, providers: [this.provider], deletedWith: cluster.cluster };
     const ctx: ClusterContext = { environment: cfg.environment, profile: cfg.profile, endpoints: ep, backup: cfg.backup };
-    const services = platformServices(ctx, this.secrets, { parent: this, providers: [this.provider] });
+    const services = platformServices(ctx, this.secrets, inCluster);
     this.giteaAdminUser = services.gitea.adminUser;
 
     this.registerOutputs({ kubeconfig: this.kubeconfig, apiServer: this.apiServer });

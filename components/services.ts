@@ -53,7 +53,9 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
   const rollouts = new ArgoRollouts("argo-rollouts", { ctx }, opts);
 
   // Git, registry, CI.
-  const gitea = new Gitea("gitea", { ctx, adminPassword: secrets.giteaAdminPassword, runnerToken: secrets.runnerToken }, opts);
+  const gitea = new Gitea("gitea", {
+    ctx, adminPassword: secrets.giteaAdminPassword, runnerToken: secrets.runnerToken, fingerprintKey: secrets.fingerprintKey,
+  }, opts);
   const registry = new Registry("registry", { ctx, password: secrets.registryPassword }, opts);
   new Runner("runner", {
     ctx,
@@ -68,11 +70,15 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
 
   // The sample app: its namespace, pull secret and DB password come from the stack; its manifests
   // go to Git and reach the cluster through Argo CD (PM-30, PM-31).
-  const app = new SampleApp("sample-app", { ctx, registryPassword: secrets.registryPassword }, after(istio, rollouts));
+  const app = new SampleApp("sample-app", {
+    ctx, registryPassword: secrets.registryPassword, dbPassword: secrets.databasePassword,
+  }, after(istio, rollouts));
   // Backups of Gitea, the registry, the app's database and the K3s datastore, in those namespaces.
   new Backups("backups", { ctx }, after(gitea, registry, app));
+  // What the stack owns in Git (bootstrap-repo.ts OWNED_LIST): the files it renders follow it;
+  // app/ is seeded once and is the user's; the image tag in the Rollout is CI's.
   const files = ctx.endpoints.gitea.runnerUrl.apply((serverUrl) => ({
-    ...app.files,
+    ...app.manifestFiles,
     [`argocd/sample-app.yaml`]: sampleAppApplication(ctx, argocd.repoUrl),
     ".gitea/workflows/release.yaml": releaseWorkflow({
       ctx, serverUrl, image: SAMPLE_IMAGE_REPOSITORY, manifests: [`${deployDir(ctx)}/rollout.yaml`],
@@ -80,7 +86,8 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
   }));
   const bootstrap = new BootstrapRepo("bootstrap-repo", {
     ctx, adminUsername: gitea.adminUser, adminPassword: gitea.adminPassword, registryPassword: secrets.registryPassword,
-    files, dependsOn: [gitea],
+    fingerprintKey: secrets.fingerprintKey, files, initialFiles: app.sourceFiles,
+    keepImageTags: [`${ctx.endpoints.registry.host}/${SAMPLE_IMAGE_REPOSITORY}`], dependsOn: [gitea],
   }, opts);
   // PM-28: the root app syncs only once the platform (CRDs, mesh) and the content exist.
   new Applications("applications", {

@@ -14,13 +14,13 @@ import { durationSeconds } from "../components/monitoring/scrape";
 import { K8sObject } from "../components/lib/k8s";
 import { measurementPhase, MetricRules, Phase, runVerdict } from "./helpers/argo-verdict";
 import { testContext } from "./helpers/context";
-import { findPromtool, promtoolEval, Series } from "./helpers/promtool";
+import { needs } from "./helpers/binaries";
+import { promtoolEval, Series } from "./helpers/promtool";
 
 const ctx = testContext("oci", { domain: "example.com", nodeAddress: "10.0.1.10" });
 const CANARY = "7d9f8b6c5";
 const STABLE = "5c4b3a291";
-const promtool = findPromtool();
-const CI = process.env.CI === "true";
+const promtool = needs("promtool");
 
 /** What Argo CD applies: the AnalysisTemplate file of the rendered Git tree. */
 function renderedTemplate(): K8sObject {
@@ -73,6 +73,8 @@ const previous = (): Setting => ({
 /** A counter of one Envoy label set; `rate(t)` requests/s, t in seconds since traffic started. */
 interface Flow {
   readonly pod: "canary" | "stable";
+  /** "gateway": the gateway's Envoy records it (reporter="source") for the pod's Service. */
+  readonly via?: "gateway";
   readonly reporter?: "destination" | "source";
   readonly code: string;
   readonly flags?: string;
@@ -102,7 +104,12 @@ const SCENARIOS: Record<string, Scenario> = {
 function series(flows: Scenario, scrape: number, start: number, samples: number): Series[] {
   return flows.map((f) => {
     const hash = f.pod === "canary" ? CANARY : STABLE;
-    const labels = {
+    const labels = f.via === "gateway" ? {
+      __name__: "istio_requests_total", reporter: "source", namespace: "istio-system", app: "istio-ingressgateway",
+      pod: "istio-ingressgateway-6f7d9-abcde", source_workload: "istio-ingressgateway", destination_service_namespace: SAMPLE_APP_NAMESPACE,
+      destination_service_name: `${API_NAME}-${f.pod}`, destination_workload: f.flags === "UH" ? "unknown" : API_NAME,
+      response_code: f.code, response_flags: f.flags ?? "-",
+    } : {
       __name__: "istio_requests_total", reporter: f.reporter ?? "destination", namespace: SAMPLE_APP_NAMESPACE,
       app_kubernetes_io_name: API_NAME, rollouts_pod_template_hash: hash, pod: `${API_NAME}-${hash}-x2k9p`,
       destination_workload: API_NAME, response_code: f.code, response_flags: f.flags ?? "-",
@@ -143,15 +150,7 @@ async function judge(setting: Setting, flows: Scenario, phase: number): Promise<
 const phasesOf = (scrape: number) => [1, Math.round(scrape / 2) - 1, scrape - 1];
 
 describe("canary analysis under Prometheus' engine (promtool test rules)", () => {
-  it("promtool is installed (Debian package prometheus; required when CI=true)", ({ skip }) => {
-    if (!promtool) {
-      if (CI) throw new Error("promtool is missing: .ci/run installs the Debian package prometheus");
-      console.warn("SKIP analysis-promtool: promtool not installed (apt-get install prometheus)");
-      skip("promtool not installed");
-    }
-  });
-
-  describe.skipIf(!promtool)("with promtool", () => {
+  promtool.describe("with promtool", () => {
     it("reads the rendered template: 15s scrapes, a 1m window, a measurement every 45s after 1m", () => {
       const { scrape, metric } = current();
       expect(scrape).toBe(15);
@@ -221,6 +220,55 @@ describe("canary analysis under Prometheus' engine (promtool test rules)", () =>
         // Consecutive: the same increment (extrapolated differently, so not the same number).
         const failed = j.phases.map((p, i) => (p === "Failed" ? i : -1)).filter((i) => i >= 0);
         expect(failed[1] - failed[0]).toBe(1);
+      }
+    });
+  });
+});
+
+describe("a canary that goes unready mid-analysis (promtool)", () => {
+  // The pod fails readiness 20 s into the step and leaves the canary Service's endpoints: no request
+  // reaches it any more, so its own series stand still and the canary-side query goes empty (PM-26's
+  // guard passes it). The gateway keeps routing the canary's 20 % to the Service and answers 503 UH.
+  const rendered = () => renderedTemplate().spec.metrics as any[];
+  const asSetting = (metric: any): Setting => ({ name: metric.name, scrape: current().scrape, metric });
+  const upUntil = (t: number) => (s: number) => (s < t ? 4 : 0);
+  const unready: Scenario = [...decoys,
+    { pod: "canary", code: "200", rate: upUntil(20) },
+    { pod: "canary", via: "gateway", code: "200", rate: upUntil(20) },
+    { pod: "canary", via: "gateway", code: "503", flags: "UH", rate: (s) => (s < 20 ? 0 : 4) },
+    { pod: "stable", via: "gateway", code: "200", rate: steady(16) }];
+  const healthy: Scenario = [...SCENARIOS.healthy,
+    { pod: "canary", via: "gateway", code: "200", rate: steady(4) },
+    { pod: "stable", via: "gateway", code: "200", rate: steady(16) },
+    // The stable Service's own errors must not count against the canary.
+    { pod: "stable", via: "gateway", code: "503", flags: "UF", rate: steady(2) }];
+
+  promtool.describe("with promtool", () => {
+    it("the template judges both sides: the canary pods' view and the callers' view of the canary Service", () => {
+      expect(rendered().map((m) => m.name)).toEqual(["success-rate", "caller-success-rate"]);
+      expect(rendered()[1].provider.prometheus.query).toContain(`destination_service_name="${API_NAME}-canary"`);
+      for (const m of rendered()) expect(m).toMatchObject({ interval: rendered()[0].interval, count: 5, failureLimit: 1, initialDelay: rendered()[0].initialDelay });
+    });
+
+    it("the canary pods' view alone would pass it; the callers' view fails it, and with it the run", async () => {
+      const [own, callers] = rendered().map(asSetting);
+      for (const phase of phasesOf(15)) {
+        const mine = await judge(own, unready, phase);
+        const theirs = await judge(callers, unready, phase);
+        // The hole: every measurement empty after the pod left, so the canary-side metric succeeds.
+        expect(mine.verdict.phase, JSON.stringify(mine.results)).toBe("Successful");
+        expect(theirs.verdict.phase, JSON.stringify(theirs.results)).toBe("Failed");
+      }
+    });
+
+    it("a healthy canary passes both; with no traffic both stay empty and pass (PM-26)", async () => {
+      const [own, callers] = rendered().map(asSetting);
+      for (const phase of phasesOf(15)) {
+        expect((await judge(callers, healthy, phase)).verdict.phase).toBe("Successful");
+        expect((await judge(own, healthy, phase)).verdict.phase).toBe("Successful");
+        const idle = await judge(callers, SCENARIOS["no traffic"], phase);
+        expect(idle.empty).toBe(callers.metric.count);
+        expect(idle.verdict.phase).toBe("Successful");
       }
     });
   });

@@ -7,8 +7,9 @@ import { charts } from "../components/lib/versions";
 import { bcryptHash, bcryptVerify } from "../components/lib/hash";
 import {
   ADMIN_PASSWORD_MTIME, argoCdNamespace, argoCdValues, ARGOCD_PODS, GUEST_PASSWORD_MTIME,
-  repositorySecret,
+  repositorySecret, SERVER_SECRET_KEY,
 } from "../components/gitops/argocd-values";
+import { MTIME_KIND, mtimeCheck, mtimeProvider, rfc3339 } from "../components/gitops/password-mtime";
 import { testContext } from "./helpers/context";
 import { allowed, planPolicyNames, platformPolicies } from "./helpers/netpol";
 
@@ -95,6 +96,42 @@ describe("argoCdValues (pure)", () => {
 
   it("refuses bad replica counts", () => {
     expect(() => argoCdValues({ ctx, adminPasswordHash: ADMIN_HASH, guestPasswordHash: GUEST_HASH, applicationSetReplicas: -1 })).toThrow(/non-negative/);
+  });
+});
+
+describe("password mtimes and the signing key (issue 10 item 3)", () => {
+  const at = (iso: string) => new Date(iso);
+  it("the mtime is taken once per password: the same fingerprint keeps it, a new one takes the time of the change", () => {
+    const first = mtimeCheck({}, { fingerprint: "fp-1" }, at("2026-05-01T10:00:00.123Z")).inputs;
+    expect(first).toEqual({ kind: MTIME_KIND, fingerprint: "fp-1", mtime: "2026-05-01T10:00:00Z" });
+    // Later previews and ups with the same password: the stored time, never "now".
+    expect(mtimeCheck(first, { fingerprint: "fp-1" }, at("2026-09-09T09:09:09Z")).inputs.mtime).toBe("2026-05-01T10:00:00Z");
+    // A rotation: the time of that up, so sessions issued before it are refused.
+    expect(mtimeCheck(first, { fingerprint: "fp-2" }, at("2026-09-09T09:09:09Z")).inputs.mtime).toBe("2026-09-09T09:09:09Z");
+    // A stored value Argo CD could not parse is replaced.
+    expect(mtimeCheck({ fingerprint: "fp-1", mtime: "yesterday" }, { fingerprint: "fp-1" }, at("2026-09-09T09:09:09Z")).inputs.mtime).toBe("2026-09-09T09:09:09Z");
+    expect(() => mtimeCheck({}, { fingerprint: "" }, at("2026-09-09T09:09:09Z"))).toThrow(/empty fingerprint/);
+    expect(rfc3339(at("2026-01-02T03:04:05.999Z"))).toBe("2026-01-02T03:04:05Z");
+  });
+
+  it("the provider keeps the checked inputs as its state (what a preview shows too)", async () => {
+    const checked = (await mtimeProvider.check!({}, { fingerprint: "fp" })).inputs;
+    expect((await mtimeProvider.create(checked)).outs).toEqual(checked);
+    expect((await mtimeProvider.diff!("id", checked, checked)).changes).toBe(false);
+    const rotated = (await mtimeProvider.check!(checked, { fingerprint: "fp-new" })).inputs;
+    expect((await mtimeProvider.diff!("id", checked, rotated)).changes).toBe(true);
+    expect((await mtimeProvider.update!("id", checked, rotated)).outs).toEqual(rotated);
+  });
+
+  it("values: the mtimes from the component; server.secretkey left to argocd-server (never in our apply)", () => {
+    const v = argoCdValues({
+      ctx, adminPasswordHash: ADMIN_HASH, guestPasswordHash: GUEST_HASH,
+      adminPasswordMtime: "2026-05-01T10:00:00Z", guestPasswordMtime: "2026-05-02T10:00:00Z",
+    });
+    expect(v.configs.secret.argocdServerAdminPasswordMtime).toBe("2026-05-01T10:00:00Z");
+    expect(v.configs.secret.extra["accounts.guest.passwordMtime"]).toBe("2026-05-02T10:00:00Z");
+    expect(Object.keys(v.configs.secret.extra)).not.toContain(SERVER_SECRET_KEY);
+    expect(JSON.stringify(v)).not.toContain(SERVER_SECRET_KEY);
   });
 });
 

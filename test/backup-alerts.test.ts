@@ -12,10 +12,9 @@ import YAML from "yaml";
 import { backupAlertRules } from "../components/backup/alerts";
 import { MAX_AGE_SECONDS, RUN_DEADLINE_SECONDS } from "../components/backup/jobs";
 import { testContext } from "./helpers/context";
-import { findPromtool } from "./helpers/promtool";
+import { needs } from "./helpers/binaries";
 
-const promtool = findPromtool();
-const CI = process.env.CI === "true";
+const promtool = needs("promtool");
 const ctx = testContext("oci");
 const DAY = 86400;
 const MINUTES = 3 * 24 * 60;
@@ -112,7 +111,7 @@ const CASES: { t: number; why: string; firing: Record<string, ReturnType<typeof 
 
 async function promtoolTest(dir: string): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    execFile("promtool", ["test", "rules", "test.yml"], { cwd: dir, timeout: 60_000, encoding: "utf8" }, (err, stdout, stderr) => {
+    execFile(promtool.bin("promtool"), ["test", "rules", "test.yml"], { cwd: dir, timeout: 60_000, encoding: "utf8" }, (err, stdout, stderr) => {
       if (err && (err as NodeJS.ErrnoException).code === "ENOENT") return reject(new Error("promtool is not installed"));
       if (err && err.killed) return reject(new Error("promtool timed out"));
       resolve({ code: err ? Number(err.code ?? 1) : 0, output: `${stdout}\n${stderr}` });
@@ -121,21 +120,12 @@ async function promtoolTest(dir: string): Promise<{ code: number; output: string
 }
 
 describe("backup alert rules under Prometheus' engine (promtool test rules)", () => {
-  it("promtool is installed (Debian package prometheus; required when CI=true)", ({ skip }) => {
-    if (!promtool) {
-      if (CI) throw new Error("promtool is missing: .ci/run installs the Debian package prometheus");
-      console.warn("SKIP backup-alerts: promtool not installed (apt-get install prometheus)");
-      skip("promtool not installed");
-    }
-    expect(promtool).toBe("promtool");
-  });
-
   it("the thresholds follow the jobs: a run's deadline, and a day plus a run plus an hour", () => {
     expect(RUN_DEADLINE_SECONDS).toBe(3300);
     expect(MAX_AGE_SECONDS).toBe(DAY + 3300 + 3600);
   });
 
-  describe.skipIf(!promtool)("with promtool", () => {
+  promtool.describe("with promtool", () => {
     it("each rule fires for the failed, never-successful, suspended and unwatched backups, and never for a healthy one or a restore template", async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "backup-alerts-"));
       try {
@@ -158,7 +148,7 @@ describe("backup alert rules under Prometheus' engine (promtool test rules)", ()
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "backup-alerts-"));
       try {
         fs.writeFileSync(path.join(dir, "alerting_rules.yml"), YAML.stringify({ groups: [rules] }));
-        const r = await new Promise<{ code: number; out: string }>((resolve) => execFile("promtool", ["check", "rules", "alerting_rules.yml"], { cwd: dir, encoding: "utf8" }, (err, so, se) => resolve({ code: err ? 1 : 0, out: so + se })));
+        const r = await new Promise<{ code: number; out: string }>((resolve) => execFile(promtool.bin("promtool"), ["check", "rules", "alerting_rules.yml"], { cwd: dir, encoding: "utf8" }, (err, so, se) => resolve({ code: err ? 1 : 0, out: so + se })));
         expect(r.code, r.out).toBe(0);
         expect(r.out).toContain(`SUCCESS: ${rules.rules.length} rules found`);
       } finally {

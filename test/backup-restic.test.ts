@@ -8,12 +8,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, describe, expect, it } from "vitest";
+import { needs } from "./helpers/binaries";
 import { ROOT } from "./helpers/stack";
 
 const SCRIPTS = path.join(ROOT, "components/backup/scripts");
-const CI = process.env.CI === "true";
-const version = spawnSync("restic", ["version"], { encoding: "utf8" });
-const restic = version.status === 0 ? version.stdout.trim() : undefined;
+const restic = needs("restic");
 
 /** Every file under `dir`, relative path -> sha256. */
 function digest(dir: string): Record<string, string> {
@@ -30,16 +29,7 @@ function digest(dir: string): Record<string, string> {
 }
 
 describe("backup and restore with the real restic", () => {
-  it("restic is installed (Debian package restic; required when CI=true)", ({ skip }) => {
-    if (!restic) {
-      if (CI) throw new Error("restic is missing: .ci/run installs the Debian package restic");
-      console.warn("SKIP backup-restic: restic not installed (apt-get install restic)");
-      skip("restic not installed");
-    }
-    expect(restic).toMatch(/^restic \d+\.\d+\.\d+/);
-  });
-
-  describe.skipIf(!restic)(`with ${restic ?? "restic"}`, () => {
+  restic.describe("with restic", () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "restic-"));
     afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
     const env = (tag: string, extra: Record<string, string> = {}) => ({

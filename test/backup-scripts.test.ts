@@ -5,10 +5,13 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { afterEach, describe, expect, it } from "vitest";
+import { needs } from "./helpers/binaries";
 import { RESTIC_STUB, Sandbox, sandbox } from "./helpers/sandbox";
 import { ROOT } from "./helpers/stack";
 
 const SCRIPTS = path.join(ROOT, "components/backup/scripts");
+// The fake archives, databases and sqlite-backup.py itself need Python (its sqlite3 module).
+const py = needs("python3");
 const script = (name: string) => path.join(SCRIPTS, name);
 const RESTIC_ENV = { RESTIC_REPOSITORY: "s3:https://example.invalid/bucket/gitea", RESTIC_PASSWORD: "pw", BACKUP_HOST: "homelab", BACKUP_TAG: "gitea" };
 
@@ -121,7 +124,7 @@ describe("backup.sh (restic driver, last container of every backup pod)", () => 
   });
 });
 
-describe("gitea-dump.sh (pinned Gitea image, Gitea's volume read-only)", () => {
+py.describe("gitea-dump.sh (pinned Gitea image, Gitea's volume read-only)", () => {
   // Copies the prepared archive where --file points, as gitea dump would write it.
   const giteaStub = () => String.raw`
 file=""; while [ $# -gt 0 ]; do case "$1" in --file) file="$2"; shift 2;; *) shift;; esac; done
@@ -160,7 +163,7 @@ cp "$TREE_TAR" "$file"`;
   });
 });
 
-describe("restore-gitea.sh (restic image, Gitea's volume read-write, Gitea stopped)", () => {
+py.describe("restore-gitea.sh (restic image, Gitea's volume read-write, Gitea stopped)", () => {
   /** A fresh install's volume, as pulumi up on a new host leaves it. */
   function freshVolume(b: Sandbox): string {
     const data = path.join(b.root, "data");
@@ -266,7 +269,7 @@ describe("restore-registry.sh (restic image, the registry's volume, registry sto
   });
 });
 
-describe("the K3s datastore: k3s-datastore.sh, restore-k3s.sh, k3s-swap-datastore.sh", () => {
+py.describe("the K3s datastore: k3s-datastore.sh, restore-k3s.sh, k3s-swap-datastore.sh", () => {
   function server(b: Sandbox, token = "K10token::server:abc") {
     const dir = path.join(b.root, "server");
     fs.mkdirSync(path.join(dir, "db"), { recursive: true });
@@ -331,7 +334,7 @@ describe("the K3s datastore: k3s-datastore.sh, restore-k3s.sh, k3s-swap-datastor
   });
 });
 
-describe("sqlite-backup.py: a consistent copy of a live WAL database (kine's mode)", () => {
+py.describe("sqlite-backup.py: a consistent copy of a live WAL database (kine's mode)", () => {
   /** A writer committing pairs of rows (one per table) in single transactions, never checkpointing. */
   function startWriter(db: string) {
     return spawn("python3", ["-c", `

@@ -1,20 +1,26 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { execFileSync, spawn, spawnSync } from "child_process";
+import { needs } from "./helpers/binaries";
 import * as http from "http";
 import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
 import { images } from "../components/lib/versions";
 import {
-  BOOTSTRAP_IMAGE, BOOTSTRAP_ORG, BOOTSTRAP_REPO, bootstrapJob, CHECKOUT_ACTION, contentConfig, releaseWorkflow, repoUrl,
+  BOOTSTRAP_IMAGE, BOOTSTRAP_ORG, BOOTSTRAP_REPO, bootstrapJob, CHECKOUT_ACTION, contentConfig, JOB_ANNOTATIONS, OWNED_LIST,
+  releaseWorkflow, repoUrl,
 } from "../components/gitops/bootstrap-repo";
 import { testContext } from "./helpers/context";
+import { renderSampleApp } from "../components/apps/sample-app";
 
 const ctx: ClusterContext = testContext("dev");
+const shellcheck = needs("shellcheck");
+// The script's own tools, and git http-backend behind the fake Gitea.
+const gitAndCurl = needs("git", "curl");
 const SCRIPT = path.resolve(__dirname, "../components/gitops/scripts/bootstrap-repo.sh");
 const RUNNER_URL = "http://k3d-platform-server-0:30300";
 const workflowArgs = {
@@ -27,9 +33,8 @@ const jobArgs = {
 };
 
 describe("bootstrap-repo.sh", () => {
-  it("passes shellcheck at warning level", () => {
-    const r = spawnSync("shellcheck", ["-S", "warning", SCRIPT], { encoding: "utf8" });
-    if (r.error) throw new Error(`shellcheck is not installed: ${r.error.message}`);
+  shellcheck.it("passes shellcheck at warning level", () => {
+    const r = spawnSync(shellcheck.bin("shellcheck"), ["-S", "warning", SCRIPT], { encoding: "utf8" });
     expect(r.stdout + r.stderr).toBe("");
     expect(r.status).toBe(0);
   });
@@ -46,12 +51,25 @@ describe("repository URL and content encoding (pure)", () => {
     const a = contentConfig({ "argocd/app.yaml": "a: 1\n", ".gitea/workflows/release.yaml": "name: x\n" });
     for (const key of Object.keys(a.data)) expect(key).toMatch(/^[-._a-zA-Z0-9]{1,253}$/);
     const lines = a.data.MANIFEST.trim().split("\n").map((l) => l.split(" "));
-    expect(lines.map((l) => l[1]).sort()).toEqual([".gitea/workflows/release.yaml", "argocd/app.yaml"]);
-    for (const [key, p] of lines) expect(a.data[key]).toBe(p === "argocd/app.yaml" ? "a: 1\n" : "name: x\n");
+    expect(lines.map((l) => l[2]).sort()).toEqual([".gitea/workflows/release.yaml", "argocd/app.yaml"]);
+    for (const [key, mode, p] of lines) {
+      expect(mode).toBe("owned");
+      expect(a.data[key]).toBe(p === "argocd/app.yaml" ? "a: 1\n" : "name: x\n");
+    }
     const b = contentConfig({ ".gitea/workflows/release.yaml": "name: x\n", "argocd/app.yaml": "a: 1\n" });
     expect(b.hash).toBe(a.hash);
     expect(contentConfig({ "argocd/app.yaml": "a: 2\n", ".gitea/workflows/release.yaml": "name: x\n" }).hash).not.toBe(a.hash);
     expect(contentConfig({ "argocd/app.yaml": "a: 1\n", ".gitea/workflows/release.yaml": "name: x\n" }, ["script v2"]).hash).not.toBe(a.hash);
+  });
+
+  it("initial files are marked as such, hashed with their mode, and never given twice", () => {
+    const c = contentConfig({ "deploy/dev/rollout.yaml": "r\n" }, [], { "app/VERSION": "0.1.0\n" });
+    const modes = Object.fromEntries(c.data.MANIFEST.trim().split("\n").map((l) => l.split(" ")).map(([, m, p]) => [p, m]));
+    expect(modes).toEqual({ "deploy/dev/rollout.yaml": "owned", "app/VERSION": "initial" });
+    // The same file as owned instead of initial is another plan for Git: another run.
+    expect(contentConfig({ "deploy/dev/rollout.yaml": "r\n", "app/VERSION": "0.1.0\n" }).hash).not.toBe(c.hash);
+    expect(() => contentConfig({ "app/x": "1" }, [], { "app/x": "2" })).toThrow(/twice/);
+    expect(() => contentConfig({ [OWNED_LIST]: "x" })).toThrow(/written by the script/);
   });
 
   it("refuses unsafe paths, no files, and content over the ConfigMap limit", () => {
@@ -88,6 +106,14 @@ describe("bootstrapJob (pure)", () => {
     expect(volumes[mounts["/home/bootstrap"]].emptyDir).toBeDefined();
     expect(volumes[mounts["/tmp"]].emptyDir).toBeDefined();
     expect(volumes[mounts["/content"]].configMap.name).toBe("bootstrap-repo-content");
+  });
+
+  it("keepImageTags: passed as KEEP_IMAGE_TAGS, only images without a tag", () => {
+    const job = bootstrapJob({ ...jobArgs, keepImageTags: ["registry.platform.internal:5000/platform/sample-api"] });
+    const env = Object.fromEntries(job.spec.template.spec.containers[0].env.map((e: any) => [e.name, e]));
+    expect(env.KEEP_IMAGE_TAGS.value).toBe("registry.platform.internal:5000/platform/sample-api");
+    expect(() => bootstrapJob({ ...jobArgs, keepImageTags: ["registry.platform.internal:5000/platform/sample-api:1.0.0"] })).toThrow(/without a tag/);
+    expect(bootstrapJob(jobArgs).spec.template.spec.containers[0].env.map((e: any) => e.name)).not.toContain("KEEP_IMAGE_TAGS");
   });
 
   it("refuses a :latest or loopback image", () => {
@@ -139,27 +165,35 @@ describe("releaseWorkflow (pure)", () => {
 
   it("PM-31 the bump rewrites the image tag in the manifest (sed run for real)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bump-"));
-    const file = path.join(dir, "rollout.yaml");
-    fs.writeFileSync(file, "containers:\n  - name: api\n    image: registry.platform.internal:5000/platform/sample-api:0.1.0\n  - name: other\n    image: docker.io/library/postgres:17.11\n");
-    const sed = (step("bump").run as string).split("\n").find((l) => l.startsWith("sed "))!
-      .replace("${{ steps.version.outputs.version }}", "1.2.3").replace("deploy/dev/rollout.yaml", file);
-    const r = spawnSync("bash", ["-c", sed], { encoding: "utf8", env: { ...process.env, IMAGE: "registry.platform.internal:5000/platform/sample-api" } });
-    expect(r.stderr).toBe("");
-    const out = fs.readFileSync(file, "utf8");
-    expect(out).toContain("image: registry.platform.internal:5000/platform/sample-api:1.2.3");
-    expect(out).toContain("image: docker.io/library/postgres:17.11");
+    try {
+      const file = path.join(dir, "rollout.yaml");
+      fs.writeFileSync(file, "containers:\n  - name: api\n    image: registry.platform.internal:5000/platform/sample-api:0.1.0\n  - name: other\n    image: docker.io/library/postgres:17.11\n");
+      const sed = (step("bump").run as string).split("\n").find((l) => l.startsWith("sed "))!
+        .replace("${{ steps.version.outputs.version }}", "1.2.3").replace("deploy/dev/rollout.yaml", file);
+      const r = spawnSync("bash", ["-c", sed], { encoding: "utf8", env: { ...process.env, IMAGE: "registry.platform.internal:5000/platform/sample-api" } });
+      expect(r.stderr).toBe("");
+      const out = fs.readFileSync(file, "utf8");
+      expect(out).toContain("image: registry.platform.internal:5000/platform/sample-api:1.2.3");
+      expect(out).toContain("image: docker.io/library/postgres:17.11");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
-  it("every run: block passes shellcheck (expressions replaced by a placeholder)", () => {
+  shellcheck.it("every run: block passes shellcheck (expressions replaced by a placeholder)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wf-"));
-    const files = steps().filter((s) => s.run).map((s) => {
-      const f = path.join(dir, `${s.name}.sh`);
-      fs.writeFileSync(f, `#!/usr/bin/env bash\n${(s.run as string).replace(/\$\{\{[^}]*\}\}/g, "placeholder")}`);
-      return f;
-    });
-    const r = spawnSync("shellcheck", ["-S", "warning", ...files], { encoding: "utf8" });
-    expect(r.stdout + r.stderr).toBe("");
-    expect(r.status).toBe(0);
+    try {
+      const files = steps().filter((s) => s.run).map((s) => {
+        const f = path.join(dir, `${s.name}.sh`);
+        fs.writeFileSync(f, `#!/usr/bin/env bash\n${(s.run as string).replace(/\$\{\{[^}]*\}\}/g, "placeholder")}`);
+        return f;
+      });
+      const r = spawnSync(shellcheck.bin("shellcheck"), ["-S", "warning", ...files], { encoding: "utf8" });
+      expect(r.stdout + r.stderr).toBe("");
+      expect(r.status).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuses a loopback server URL, bad image paths and missing manifests", () => {
@@ -184,7 +218,7 @@ function runScript(env: Record<string, string>): Promise<{ code: number; out: st
   });
 }
 
-describe("bootstrap-repo.sh against a fake Gitea (API + git smart HTTP)", () => {
+gitAndCurl.describe("bootstrap-repo.sh against a fake Gitea (API + git smart HTTP)", () => {
   let gitea: Awaited<ReturnType<typeof startFakeGitea>>;
   let env: Record<string, string>;
   let root: string;
@@ -218,7 +252,7 @@ describe("bootstrap-repo.sh against a fake Gitea (API + git smart HTTP)", () => 
 
     const second = await runScript(env);
     expect(second.code).toBe(0);
-    expect(second.out).toContain("already has content: nothing to push");
+    expect(second.out).toContain("already has the stack's files: nothing to commit");
     expect(gitea.commitCount("platform/platform-apps")).toBe(commits);
     expect(gitea.state.orgs).toEqual(["platform"]);
     // The token is rotated (Gitea shows a token only once) and the secret follows it.
@@ -240,14 +274,153 @@ describe("bootstrap-repo.sh against a fake Gitea (API + git smart HTTP)", () => 
   });
 });
 
+describe("item 4: Git follows the stack where the stack owns it (the real script, real git, the fake Gitea)", () => {
+  const IMAGE = "registry.platform.internal:5000/platform/sample-api";
+  const REPO = "platform/platform-apps";
+  const workflow = releaseWorkflow(workflowArgs);
+  // The manifests the stack really renders for dev (the image at the template's VERSION).
+  const stage1: { owned: Record<string, string>; initial: Record<string, string> } = {
+    owned: {
+      ...renderSampleApp(ctx), "deploy/dev/service.yaml": "kind: Service\n",
+      "argocd/sample-app.yaml": "kind: Application\nspec: {}\n", ".gitea/workflows/release.yaml": workflow,
+    },
+    // zz/: an initial file last in the MANIFEST (the script's loops must not end on its status).
+    initial: { "app/VERSION": "0.1.0\n", "app/main.py": "print('template v1')\n", "zz/notes.md": "notes\n" },
+  };
+  // The stack renders differently: replicas, a manifest dropped and one added, the Application
+  // changed; and its app template moved on (which must not reach the user's app/).
+  const stage2: { owned: Record<string, string>; initial: Record<string, string> } = {
+    owned: {
+      ...renderSampleApp(ctx, { replicas: 3 }), "deploy/dev/pdb.yaml": "kind: PodDisruptionBudget\n",
+      "argocd/sample-app.yaml": "kind: Application\nspec: { syncPolicy: {} }\n", ".gitea/workflows/release.yaml": workflow,
+    },
+    initial: { "app/VERSION": "0.1.0\n", "app/main.py": "print('template v2')\n", "zz/notes.md": "notes v2\n" },
+  };
+
+  let root: string;
+  let gitea: Awaited<ReturnType<typeof startFakeGitea>>;
+  const env = () => ({
+    GITEA_URL: gitea.url, GITEA_USER: "platform-admin", GITEA_PASSWORD: "pw", ORG: "platform", REPO: "platform-apps",
+    CONTENT_DIR: path.join(root, "content"), HOME: path.join(root, "home"), TMPDIR: path.join(root, "tmp"),
+    WAIT_SECONDS: "5", WAIT_INTERVAL: "0.1", KEEP_IMAGE_TAGS: IMAGE,
+  });
+  const content = (stage: { owned: Record<string, string>; initial: Record<string, string> }) => {
+    const dir = path.join(root, "content");
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir);
+    for (const [k, v] of Object.entries(contentConfig(stage.owned, [], stage.initial).data)) fs.writeFileSync(path.join(dir, k), v);
+  };
+  /** A commit made outside the stack (the user, CI), straight into the bare repository. */
+  const commitAs = (who: string, change: (dir: string) => void) => {
+    const dir = fs.mkdtempSync(path.join(root, "work-"));
+    const g = (...a: string[]) => execFileSync("git", ["-C", dir, ...a], { encoding: "utf8" });
+    execFileSync("git", ["clone", "-q", "--branch", "main", gitea.gitDir(REPO), dir]);
+    change(dir);
+    g("add", "-A");
+    g("-c", `user.name=${who}`, "-c", `user.email=${who}@example.test`, "commit", "-q", "-m", `${who} change`);
+    g("push", "-q", "origin", "HEAD:main");
+  };
+  /** CI's own bump step (the sed of the release workflow), run for real on the clone. */
+  const ciBump = (dir: string, version: string) => {
+    const bump = (YAML.parse(workflow).jobs.release.steps as any[]).find((st) => st.name === "bump").run as string;
+    const sed = bump.split("\n").find((l) => l.startsWith("sed "))!.replace("${{ steps.version.outputs.version }}", version);
+    const r = spawnSync("bash", ["-c", sed], { cwd: dir, encoding: "utf8", env: { ...process.env, IMAGE } });
+    expect(r.stderr).toBe("");
+  };
+
+  beforeEach(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-follow-"));
+    for (const d of ["home", "tmp"]) fs.mkdirSync(path.join(root, d));
+    gitea = await startFakeGitea({ user: "platform-admin", password: "pw" });
+  });
+  afterEach(() => { gitea?.close(); fs.rmSync(root, { recursive: true, force: true }); });
+
+  it("first push, a user commit to app/ and a CI tag bump, then a stack change: the new rendered files are committed; app/ and the bumped tag are kept", async () => {
+    content(stage1);
+    const first = await runScript(env());
+    const files = Object.keys(stage1.owned).length + Object.keys(stage1.initial).length;
+    expect(first.out).toContain(`pushed ${files} files`);
+    expect(first.code).toBe(0);
+    expect(gitea.file(REPO, OWNED_LIST).split("\n").filter((l) => l && !l.startsWith("#"))).toEqual(Object.keys(stage1.owned).sort());
+    expect(gitea.file(REPO, "deploy/dev/rollout.yaml")).toContain(`image: ${IMAGE}:0.1.0\n`);
+
+    commitAs("user", (dir) => {
+      fs.writeFileSync(path.join(dir, "app/main.py"), "print('the user wrote this')\n");
+      fs.writeFileSync(path.join(dir, "app/extra.py"), "# the user's new file\n");
+    });
+    commitAs("ci", (dir) => ciBump(dir, "0.1.0-main.7"));
+    expect(gitea.file(REPO, "deploy/dev/rollout.yaml")).toContain(`image: ${IMAGE}:0.1.0-main.7`);
+    const before = gitea.commitCount(REPO);
+
+    content(stage2);
+    const second = await runScript(env());
+    expect(second.out).toContain("committed the stack's files");
+    expect(second.code).toBe(0);
+    expect(gitea.commitCount(REPO)).toBe(before + 1);
+    expect(gitea.log(REPO)[0]).toBe("platform-bootstrap platform: update the files the stack renders");
+    // The rendered files follow the stack ...
+    const live = gitea.file(REPO, "deploy/dev/rollout.yaml");
+    expect(live).toContain("replicas: 3");
+    expect(live.replace(`${IMAGE}:0.1.0-main.7`, `${IMAGE}:0.1.0`)).toBe(stage2.owned["deploy/dev/rollout.yaml"]);
+    expect(gitea.file(REPO, "argocd/sample-app.yaml")).toBe(stage2.owned["argocd/sample-app.yaml"]);
+    expect(gitea.file(REPO, "deploy/dev/pdb.yaml")).toBe("kind: PodDisruptionBudget\n");
+    expect(gitea.tree(REPO)).not.toContain("deploy/dev/service.yaml");
+    // ... but the tag CI bumped stays (never reset to the placeholder), and app/ is the user's.
+    expect(live).toContain(`image: ${IMAGE}:0.1.0-main.7`);
+    expect(live).not.toContain(`${IMAGE}:0.1.0\n`);
+    expect(gitea.file(REPO, "app/main.py")).toBe("print('the user wrote this')\n");
+    expect(gitea.file(REPO, "app/extra.py")).toBe("# the user's new file\n");
+    expect(gitea.file(REPO, "app/VERSION")).toBe("0.1.0\n");
+
+    // The same content again: nothing to commit.
+    const third = await runScript(env());
+    expect(third.code).toBe(0);
+    expect(third.out).toContain("nothing to commit");
+    expect(gitea.commitCount(REPO)).toBe(before + 1);
+  }, 30_000);
+
+  it("a repository pushed before the owned list existed: owned is what the stack renders now, nothing else is removed", async () => {
+    content(stage1);
+    expect((await runScript(env())).code).toBe(0);
+    commitAs("older-script", (dir) => {
+      fs.rmSync(path.join(dir, OWNED_LIST));
+      fs.writeFileSync(path.join(dir, "deploy/dev/users-own.yaml"), "kind: ConfigMap\n");
+    });
+    content(stage2);
+    const r = await runScript(env());
+    expect(r.code).toBe(0);
+    const tree = gitea.tree(REPO);
+    expect(tree).toContain("deploy/dev/users-own.yaml");
+    // service.yaml was never listed as owned in this repository: kept too.
+    expect(tree).toContain("deploy/dev/service.yaml");
+    expect(tree).toContain(OWNED_LIST);
+    expect(gitea.file(REPO, "deploy/dev/rollout.yaml")).toContain("replicas: 3");
+  }, 30_000);
+
+  it("a push rejected (CI pushed in between) is tried again from the new head", async () => {
+    content(stage1);
+    expect((await runScript(env())).code).toBe(0);
+    // Rejects the first push that reaches it, like a non-fast-forward after CI's bump.
+    const hook = path.join(gitea.gitDir(REPO), "hooks", "pre-receive");
+    const marker = path.join(root, "rejected-once");
+    fs.writeFileSync(hook, `#!/bin/sh\nif [ ! -e '${marker}' ]; then touch '${marker}'; echo 'rejected once' >&2; exit 1; fi\nexit 0\n`, { mode: 0o755 });
+    content(stage2);
+    const r = await runScript(env());
+    expect(r.out).toContain("push rejected (attempt 1)");
+    expect(r.out).toContain("committed the stack's files");
+    expect(r.code).toBe(0);
+    expect(gitea.file(REPO, "deploy/dev/rollout.yaml")).toContain("replicas: 3");
+  }, 30_000);
+});
+
 /** Wrappers for curl and git that record every argv (NUL-separated) before running the real tool. */
 function recordingPath(dir: string): { path: string; argv: () => string[] } {
   const bin = path.join(dir, "bin");
   const log = path.join(dir, "argv.log");
   fs.mkdirSync(bin);
   fs.writeFileSync(log, "");
-  for (const tool of ["curl", "git"]) {
-    const real = execFileSync("bash", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim();
+  for (const tool of ["curl", "git"] as const) {
+    const real = gitAndCurl.bin(tool);
     fs.writeFileSync(path.join(bin, tool), `#!/usr/bin/env bash\nprintf '%s\\0' ${tool} "$@" >> '${log}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
   }
   return { path: `${bin}:${process.env.PATH}`, argv: () => fs.readFileSync(log, "utf8").split("\0").filter(Boolean) };
@@ -260,7 +433,7 @@ const PASSWORDS = [
   "echo\\\\expands\\n\\c", " ", Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i)).join(""),
 ];
 
-describe("PM-09 bootstrap-repo.sh with any printable admin password (curl API + real git push, Basic auth checked)", () => {
+gitAndCurl.describe("PM-09 bootstrap-repo.sh with any printable admin password (curl API + real git push, Basic auth checked)", () => {
   it.each(PASSWORDS.map((p) => [JSON.stringify(p), p]))("password %s", async (_label, password) => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-pw-"));
     const gitea = await startFakeGitea({ user: "platform-admin", password });
@@ -334,10 +507,11 @@ describe("BootstrapRepo component under mocks", () => {
   beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
   beforeEach(() => { created.length = 0; });
 
-  async function build(files: Record<string, string>) {
+  async function build(files: Record<string, string>, registryPassword = "reg-plaintext") {
     const { BootstrapRepo } = await import("../components/gitops/bootstrap-repo");
     const repo = new BootstrapRepo("bootstrap-repo", {
-      ctx, adminUsername: "platform-admin", adminPassword: pulumi.secret("gitea-plaintext"), registryPassword: pulumi.secret("reg-plaintext"),
+      ctx, adminUsername: "platform-admin", adminPassword: pulumi.secret("gitea-plaintext"), registryPassword: pulumi.secret(registryPassword),
+      fingerprintKey: pulumi.secret("fingerprint-key"),
       files: ctx.endpoints.gitea.runnerUrl.apply((serverUrl) => ({ ...files, ".gitea/workflows/release.yaml": releaseWorkflow({ ...workflowArgs, serverUrl }) })),
     });
     const name = await unwrap(repo.jobName);
@@ -367,6 +541,23 @@ describe("BootstrapRepo component under mocks", () => {
     const c = await build({ "argocd/root.yaml": "a: 2\n" });
     expect(b).toBe(a);
     expect(c).not.toBe(a);
+  });
+
+  it("a new registry password gives a new Job name (the run that stores REGISTRY_PASSWORD), which does not reveal it", async () => {
+    const a = await build({ "argocd/root.yaml": "a: 1\n" }, "reg-plaintext");
+    const b = await build({ "argocd/root.yaml": "a: 1\n" }, "reg-rotated");
+    expect(b).not.toBe(a);
+    const job = findAll(created, "kubernetes:batch/v1:Job").at(-1)!;
+    expect(plain(job.inputs.metadata.name)).toBe(b);
+    expect(isSecretInput(job.inputs.metadata.name)).toBe(false);
+    expect(JSON.stringify(plain(job.inputs))).not.toContain("reg-rotated");
+  });
+
+  it("item 4: the Job carries pulumi.com/replaceUnready, so a failed run is replaced on the next up", async () => {
+    await build({ "argocd/root.yaml": "a: 1\n" });
+    const job = find(created, "kubernetes:batch/v1:Job");
+    expect(plain(job.inputs.metadata.annotations)).toEqual({ "pulumi.com/replaceUnready": "true" });
+    expect(bootstrapJob(jobArgs).metadata.annotations).toEqual(JOB_ANNOTATIONS);
   });
 });
 
@@ -460,6 +651,9 @@ async function startFakeGitea(auth: { user: string; password: string }) {
     close: () => { server.close(); fs.rmSync(root, { recursive: true, force: true }); },
     branches: (repo: string) => git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads").trim().split("\n"),
     file: (repo: string, p: string) => git(repo, "show", `main:${p}`),
+    gitDir: (repo: string) => path.join(root, `${repo}.git`),
+    log: (repo: string) => git(repo, "log", "--format=%an %s", "main").trim().split("\n"),
+    tree: (repo: string) => git(repo, "ls-tree", "-r", "--name-only", "main").trim().split("\n"),
     commitCount: (repo: string) => Number(git(repo, "rev-list", "--count", "main").trim()),
   };
 }

@@ -108,7 +108,7 @@ describe("config contract: each bad input names the key and what is allowed", ()
     ["boot volume below OCI minimum", "oci", { ...OCI, bootVolumeGb: "20" }, {}, /platform:bootVolumeGb: must be a whole number from 50/],
     ["allowPaidShapes not boolean", "oci", { ...OCI, allowPaidShapes: "yes" }, {}, /platform:allowPaidShapes: must be true or false/],
     ["sshPublicKey malformed", "oci", { ...OCI, sshPublicKey: "hello" }, KEY, /platform:sshPublicKey: must be an OpenSSH public key/],
-    ["sshPublicKey without private key", "oci", { ...OCI, sshPublicKey: "ssh-ed25519 AAAAC3Nz" }, {}, /platform:sshPrivateKey: is required \(as --secret\) when platform:sshPublicKey is set/],
+    ["replaceNode not a token", "oci", { ...OCI, replaceNode: "yes please" }, {}, /platform:replaceNode: must be a short token/],
     ["hostCpus on oci", "oci", { ...OCI, hostCpus: "8" }, {}, /platform:hostCpus: does not apply when environment is oci/],
     ["hostAddress missing", "homelab", { domain: HOMELAB.domain }, KEY, /platform:hostAddress: is required when environment is homelab/],
     ["hostAddress invalid", "homelab", { ...HOMELAB, hostAddress: "300.1.1.1:22" }, KEY, /platform:hostAddress: must be an IPv4 address or a DNS name/],

@@ -11,6 +11,7 @@ const base: DatabaseArgs = {
   passwordSecret: { name: "orders-db-password", key: "password" },
   clientLabels: { "app.kubernetes.io/name": "orders-api" },
   resources: sizeOf("standard", "samplePostgres"),
+  syncResources: sizeOf("standard", "samplePasswordSync"),
 };
 
 const containerOf = (db: ReturnType<typeof database>) => db.statefulSet.spec.template.spec.containers[0];
@@ -57,7 +58,15 @@ describe("database()", () => {
   it("PM-23 the client env reads the one client Secret and the password by reference", () => {
     const db = database(base);
     expect(db.clientEnvFrom).toEqual([{ secretRef: { name: db.clientSecret.metadata.name } }]);
-    expect(db.clientEnv).toEqual([{ name: "DATABASE_PASSWORD", valueFrom: { secretKeyRef: base.passwordSecret } }]);
+    // The mounted file first (read at each connection, so it follows a rotation), the env for older clients.
+    expect(db.clientEnv).toEqual([
+      { name: "DATABASE_PASSWORD_FILE", value: "/var/run/secrets/platform/database/secret" },
+      { name: "DATABASE_PASSWORD", valueFrom: { secretKeyRef: base.passwordSecret } },
+    ]);
+    expect(db.clientVolumes).toEqual([{
+      name: "db-password", secret: { secretName: base.passwordSecret.name, items: [{ key: "password", path: "secret" }], defaultMode: 0o444 },
+    }]);
+    expect(db.clientVolumeMounts).toEqual([{ name: "db-password", mountPath: "/var/run/secrets/platform/database", readOnly: true }]);
     const pw = containerOf(db).env.find((e: any) => e.name === "POSTGRES_PASSWORD");
     expect(pw.valueFrom.secretKeyRef).toEqual(base.passwordSecret);
     // No credential anywhere in the objects: they can go to Git.

@@ -4,13 +4,14 @@ import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./h
 import { SIZES } from "../components/lib/sizes";
 import type { ClusterContext } from "../components/lib/context";
 import {
-  checkRunnerToken, GITEA_ADMIN_SECRET, GITEA_ADMIN_USER, GITEA_RELEASE, GITEA_RUNNER_TOKEN_SECRET, GITEA_SELECTOR,
+  checkRunnerToken, GITEA_ADMIN_CHECKSUM_ANNOTATION, GITEA_ADMIN_SECRET, GITEA_ADMIN_USER, GITEA_RELEASE, GITEA_RUNNER_TOKEN_SECRET, GITEA_SELECTOR,
   GITEA_SERVICE_ACCOUNT, giteaValues, GiteaValuesArgs,
 } from "../components/gitops/gitea-values";
 import { giteaHttpService, giteaServiceAccount } from "../components/gitops/gitea";
 import { allowed, planPolicyNames, platformPolicies } from "./helpers/netpol";
 import { testContext } from "./helpers/context";
 import { settle as settleMocks } from "./helpers/mocks";
+import { keyedHash } from "../components/lib/secrets";
 
 const created: Created[] = [];
 beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
@@ -58,6 +59,14 @@ describe("giteaValues (pure)", () => {
     expect(admin.existingSecret).toBe(GITEA_ADMIN_SECRET);
     expect(admin.password).toBe("");
     expect(admin.passwordMode).toBe("keepUpdated");
+  });
+
+  it("issue 10: the admin password's fingerprint is a pod annotation, so a rotation is a new pod whose init container applies it", () => {
+    const v = giteaValues({ ...base, adminPasswordChecksum: "0123abcd" }) as any;
+    expect(v.gitea.podAnnotations).toEqual({ [GITEA_ADMIN_CHECKSUM_ANNOTATION]: "0123abcd" });
+    // keepUpdated is what makes a new pod apply the Secret's password (initialOnly* would not).
+    expect(v.gitea.admin.passwordMode).toBe("keepUpdated");
+    expect((giteaValues(base) as any).gitea.podAnnotations).toBeUndefined();
   });
 
   it("PM-10 Gitea reads the pre-shared runner token from a Secret (GITEA_RUNNER_REGISTRATION_TOKEN)", () => {
@@ -157,7 +166,7 @@ describe("gitea-http Service and policies (pure)", () => {
 describe("Gitea component under mocks", () => {
   it("PM-09 registers the namespace, Secrets (secret values), the chart and gitea-http; exports its ClusterIP", async () => {
     const { Gitea } = await import("../components/gitops/gitea");
-    const g = new Gitea("gitea", { ctx: ctx(), adminPassword: pulumi.secret("admin-pass-123"), runnerToken: pulumi.secret("t".repeat(40)) });
+    const g = new Gitea("gitea", { ctx: ctx(), adminPassword: pulumi.secret("admin-pass-123"), runnerToken: pulumi.secret("t".repeat(40)), fingerprintKey: pulumi.secret("fingerprint-key") });
     expect(await unwrap(g.clusterIP)).toBe("10.43.12.34");
     expect(await pulumi.isSecret(g.adminPassword)).toBe(true);
     expect(g.adminUser).toBe(GITEA_ADMIN_USER);
@@ -175,6 +184,9 @@ describe("Gitea component under mocks", () => {
     const chart = find(created, "kubernetes:helm.sh/v4:Chart");
     expect(chart.inputs.name).toBe(GITEA_RELEASE);
     expect(JSON.stringify(plain(chart.inputs))).not.toContain("admin-pass-123");
+    // The keyed fingerprint of the password, not secret (so the values stay readable in diffs).
+    expect(chart.inputs.values.gitea.podAnnotations[GITEA_ADMIN_CHECKSUM_ANNOTATION])
+      .toBe(keyedHash("fingerprint-key", "gitea-admin-password", "admin-pass-123").slice(0, 32));
     expect(chart.inputs.chart).toBe("gitea");
     expect(chart.inputs.namespace).toBe("gitea");
     expect(chart.inputs.values.gitea.config.repository.DEFAULT_BRANCH).toBe("main");

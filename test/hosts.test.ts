@@ -75,14 +75,20 @@ describe("hosts under mocks", () => {
     expect(plain(wait.inputs.connection).dialErrorLimit).toBeGreaterThanOrEqual(10);
   });
 
-  it("OciHost: a configured key is used and nothing is generated", async () => {
+  it("OciHost: a configured key is authorized next to the stack's own, which Pulumi connects with", async () => {
     const { OciHost } = await import("../components/host/oci-host");
-    const host = new OciHost("oci", { ...base, nodeCount: 1, sshPublicKey: "ssh-ed25519 AAAAuser", sshPrivateKey: pulumi.secret("k") });
+    const host = new OciHost("oci", { ...base, nodeCount: 1, sshPublicKey: "ssh-ed25519 AAAAuser me@laptop", sshPrivateKey: pulumi.secret("user-private") });
     await unwrap(host.publicIps);
     await settle();
-    expect(findAll(created, "tls:index/privateKey:PrivateKey")).toHaveLength(0);
-    expect(find(created, "oci:Core/instance:Instance").inputs.metadata.ssh_authorized_keys).toBe("ssh-ed25519 AAAAuser");
+    find(created, "tls:index/privateKey:PrivateKey");
+    expect(find(created, "oci:Core/instance:Instance").inputs.metadata.ssh_authorized_keys).toBe("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAImock\nssh-ed25519 AAAAuser me@laptop\n");
     expect(host.generatedPrivateKey).toBeUndefined();
+    const commands = findAll(created, "command:remote:Command");
+    // A node this program launched trusts the stack's key: no command connects with the user's.
+    expect(commands.map((c) => c.name).sort()).toEqual(["oci-server-0-cloud-init", "oci-server-0-ssh-keys", "oci-server-0-stack-key"]);
+    expect(commands.every((c) => plain(c.inputs.connection).privateKey.includes("OPENSSH PRIVATE KEY"))).toBe(true);
+    expect(host.nodes[0].connection.privateKey).toBeDefined();
+    expect(plain(await unwrap(pulumi.output(host.nodes[0].connection.privateKey)))).toContain("OPENSSH PRIVATE KEY");
   });
 
   it("BareMetalHost: preflight over SSH with retries, checks fed on stdin", async () => {

@@ -1,52 +1,68 @@
 // Runs the real install-k3s.sh against stubbed k3s/curl/systemctl in a temp dir: what it writes,
 // what it installs, and that a second run with the same inputs changes nothing.
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ROOT } from "./helpers/stack";
+import { pulumiAccessManifest } from "../components/cluster/kubeconfig";
+import { stub } from "./helpers/stubs";
 
 const SCRIPT = path.join(ROOT, "components/cluster/scripts/install-k3s.sh");
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
-function stub(dir: string, name: string, body: string): void {
-  fs.writeFileSync(path.join(dir, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
-}
+const sandboxes: string[] = [];
+afterEach(() => { for (const dir of sandboxes.splice(0)) fs.rmSync(dir, { recursive: true, force: true }); });
 
 function sandbox() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "install-k3s-"));
+  sandboxes.push(root);
   const stubs = path.join(root, "stubs");
   fs.mkdirSync(stubs);
   const log = path.join(root, "calls.log");
-  // k3s: appears only once the fake installer ran (as on a fresh host), then reports that version.
+  // k3s: appears only once the fake installer ran (as on a fresh host), then reports that version;
+  // `kubectl apply` records what it was given in kubectl.log.
   fs.writeFileSync(path.join(root, "k3s.stub"), `#!/usr/bin/env bash
 if [ "$1" = "--version" ]; then echo "k3s version $(cat "${root}/installed") (stub)"; exit 0; fi
+if [ "$1" = "kubectl" ] && [ "$2" = "apply" ]; then { echo "kubectl $*"; cat; } >> "${root}/kubectl.log"; fi
 exit 0
 `, { mode: 0o755 });
+  // K3s's installer, as far as this script relies on it: the binary, the service's environment file
+  // with the token (quoted as install.sh's create_env_file writes it), and a server's token file.
+  fs.writeFileSync(path.join(root, "installer.sh"), `echo "$INSTALL_K3S_VERSION" > "${root}/installed"
+cp "${root}/k3s.stub" "${stubs}/k3s"
+unit=k3s; [ "$1" = agent ] && unit=k3s-agent
+mkdir -p "$SYSTEMD_DIR" "$K3S_DATA_DIR/server"
+printf "K3S_TOKEN='%s'\\n" "$K3S_TOKEN" > "$SYSTEMD_DIR/$unit.service.env"
+[ "$1" = server ] && printf 'K10cafe::server:%s\\n' "$K3S_TOKEN" > "$K3S_DATA_DIR/server/token"
+echo "installer $1 $INSTALL_K3S_VERSION" >> "${log}"
+`);
   // curl: the K3s installer records the version it was asked for; anything else is the plugin.
   stub(stubs, "curl", `out=""; url=""; while [ $# -gt 0 ]; do case "$1" in -o) out="$2"; shift 2;; -*) shift;; *) url="$1"; shift;; esac; done
 echo "curl $url" >> "${log}"
 case "$url" in
-  */install.sh) printf '%s\\n' 'echo "$INSTALL_K3S_VERSION" > "${root}/installed"; cp "${root}/k3s.stub" "${stubs}/k3s"; echo "installer $1 $INSTALL_K3S_VERSION" >> "${log}"' > "$out" ;;
+  */install.sh) cp "${root}/installer.sh" "$out" ;;
   *) printf '%s\\n' '#!/usr/bin/env bash' 'echo "kubectl-argo-rollouts: v1.9.0+stub"' > "$out" ;;
 esac`);
   stub(stubs, "systemctl", `echo "systemctl $*" >> "${log}"`);
   stub(stubs, "id", `echo 0`);
-  return { root, stubs, log };
+  return { root, stubs, log, envFile: (unit: string) => path.join(root, "systemd", `${unit}.service.env`), tokenFile: path.join(root, "data/server/token") };
 }
 
 function run(box: ReturnType<typeof sandbox>, env: Record<string, string>) {
   fs.writeFileSync(box.log, "");
+  fs.writeFileSync(path.join(box.root, "kubectl.log"), "");
   const r = spawnSync("bash", [SCRIPT], {
     encoding: "utf8",
     env: {
       PATH: `${box.stubs}:${process.env.PATH}`, K3S_CONFIG_DIR: path.join(box.root, "etc"), BIN_DIR: path.join(box.root, "bin"),
+      SYSTEMD_DIR: path.join(box.root, "systemd"), K3S_DATA_DIR: path.join(box.root, "data"),
       K3S_ROLE: "server", K3S_VERSION: "v1.35.9+k3s1", K3S_TOKEN: "token", ROLLOUTS_VERSION: "v1.9.0",
-      K3S_CONFIG_B64: b64("tls-san: [198.51.100.1]\n"), REGISTRIES_B64: b64("mirrors: {}\n"), ...env,
+      K3S_CONFIG_B64: b64("tls-san: [198.51.100.1]\n"), REGISTRIES_B64: b64("mirrors: {}\n"), PULUMI_ACCESS_B64: b64(pulumiAccessManifest()), ...env,
     },
   });
-  return { ...r, calls: fs.readFileSync(box.log, "utf8") };
+  return { ...r, calls: fs.readFileSync(box.log, "utf8"), kubectl: fs.readFileSync(path.join(box.root, "kubectl.log"), "utf8") };
 }
 
 describe("install-k3s.sh, run for real against stubs", () => {
@@ -88,5 +104,50 @@ describe("install-k3s.sh, run for real against stubs", () => {
     const r = run(sandbox(), { K3S_TOKEN: "" });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain("K3S_TOKEN is required");
+  });
+
+  it("#6 a server applies the stack's ServiceAccount, binding and token Secret once the API is ready; agents do not", () => {
+    const box = sandbox();
+    const r = run(box, {});
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.kubectl).toContain("kubectl apply --server-side --force-conflicts --field-manager=platform-install -f -");
+    expect(r.kubectl).toContain(pulumiAccessManifest());
+    const agent = run(sandbox(), { K3S_ROLE: "agent", K3S_URL: "https://10.0.1.11:6443", ROLLOUTS_VERSION: "", PULUMI_ACCESS_B64: "" });
+    expect(agent.status, agent.stderr).toBe(0);
+    expect(agent.kubectl).toBe("");
+  });
+
+  it("#3 a new K3S_TOKEN the cluster was not rotated to stops the install, says what to do, and changes nothing", () => {
+    const box = sandbox();
+    expect(run(box, { K3S_TOKEN: "first-token" }).status).toBe(0);
+    const r = run(box, { K3S_TOKEN: "second-token" });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("sudo k3s token rotate --new-token");
+    expect(r.stderr).not.toContain("second-token");
+    expect(fs.readFileSync(box.envFile("k3s"), "utf8")).toBe("K3S_TOKEN='first-token'\n");
+    expect(r.calls).not.toContain("systemctl");
+  });
+
+  it("#3 after `k3s token rotate`, the new token reaches the server's environment and K3s restarts once", () => {
+    const box = sandbox();
+    expect(run(box, { K3S_TOKEN: "first-token" }).status).toBe(0);
+    // What `k3s token rotate --new-token second-token` leaves behind (pkg/server/handlers/token.go WriteToken).
+    fs.writeFileSync(box.tokenFile, "K10cafe::server:second-token\n");
+    const r = run(box, { K3S_TOKEN: "second-token" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.readFileSync(box.envFile("k3s"), "utf8")).toBe("K3S_TOKEN='second-token'\n");
+    expect(r.calls).toBe("systemctl restart k3s\n");
+    const again = run(box, { K3S_TOKEN: "second-token" });
+    expect(again.calls).toBe("");
+  });
+
+  it("#3 an agent takes the rotated token and restarts k3s-agent", () => {
+    const box = sandbox();
+    const agent = { K3S_ROLE: "agent", K3S_URL: "https://10.0.1.11:6443", ROLLOUTS_VERSION: "", PULUMI_ACCESS_B64: "" };
+    expect(run(box, { ...agent, K3S_TOKEN: "first-token" }).status).toBe(0);
+    const r = run(box, { ...agent, K3S_TOKEN: "second-token" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.readFileSync(box.envFile("k3s-agent"), "utf8")).toBe("K3S_TOKEN='second-token'\n");
+    expect(r.calls).toBe("systemctl restart k3s-agent\n");
   });
 });

@@ -22,6 +22,12 @@ describe("k3d config builder", () => {
     expect(cfg.registries.config).toBe("mirrors: {}\n");
   });
 
+  it("without registries.yaml: no registries key (the shape a changed password must not change)", () => {
+    const { registriesYaml: _r, ...rest } = args;
+    expect((k3dConfig(rest) as any).registries).toBeUndefined();
+    expect({ ...(k3dConfig(args) as any), registries: undefined }).toEqual({ ...(k3dConfig(rest) as any), registries: undefined });
+  });
+
   it("refuses a cluster name k3d cannot use", () => {
     expect(() => k3dConfig({ ...args, name: "Dev_Cluster" })).toThrow(/invalid cluster name/);
   });
@@ -40,7 +46,7 @@ describe("K3d component under mocks", () => {
     });
     expect(await pulumi.isSecret(k3d.kubeconfig)).toBe(true);
     await unwrap(k3d.kubeconfig);
-    const cmd = find(created, "command:local:Command");
+    const cmd = find(created, "command:local:Command", (c) => c.name === "k3d-cluster");
     expect(cmd.inputs.create).toContain("k3d cluster create --config");
     expect(cmd.inputs.delete).toContain("k3d cluster delete");
     // The registry password is inside the config, so the environment reaches the engine as a secret.
@@ -76,5 +82,58 @@ describe("K3d replacement", () => {
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
     expect(a[0]).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("K3d day two (issue 10 #3, #7)", () => {
+  const created: Created[] = [];
+  beforeEach(() => { created.length = 0; });
+  const build = async (name: string, password: string, previous?: Created[]) => {
+    created.length = 0;
+    pulumi.runtime.setMocks(mocks(created, { previous }), "gitops-platform", "dev", false);
+    const { K3d } = await import("../components/cluster/k3d");
+    const k3d = new K3d(name, {
+      name: "platform", httpPort: 8080, httpsPort: 8443, apiPort: 6445, nodePorts: [30300],
+      registry: { host: "registry.platform.internal:5000", endpoint: "http://127.0.0.1:30500", username: "platform", password: pulumi.secret(password) },
+    });
+    await unwrap(k3d.kubeconfig);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    const mine = created.filter((c) => c.name.startsWith(`${name}-`));
+    const cmd = (n: string) => find(mine, "command:local:Command", (c) => c.name === `${name}-${n}`);
+    return { k3d, mine: [...mine], cluster: cmd("cluster"), registries: cmd("registries") };
+  };
+
+  it("a rotated registry password keeps the cluster's trigger (the config hash it was created with) and reaches the nodes through k3d-registries", async () => {
+    const first = await build("r", "first-password");
+    const rotated = await build("r", "second-password", first.mine);
+    expect(plain(rotated.cluster.inputs.triggers)).toEqual(plain(first.cluster.inputs.triggers));
+    const registries = (c: Created) => Buffer.from(plain(c.inputs.environment).REGISTRIES_B64, "base64").toString("utf8");
+    expect(registries(first.registries)).toContain("first-password");
+    expect(registries(rotated.registries)).toContain("second-password");
+    expect(rotated.registries.inputs.update).toContain("k3d cluster stop");
+    // Created with the cluster (whose nodes k3d gave the same file) and replaced with it.
+    expect(rotated.registries.inputs.create).toBe("true");
+    expect(plain(rotated.registries.inputs.triggers)).toEqual(["r-cluster-id"]);
+  });
+
+  it("a real config change (another port) still replaces the cluster, with the whole config's hash", async () => {
+    const first = await build("p", "pw");
+    pulumi.runtime.setMocks(mocks(created, { previous: first.mine }), "gitops-platform", "dev", false);
+    const { K3d } = await import("../components/cluster/k3d");
+    new K3d("p", {
+      name: "platform", httpPort: 9090, httpsPort: 8443, apiPort: 6445, nodePorts: [30300],
+      registry: { host: "registry.platform.internal:5000", endpoint: "http://127.0.0.1:30500", username: "platform", password: pulumi.secret("pw") },
+    });
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    const again = created.filter((c) => c.name === "p-cluster");
+    expect(plain(again[again.length - 1].inputs.triggers)).not.toEqual(plain(first.cluster.inputs.triggers));
+  });
+
+  it("the kubeconfig: token and CA from k3d-up.sh, at 127.0.0.1:<apiPort>; the identity is the cluster resource", async () => {
+    const { k3d } = await build("k", "pw");
+    const doc = YAML.parse(await unwrap(k3d.kubeconfig));
+    expect(doc.clusters[0].cluster.server).toBe("https://127.0.0.1:6445");
+    expect(Object.keys(doc.users[0].user)).toEqual(["token"]);
+    expect(await unwrap(k3d.clusterIdentifier)).toBe("k3d:k-cluster-id");
   });
 });

@@ -1,8 +1,8 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import { allocatable, k3sAgentConfig, k3sServerConfig, kubeletArgs, kubeletReservations, registriesYaml, rewriteKubeconfigServer, stableYaml } from "../components/cluster/k3s-config";
-import { Created, find, findAll, isSecretInput, mocks, MOCK_KUBECONFIG, plain, unwrap } from "./helpers/mocks";
+import { allocatable, k3sAgentConfig, k3sServerConfig, kubeletArgs, kubeletReservations, registriesYaml, stableYaml } from "../components/cluster/k3s-config";
+import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
 
 describe("K3s config builders", () => {
   it("PM-18 kubelet reserves resources and sets eviction thresholds sized for the host", () => {
@@ -36,6 +36,9 @@ describe("K3s config builders", () => {
     expect(cfg["secrets-encryption"]).toBe(true);
     expect(cfg.disable).toEqual(["traefik"]);
     expect(cfg["write-kubeconfig-mode"]).toBe("0600");
+    // Issue 10 #8: volume data outside the data dir k3s-uninstall.sh removes.
+    expect(cfg["default-local-storage-path"]).toBe("/var/lib/platform/volumes");
+    expect(String(cfg["default-local-storage-path"]).startsWith("/var/lib/rancher/k3s")).toBe(false);
     expect((cfg["kubelet-arg"] as string[]).length).toBeGreaterThanOrEqual(4);
     expect(() => k3sServerConfig({ tlsSans: [], nodeCpus: 4, nodeMemoryGb: 24 })).toThrow(/tlsSans/);
     expect(k3sAgentConfig(2, 12)["kubelet-arg"]).toEqual(kubeletArgs(kubeletReservations(2, 12)));
@@ -52,13 +55,6 @@ describe("K3s config builders", () => {
 
   it("stableYaml is deterministic (sorted keys)", () => {
     expect(stableYaml({ b: 1, a: { d: 1, c: 2 } })).toBe("a:\n  c: 2\n  d: 1\nb: 1\n");
-  });
-
-  it("kubeconfig server is rewritten to the reachable address", () => {
-    const out = YAML.parse(rewriteKubeconfigServer(MOCK_KUBECONFIG, "https://198.51.100.1:6443"));
-    expect(out.clusters[0].cluster.server).toBe("https://198.51.100.1:6443");
-    expect(() => rewriteKubeconfigServer(MOCK_KUBECONFIG, "198.51.100.1")).toThrow(/https:\/\/host:port/);
-    expect(() => rewriteKubeconfigServer("kind: Config\n", "https://a:6443")).toThrow(/no clusters/);
   });
 });
 
@@ -128,12 +124,27 @@ describe("K3s component under mocks", () => {
     expect(registries.mirrors["registry.platform.internal:5000"].endpoint).toEqual(["http://127.0.0.1:30500"]);
   });
 
-  it("kubeconfig is read back as a secret and points at the public address", async () => {
+  it("kubeconfig: a secret, at the public address, from credentials read once per cluster (not on install changes)", async () => {
     const { k3s, kubeconfig } = await build();
     expect(await pulumi.isSecret(k3s.kubeconfig)).toBe(true);
-    expect(YAML.parse(kubeconfig).clusters[0].cluster.server).toBe("https://198.51.100.1:6443");
-    const read = find(created, "command:remote:Command", (c) => c.name === "k3s-kubeconfig");
+    const doc = YAML.parse(kubeconfig);
+    expect(doc.clusters[0].cluster.server).toBe("https://198.51.100.1:6443");
+    expect(Object.keys(doc.users[0].user)).toEqual(["token"]);
+    const read = find(created, "command:remote:Command", (c) => c.name === "k3s-credentials");
     expect(read.inputs.logging).toBe("none");
+    // Its only trigger is the cluster's identity; the install's stdin (config.yaml, registries.yaml,
+    // version, token) is not among them.
+    expect(plain(read.inputs.triggers)).toEqual([await unwrap(k3s.clusterIdentifier)]);
+    expect(await unwrap(k3s.clusterIdentifier)).toBe("k3s:host:k3s-server-id");
+  });
+
+  it("the server install applies the stack's ServiceAccount, its cluster-admin binding and token Secret", async () => {
+    const { pulumiAccessManifest } = await import("../components/cluster/kubeconfig");
+    await build();
+    const stdin: string = plain(find(created, "command:remote:Command", (c) => c.name === "k3s-server").inputs.stdin);
+    expect(stdin).toContain(Buffer.from(Buffer.from(pulumiAccessManifest()).toString("base64")).toString("base64"));
+    const agents = await (async () => { created.length = 0; await build(1); return findAll(created, "command:remote:Command", (c) => c.name === "k3s-agent-1"); })();
+    expect(plain(agents[0].inputs.stdin)).not.toContain("export PULUMI_ACCESS_B64=");
   });
 
   it("refuses an unpinned-looking version", async () => {

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import {
   CommentTarget, JOB_TOKEN_AUTHOR, MAX_BODY, commentBody, findComment, markerLine, parseArgs, previewBody, targetFromEnv, upsertComment,
 } from "../scripts/pr-comment";
+import { needs } from "./helpers/binaries";
 
 const ROOT = path.resolve(__dirname, "..");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "render-diff-pr-"));
@@ -76,7 +77,7 @@ function scenario(name: string, head: { value: string; lock?: string }) {
   return { repo, r, comment, mergeBase, npm: fs.readFileSync(log, "utf8").trim().split("\n"), summary: fs.existsSync(summary) ? fs.readFileSync(summary, "utf8") : "", worktrees: git(repo, "worktree", "list") };
 }
 
-describe("scripts/render-diff-pr.sh", () => {
+needs("git").describe("scripts/render-diff-pr.sh", () => {
   it("renders the merge base and the head, shares node_modules when the lock file is the same, and cleans up", () => {
     const s = scenario("same-lock", { value: "two" });
     expect(s.r.status, s.r.stderr).toBe(0);

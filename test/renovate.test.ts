@@ -58,7 +58,9 @@ function pins() {
     if (i < 0) throw new Error(`pin ${value} not found as a string literal in ${VERSIONS_FILE}`);
     return i + 1;
   };
-  const github: Record<keyof typeof versions, string> = { k3s: "k3s-io/k3s", k3d: "k3d-io/k3d", kubectlArgoRollouts: "argoproj/argo-rollouts" };
+  const github: Record<keyof typeof versions, string> = {
+    k3s: "k3s-io/k3s", k3d: "k3d-io/k3d", kubectlArgoRollouts: "argoproj/argo-rollouts", kubectl: "kubernetes/kubernetes", pulumiCli: "pulumi/pulumi",
+  };
   const out: { name: string; at: number; expected: Partial<Dep> }[] = [];
   for (const [k, v] of Object.entries(versions)) out.push({ name: `versions.${k}`, at: at(v), expected: { datasource: "github-releases", depName: github[k as keyof typeof versions], currentValue: v } });
   for (const [k, c] of Object.entries(charts)) {

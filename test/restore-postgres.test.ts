@@ -1,60 +1,52 @@
 // The database's backup and restore scripts (pg-dump.sh, restore-postgres.sh) against a real
 // PostgreSQL (Debian package postgresql; required when CI=true): dump, lose the data, restore, and
-// the same rows come back, sequences included; a broken archive leaves the database as it was.
+// the same rows come back, sequences included; a broken archive leaves the database as it was. The
+// app's role owns its database and is not a superuser, as in the postgres image.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findPostgresBin, Postgres, startPostgres } from "./helpers/postgres";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { needs } from "./helpers/binaries";
+import { Postgres, startPostgres } from "./helpers/postgres";
 import { ROOT } from "./helpers/stack";
 
-const bin = findPostgresBin();
-const CI = process.env.CI === "true";
+const pgTools = needs("initdb", "pg_ctl", "postgres", "psql", "pg_dump", "pg_restore", "pg_isready");
 const SCRIPTS = path.join(ROOT, "components/backup/scripts");
 const ROWS = 20_000;
+const ADMIN = { user: "pgadmin", password: "admin-pw-4b2d", database: "bootstrap" };
+const APP = { user: "sample", password: "sample-pw-9c1e", database: "sample" };
 
-describe("pg-dump.sh and restore-postgres.sh against a real PostgreSQL", () => {
-  it("PostgreSQL is installed (Debian package postgresql; required when CI=true)", ({ skip }) => {
-    if (!bin) {
-      if (CI) throw new Error("initdb/pg_ctl/pg_dump are missing: .ci/run installs the Debian package postgresql");
-      console.warn("SKIP restore-postgres: PostgreSQL not installed (apt-get install postgresql)");
-      skip("PostgreSQL not installed");
-    }
-    expect(bin).toBeDefined();
-  });
-
-  describe.skipIf(!bin)("with PostgreSQL", () => {
+pgTools.describe("pg-dump.sh and restore-postgres.sh against a real PostgreSQL", () => {
     let pg: Postgres;
     let dir: string;
+    const libpq = (who: { user: string; password: string }, database: string) => ({
+      PGHOST: "127.0.0.1", PGPORT: String(pg.port), PGUSER: who.user, PGPASSWORD: who.password, PGDATABASE: database, PGCONNECT_TIMEOUT: "10",
+    });
+    const clients = () => `${path.dirname(pgTools.bin("pg_dump"))}:${process.env.PATH}`;
     const run = (script: string, extra: Record<string, string> = {}) => spawnSync("sh", [path.join(SCRIPTS, script)], {
       encoding: "utf8", timeout: 120_000,
-      env: { PATH: `${bin}:${process.env.PATH}`, LANG: "C", ...pg.env("sample", "sample-pw-9c1e", "sample"), PG_WAIT_TRIES: "5", ...extra },
+      env: { PATH: clients(), LANG: "C", TMPDIR: os.tmpdir(), ...libpq(APP, APP.database), PG_WAIT_TRIES: "5", ...extra },
     });
-    /** What the app's data is: row count and a digest of every row, and the sequence's next value. */
-    /** psql as the app's own role, as the app (or an operator's mistake) would change its data. */
-    const appSql = (query: string) => {
-      const r = spawnSync(path.join(bin!, "psql"), ["-X", "-v", "ON_ERROR_STOP=1", "-Atc", query], { encoding: "utf8", timeout: 60_000, env: { PATH: process.env.PATH, ...pg.env("sample", "sample-pw-9c1e", "sample") } });
+    const psql = (who: { user: string; password: string }, database: string, query: string) => {
+      const r = spawnSync(pgTools.bin("psql"), ["-X", "-v", "ON_ERROR_STOP=1", "-Atc", query], { encoding: "utf8", timeout: 60_000, env: { PATH: process.env.PATH, LANG: "C", ...libpq(who, database) } });
       expect(r.status, r.stderr).toBe(0);
       return r.stdout.trim();
     };
-    const fingerprint = () => pg.sql("select count(*) || ' ' || md5(coalesce(string_agg(id || ':' || name || ':' || qty, ',' order by id), '')) from items", "sample");
+    /** psql as the app's own role, as the app (or an operator's mistake) would change its data. */
+    const appSql = (query: string) => psql(APP, APP.database, query);
+    const fingerprint = () => appSql("select count(*) || ' ' || md5(coalesce(string_agg(id || ':' || name || ':' || qty, ',' order by id), '')) from items");
 
     beforeAll(async () => {
-      pg = await startPostgres(bin!);
+      pg = await startPostgres(pgTools, ADMIN);
       dir = fs.mkdtempSync(path.join(os.tmpdir(), "pg-backup-"));
-      fs.chmodSync(dir, 0o777);
-      // As the sample app's database: a role that owns its database (the image's POSTGRES_USER).
-      pg.sql("create role sample login password 'sample-pw-9c1e'");
-      pg.sql("create database sample owner sample");
-      const app = spawnSync(path.join(bin!, "psql"), ["-X", "-v", "ON_ERROR_STOP=1", "-q", "-c", `
-        create table items (id serial primary key, name text not null, qty integer not null, created timestamptz default now());
+      // As the sample app's database: a role that owns its database (the image's POSTGRES_USER), no superuser.
+      psql(ADMIN, ADMIN.database, `create role ${APP.user} login password '${APP.password}'`);
+      psql(ADMIN, ADMIN.database, `create database ${APP.database} owner ${APP.user}`);
+      appSql(`create table items (id serial primary key, name text not null, qty integer not null, created timestamptz default now());
         create index items_name on items (name);
         create view big_items as select * from items where qty > 900;
-        insert into items (name, qty) select 'item-' || g, (g * 37) % 1000 from generate_series(1, ${ROWS}) g;`], {
-        encoding: "utf8", timeout: 60_000, env: { PATH: process.env.PATH, ...pg.env("sample", "sample-pw-9c1e", "sample") },
-      });
-      expect(app.status, app.stderr).toBe(0);
+        insert into items (name, qty) select 'item-' || g, (g * 37) % 1000 from generate_series(1, ${ROWS}) g;`);
     }, 120_000);
 
     afterAll(() => {
@@ -83,7 +75,7 @@ describe("pg-dump.sh and restore-postgres.sh against a real PostgreSQL", () => {
       const restoreMs = performance.now() - t0;
       expect(restored.status, restored.stderr).toBe(0);
       expect(fingerprint()).toBe(before);
-      expect(pg.sql("select count(*) from big_items", "sample")).toBe(String([...Array(ROWS).keys()].filter((g) => ((g + 1) * 37) % 1000 > 900).length));
+      expect(appSql("select count(*) from big_items")).toBe(String([...Array(ROWS).keys()].filter((g) => ((g + 1) * 37) % 1000 > 900).length));
       // The sequence continues after the restored rows instead of colliding with them.
       expect(appSql("insert into items (name, qty) values ('new', 1) returning id").split("\n")[0]).toBe(String(ROWS + 1));
       appSql("delete from items where name = 'new'");
@@ -109,5 +101,4 @@ describe("pg-dump.sh and restore-postgres.sh against a real PostgreSQL", () => {
       expect(r.status).not.toBe(0);
       expect(r.stderr).toContain("not ready");
     });
-  });
 });

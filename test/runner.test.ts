@@ -104,7 +104,7 @@ describe("Gitea + Registry + Runner under mocks", () => {
     const { Runner } = await import("../components/gitops/runner");
     const c = ctx();
     const token = pulumi.secret("r".repeat(40));
-    const gitea = new Gitea("gitea", { ctx: c, adminPassword: pulumi.secret("admin-pass-123"), runnerToken: token });
+    const gitea = new Gitea("gitea", { ctx: c, adminPassword: pulumi.secret("admin-pass-123"), runnerToken: token, fingerprintKey: pulumi.secret("fingerprint-key") });
     const registry = new Registry("registry", { ctx: c, password: pulumi.secret("registry-pass-456") });
     const runner = new Runner("runner", {
       ctx: c,

@@ -5,6 +5,7 @@ import * as path from "path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import YAML from "yaml";
+import { needs } from "./helpers/binaries";
 import { Created, mocks, plain, isSecretInput } from "./helpers/mocks";
 import {
   API_LABELS, API_PORT, appSourceFiles, appVersion, DB_PASSWORD_SECRET, renderSampleApp, SAMPLE_APP_NAMESPACE,
@@ -301,15 +302,15 @@ describe("app template (seeded into Gitea under app/)", () => {
     expect(repo["app/VERSION"]).toBeDefined();
   });
 
-  const python = spawnSync("python3", ["--version"]).status === 0;
-  it.skipIf(!python)("the app's own unit tests pass (python3 -m unittest on the seeded files)", () => {
+  const python = needs("python3");
+  python.it("the app's own unit tests pass (python3 -m unittest on the seeded files)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sample-app-"));
     try {
       for (const [p, text] of Object.entries(files)) {
         fs.mkdirSync(path.dirname(path.join(dir, p)), { recursive: true });
         fs.writeFileSync(path.join(dir, p), text);
       }
-      const r = spawnSync("python3", ["-B", "-m", "unittest", "discover", "-s", "tests", "-t", "."], { cwd: dir, encoding: "utf8", timeout: 60_000 });
+      const r = spawnSync(python.bin("python3"), ["-B", "-m", "unittest", "discover", "-s", "tests", "-t", "."], { cwd: dir, encoding: "utf8", timeout: 60_000 });
       expect(r.status, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/Ran \d+ tests/);
       expect(r.stderr).toMatch(/\nOK/);

@@ -10,6 +10,7 @@ import { validateWorkflow } from "@action-validator/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { runnerLabels } from "../components/gitops/runner-config";
 import { images } from "../components/lib/versions";
+import { needs } from "./helpers/binaries";
 
 const ROOT = path.resolve(__dirname, "..");
 const FILES = {
@@ -84,7 +85,14 @@ describe("workflows", () => {
     }
   });
 
-  it("run scripts take expressions through env, never inline, and pass shellcheck", () => {
+  it("npm test runs only through .ci/run: runners set CI=true, and a missing Debian binary then fails the tests", () => {
+    for (const [file, wf] of all) {
+      for (const s of steps(wf).filter((x) => x.run)) expect(s.run, file).not.toMatch(/\bnpm (run )?test\b/);
+    }
+  });
+
+  const shellcheck = needs("shellcheck");
+  shellcheck.it("run scripts take expressions through env, never inline, and pass shellcheck", () => {
     let n = 0;
     for (const [file, wf] of all) {
       for (const s of steps(wf).filter((x) => x.run)) {
@@ -93,7 +101,7 @@ describe("workflows", () => {
       }
     }
     const scripts = fs.readdirSync(tmp).filter((f) => f.startsWith("run-")).map((f) => path.join(tmp, f));
-    execFileSync("shellcheck", ["-S", "warning", ...scripts], { encoding: "utf8" });
+    execFileSync(shellcheck.bin("shellcheck"), ["-S", "warning", ...scripts], { encoding: "utf8" });
   });
 });
 
@@ -152,7 +160,7 @@ describe("PR review: the render diff, for every pull request, without credential
     expect(fs.readFileSync(path.join(ROOT, "scripts/pr-comment.ts"), "utf8")).toMatch(/env\.ACTIONS_RESULTS_URL/);
   });
 
-  it("PM-24 the Gitea checkout fetches the head and the base branch from the runner URL, and checks out the head", () => {
+  needs("git").it("PM-24 the Gitea checkout fetches the head and the base branch from the runner URL, and checks out the head", () => {
     const g = (cwd: string, ...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main", ...args], { cwd, encoding: "utf8" }).trim();
     // A "Gitea" at file://<tmp>/forge serving o/r.git with a pull request ref, as Gitea keeps one.
     const src = path.join(tmp, "src");

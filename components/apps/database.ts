@@ -5,6 +5,7 @@
 // (databasePasswordSecret), so the rest can be rendered into Git.
 import * as pulumi from "@pulumi/pulumi";
 import { Resources } from "../lib/budget";
+import { readScript } from "../lib/scripts";
 import { container, K8sObject, podSecurityContext, service } from "../lib/k8s";
 import { allowEgress, allowIngress } from "../lib/network";
 import { images } from "../lib/versions";
@@ -18,6 +19,21 @@ export const POSTGRES_UID = 999;
 /** The port the image documents (EXPOSE 5432), named for Services and policies (PM-06). */
 export const POSTGRES_PORT_NAME = "postgres";
 const DATA_DIR = "/var/lib/postgresql/data";
+
+/**
+ * The password-sync container (scripts/db-password-sync.sh): applies the mounted Secret to the role
+ * whenever it changes, so a rotation reaches a database initialised with an older password, with
+ * no restart and nothing changed in Git. Its probes read the files the script keeps.
+ */
+export const PASSWORD_SYNC = {
+  container: "password-sync",
+  script: "apps/scripts/db-password-sync.sh",
+  stateDir: "/var/lib/db-sync",
+  /** Where the database and its clients mount the password Secret (one key, as file `password`). */
+  mountPath: "/var/run/secrets/platform/database",
+  file: "secret",
+  intervalSeconds: 10,
+} as const;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** PostgreSQL identifiers we accept unquoted: lowercase, no reserved prefix pg_. */
@@ -55,6 +71,8 @@ export interface DatabaseArgs {
   readonly storageClassName?: string;
   /** Labels of the database pods. @default { "app.kubernetes.io/name": name, "app.kubernetes.io/component": "database" } */
   readonly labels?: Record<string, string>;
+  /** Requests/limits of the password-sync container: sizeOf(size, "samplePasswordSync"). */
+  readonly syncResources: Resources;
 }
 
 export interface Database {
@@ -74,9 +92,16 @@ export interface Database {
   readonly clientSecret: K8sObject;
   readonly clientEgressPolicy: K8sObject;
   readonly serverIngressPolicy: K8sObject;
-  /** For the client container: envFrom the client Secret, DATABASE_PASSWORD by secretKeyRef. */
+  /**
+   * For the client container: envFrom the client Secret; DATABASE_PASSWORD_FILE, the mounted
+   * Secret read at each connection (follows a rotation), and DATABASE_PASSWORD by secretKeyRef for
+   * clients that read only the environment (fixed at start).
+   */
   readonly clientEnvFrom: Record<string, unknown>[];
   readonly clientEnv: Record<string, unknown>[];
+  /** The client pod's volume and the container's mount for DATABASE_PASSWORD_FILE. */
+  readonly clientVolumes: Record<string, unknown>[];
+  readonly clientVolumeMounts: Record<string, unknown>[];
   /** Every object above, in apply order. */
   readonly objects: K8sObject[];
 }
@@ -150,6 +175,42 @@ export function database(args: DatabaseArgs): Database {
     ],
   });
   (db.securityContext as Record<string, unknown>).runAsGroup = POSTGRES_UID;
+
+  // The password Secret as a file (the kubelet refreshes it in place), for password-sync and clients.
+  const passwordVolume = {
+    name: "db-password",
+    secret: { secretName: args.passwordSecret.name, items: [{ key: args.passwordSecret.key, path: PASSWORD_SYNC.file }], defaultMode: 0o444 },
+  };
+  const passwordMount = { name: "db-password", mountPath: PASSWORD_SYNC.mountPath, readOnly: true };
+  const passwordFile = `${PASSWORD_SYNC.mountPath}/${PASSWORD_SYNC.file}`;
+  const state = (f: string) => `${PASSWORD_SYNC.stateDir}/${f}`;
+  const sync: Record<string, unknown> = {
+    name: PASSWORD_SYNC.container,
+    image,
+    imagePullPolicy: db.imagePullPolicy,
+    command: ["bash", "-c", readScript(PASSWORD_SYNC.script), PASSWORD_SYNC.container],
+    ports: [],
+    env: [
+      { name: "DB_ROLE", value: args.user },
+      { name: "DB_PASSWORD_FILE", value: passwordFile },
+      { name: "PGHOST", value: "/var/run/postgresql" },
+      { name: "SYNC_INTERVAL", value: String(PASSWORD_SYNC.intervalSeconds) },
+      { name: "SYNC_STATE_DIR", value: PASSWORD_SYNC.stateDir },
+    ],
+    resources: { requests: { ...args.syncResources.requests }, limits: { ...args.syncResources.limits } },
+    // Ready while the mounted password is applied; alive while the loop turns (a pass every 10 s).
+    readinessProbe: { exec: { command: ["test", "-f", state("ok")] }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 },
+    livenessProbe: {
+      exec: { command: ["bash", "-c", `test "$(( $(date +%s) - $(stat -c %Y ${state("alive")}) ))" -lt ${6 * PASSWORD_SYNC.intervalSeconds}`] },
+      initialDelaySeconds: 30, periodSeconds: 20, timeoutSeconds: 3, failureThreshold: 3,
+    },
+    securityContext: { ...(db.securityContext as Record<string, unknown>) },
+    volumeMounts: [
+      { name: "run", mountPath: "/var/run/postgresql" },
+      passwordMount,
+      { name: "sync-state", mountPath: PASSWORD_SYNC.stateDir },
+    ],
+  };
   db.readinessProbe = {
     exec: { command: ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", args.user, "-d", args.database] },
     initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3,
@@ -172,10 +233,12 @@ export function database(args: DatabaseArgs): Database {
           automountServiceAccountToken: false,
           // Postgres stops on SIGINT ("fast shutdown"); give it time to checkpoint.
           terminationGracePeriodSeconds: 60,
-          containers: [db],
+          containers: [db, sync],
           volumes: [
             { name: "run", emptyDir: { sizeLimit: "16Mi" } },
             { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+            passwordVolume,
+            { name: "sync-state", emptyDir: { sizeLimit: "1Mi" } },
           ],
         },
       },
@@ -234,7 +297,12 @@ export function database(args: DatabaseArgs): Database {
     clientEgressPolicy,
     serverIngressPolicy,
     clientEnvFrom: [{ secretRef: { name: clientSecretName } }],
-    clientEnv: [{ name: "DATABASE_PASSWORD", valueFrom: { secretKeyRef: { name: args.passwordSecret.name, key: args.passwordSecret.key } } }],
+    clientEnv: [
+      { name: "DATABASE_PASSWORD_FILE", value: passwordFile },
+      { name: "DATABASE_PASSWORD", valueFrom: { secretKeyRef: { name: args.passwordSecret.name, key: args.passwordSecret.key } } },
+    ],
+    clientVolumes: [passwordVolume],
+    clientVolumeMounts: [passwordMount],
     objects: [clientSecret, serverIngressPolicy, clientEgressPolicy, headless, svc, statefulSet],
   };
 }

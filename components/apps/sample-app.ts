@@ -98,6 +98,7 @@ export function sampleDatabase(ctx: ClusterContext, ns: string = SAMPLE_APP_NAME
   return database({
     name: DB_NAME, namespace: ns, database: "sample", user: "sample", passwordSecret: { ...DB_PASSWORD_SECRET },
     clientLabels: { ...API_LABELS }, resources: sizeOf(ctx.profile.size, "samplePostgres"),
+    syncResources: sizeOf(ctx.profile.size, "samplePasswordSync"),
   });
 }
 
@@ -114,6 +115,19 @@ export function successRateQuery(ns: string, window: string): string {
   if (!/^\d+[smh]$/.test(window)) throw new Error(`successRateQuery: window "${window}" must look like 2m`);
   // Prometheus keeps pod labels (labelmap), so rollouts-pod-template-hash becomes rollouts_pod_template_hash.
   const sel = (extra = "") => `istio_requests_total{reporter="destination",namespace="${ns}",app_kubernetes_io_name="${API_NAME}",rollouts_pod_template_hash="{{args.${CANARY_HASH_ARG}}}"${extra}}`;
+  const all = `sum(rate(${sel()}[${window}]))`;
+  return `(${all} - (sum(rate(${sel(',response_code=~"5.."')}[${window}])) or vector(0))) / (${all} > 0)`;
+}
+
+/**
+ * The same ratio from the callers' side (reporter="source": the gateway's Envoy), for requests routed
+ * to the canary Service. A canary that stops being ready leaves its endpoints: its own series stand
+ * still and successRateQuery goes empty (which PM-26's guard passes), while the gateway keeps routing
+ * the canary's share to the Service and records the 503s ("no healthy upstream") here.
+ */
+export function callerSuccessRateQuery(ns: string, canaryService: string, window: string): string {
+  if (!/^\d+[smh]$/.test(window)) throw new Error(`callerSuccessRateQuery: window "${window}" must look like 2m`);
+  const sel = (extra = "") => `istio_requests_total{reporter="source",destination_service_namespace="${ns}",destination_service_name="${canaryService}"${extra}}`;
   const all = `sum(rate(${sel()}[${window}]))`;
   return `(${all} - (sum(rate(${sel(',response_code=~"5.."')}[${window}])) or vector(0))) / (${all} > 0)`;
 }
@@ -137,7 +151,7 @@ export function sampleAppManifests(args: SampleAppManifestArgs): K8sObject[] {
     // No command/args: the image's own entrypoint (PM-33).
     envFrom: db.clientEnvFrom,
     env: db.clientEnv,
-    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, ...db.clientVolumeMounts],
   });
   const analysisName = `${API_NAME}-success-rate`;
   const { rollout, stableService, canaryService } = canaryRollout({
@@ -158,7 +172,7 @@ export function sampleAppManifests(args: SampleAppManifestArgs): K8sObject[] {
       automountServiceAccountToken: false,
       imagePullSecrets: [{ name: REGISTRY_PULL_SECRET }],
       containers: [api],
-      volumes: [{ name: "tmp", emptyDir: { sizeLimit: "16Mi" } }],
+      volumes: [{ name: "tmp", emptyDir: { sizeLimit: "16Mi" } }, ...db.clientVolumes],
     },
     canary: {
       steps: canarySteps([20, 80, 100], analysisName, { args: [{ name: CANARY_HASH_ARG, valueFrom: { podTemplateHashValue: "Latest" } }] }),
@@ -174,6 +188,7 @@ export function sampleAppManifests(args: SampleAppManifestArgs): K8sObject[] {
   const analysis = analysisTemplate({
     name: analysisName, namespace: ns, endpoints: ctx.endpoints, threshold,
     query: successRateQuery(ns, timing.rateWindow), args: [{ name: CANARY_HASH_ARG }],
+    extraMetrics: [{ name: "caller-success-rate", query: callerSuccessRateQuery(ns, canary, timing.rateWindow) }],
     interval: timing.interval, count: 5, failureLimit: 1, initialDelay: timing.initialDelay,
     evidence: { scrapeInterval: timing.scrapeInterval, rateWindow: timing.rateWindow },
   });
@@ -243,10 +258,14 @@ export function renderSampleApp(ctx: ClusterContext, opts: Omit<SampleAppManifes
   return out;
 }
 
+/** The app's source as the bootstrap repository seeds it, under app/ (the user's after the first push). */
+export function sampleAppSourceFiles(): Record<string, string> {
+  return Object.fromEntries(Object.entries(appSourceFiles()).map(([p, text]) => [`${SAMPLE_APP_DIR}/${p}`, text]));
+}
+
 /** The bootstrap repository's app content: source under app/ plus the rendered manifests. */
 export function sampleAppRepoFiles(ctx: ClusterContext, opts: Omit<SampleAppManifestArgs, "ctx"> = {}): Record<string, string> {
-  const source = Object.fromEntries(Object.entries(appSourceFiles()).map(([p, text]) => [`${SAMPLE_APP_DIR}/${p}`, text]));
-  return { ...source, ...renderSampleApp(ctx, opts) };
+  return { ...sampleAppSourceFiles(), ...renderSampleApp(ctx, opts) };
 }
 
 export interface SampleAppStackArgs {
@@ -287,6 +306,10 @@ export class SampleApp extends pulumi.ComponentResource {
   public readonly namespace: string;
   /** app/** and deploy/<environment>/**: plain text, no secret. */
   public readonly files: Record<string, string>;
+  /** app/**: seeded once, then the user's. */
+  public readonly sourceFiles: Record<string, string>;
+  /** deploy/<environment>/**: rendered by the stack, which keeps them up to date in Git. */
+  public readonly manifestFiles: Record<string, string>;
   public readonly dbPassword: pulumi.Output<string>;
   /** The namespace resource: the Argo CD Application must sync after it. */
   public readonly namespaceResource: pulumi.CustomResource;
@@ -301,7 +324,9 @@ export class SampleApp extends pulumi.ComponentResource {
     this.namespaceResource = registerObject(nsObj, args.ctx.profile.overlays, { parent: this });
     for (const obj of rest) registerObject(obj, args.ctx.profile.overlays, { parent: this, dependsOn: [this.namespaceResource] });
     this.namespace = ns;
-    this.files = sampleAppRepoFiles(args.ctx, { namespace: ns });
+    this.sourceFiles = sampleAppSourceFiles();
+    this.manifestFiles = renderSampleApp(args.ctx, { namespace: ns });
+    this.files = { ...this.sourceFiles, ...this.manifestFiles };
     this.registerOutputs({ namespace: ns });
   }
 }

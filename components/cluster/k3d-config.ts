@@ -10,8 +10,8 @@ export interface K3dConfigArgs {
   readonly apiPort: number;
   /** NodePorts published on the host too (Gitea for the runner via host.k3d.internal, registry for pushes). */
   readonly nodePorts: readonly number[];
-  /** registries.yaml content, the same mirror K3s gets on oci/homelab (PM-04). */
-  readonly registriesYaml: string;
+  /** registries.yaml content, the same mirror K3s gets on oci/homelab (PM-04). Absent: no `registries` key. */
+  readonly registriesYaml?: string;
   /** @default 0 */
   readonly agents?: number;
 }
@@ -31,7 +31,7 @@ export function k3dConfig(args: K3dConfigArgs): Record<string, unknown> {
       { port: `${args.httpsPort}:443`, nodeFilters: ["loadbalancer"] },
       ...args.nodePorts.map((p) => ({ port: `127.0.0.1:${p}:${p}`, nodeFilters: ["server:0"] })),
     ],
-    registries: { config: args.registriesYaml },
+    ...(args.registriesYaml !== undefined ? { registries: { config: args.registriesYaml } } : {}),
     options: {
       k3s: {
         extraArgs: [

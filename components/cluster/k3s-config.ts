@@ -80,6 +80,13 @@ export interface K3sServerConfigArgs {
   readonly nodeLabels?: readonly string[];
 }
 
+/**
+ * Where local-path puts volume data (Gitea's repositories, the registry's images, the database):
+ * outside K3s's data dir (/var/lib/rancher/k3s), which k3s-uninstall.sh deletes, so a destroy or a
+ * reinstall leaves it on the host's disk (K3s flag --default-local-storage-path, pkg/cli/cmds/server.go).
+ */
+export const LOCAL_STORAGE_PATH = "/var/lib/platform/volumes";
+
 /** /etc/rancher/k3s/config.yaml for a server (keys are the flag names; repeatable flags are lists). */
 export function k3sServerConfig(args: K3sServerConfigArgs): Record<string, unknown> {
   if (args.tlsSans.length === 0) throw new Error("k3sServerConfig: tlsSans must name at least one reachable address");
@@ -92,6 +99,7 @@ export function k3sServerConfig(args: K3sServerConfigArgs): Record<string, unkno
     disable: ["traefik"],
     "kubelet-arg": kubeletArgs(kubeletReservations(args.nodeCpus, args.nodeMemoryGb)),
     "node-label": [...(args.nodeLabels ?? [])],
+    "default-local-storage-path": LOCAL_STORAGE_PATH,
   };
 }
 
@@ -120,13 +128,4 @@ export function registriesYaml(args: RegistryMirrorArgs): Record<string, unknown
       [endpointHost]: { auth: { username: args.username, password: args.password } },
     },
   };
-}
-
-/** The kubeconfig K3s writes points at 127.0.0.1; point it at an address Pulumi can reach. */
-export function rewriteKubeconfigServer(kubeconfig: string, server: string): string {
-  if (!/^https:\/\/[^/]+:\d+$/.test(server)) throw new Error(`rewriteKubeconfigServer: server must look like https://host:port, got ${server}`);
-  const doc = YAML.parse(kubeconfig) as { clusters?: { cluster: { server: string } }[] };
-  if (!doc || !Array.isArray(doc.clusters) || doc.clusters.length === 0) throw new Error("rewriteKubeconfigServer: the kubeconfig has no clusters");
-  for (const c of doc.clusters) c.cluster.server = server;
-  return YAML.stringify(doc, { lineWidth: 0 });
 }

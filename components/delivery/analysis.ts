@@ -82,6 +82,11 @@ export interface AnalysisTemplateArgs {
   readonly comparison?: ">=" | "<=";
   /** @default "success-rate" */
   readonly metricName?: string;
+  /**
+   * More metrics judged the same way (threshold, timing, PM-25/26 guards): a run fails when any of
+   * them fails, e.g. the same ratio seen from another side of the traffic.
+   */
+  readonly extraMetrics?: readonly { readonly name: string; readonly query: string }[];
   /** Time between measurements. @default "30s" (only together with count: PM-25) */
   readonly interval?: string;
   /** Number of measurements; required whenever interval is given (PM-25). @default 5 */
@@ -123,17 +128,24 @@ export function analysisTemplate(args: AnalysisTemplateArgs): K8sObject {
   }
   if (args.initialDelay !== undefined) checkDuration(args.initialDelay, `${what} initialDelay`);
   if (typeof args.query !== "string" || args.query.trim() === "") throw new Error(`${what}: query is required`);
+  const queries = [{ name: args.metricName ?? "success-rate", query: args.query }, ...(args.extraMetrics ?? [])];
+  if (new Set(queries.map((q) => q.name)).size !== queries.length) throw new Error(`${what}: metric names must be unique`);
   const address = args.endpoints?.prometheus?.internalUrl;
   if (!address) throw new Error(`${what}: endpoints.prometheus.internalUrl is required`);
   const declared = new Set((args.args ?? []).map((a) => a.name));
-  for (const m of args.query.matchAll(ARG_REF)) {
-    if (!declared.has(m[1])) throw new Error(`${what}: query uses {{args.${m[1]}}} but args does not declare it`);
+  for (const q of queries) {
+    for (const m of q.query.matchAll(ARG_REF)) {
+      if (!declared.has(m[1])) throw new Error(`${what}: ${q.name} uses {{args.${m[1]}}} but args does not declare it`);
+    }
   }
   if (args.evidence) {
     const { scrapeInterval, rateWindow } = args.evidence;
     checkEvidence({ scrapeInterval, rateWindow, interval, initialDelay: args.initialDelay ?? "0s" }, what);
-    const ranges = rangeSelectors(args.query);
-    if (!ranges.length) throw new Error(`${what}: evidence is given but the query has no range selector`);
+    const ranges = queries.flatMap((q) => {
+      const r = rangeSelectors(q.query);
+      if (!r.length) throw new Error(`${what}: evidence is given but ${q.name} has no range selector`);
+      return r;
+    });
     for (const r of ranges) {
       if (durationSeconds(r, `${what} query range`) !== durationSeconds(rateWindow, `${what} rateWindow`)) {
         throw new Error(`${what}: query range [${r}] is not the rate window ${rateWindow}`);
@@ -147,17 +159,15 @@ export function analysisTemplate(args: AnalysisTemplateArgs): K8sObject {
     metadata: { name: args.name, namespace: args.namespace },
     spec: {
       ...(args.args?.length ? { args: args.args.map((a) => ({ name: a.name, ...(a.value !== undefined ? { value: a.value } : {}) })) } : {}),
-      metrics: [
-        {
-          name: args.metricName ?? "success-rate",
-          interval,
-          count,
-          failureLimit,
-          ...(args.initialDelay ? { initialDelay: args.initialDelay } : {}),
-          successCondition: condition,
-          provider: { prometheus: { address, query: args.query } },
-        },
-      ],
+      metrics: queries.map((q) => ({
+        name: q.name,
+        interval,
+        count,
+        failureLimit,
+        ...(args.initialDelay ? { initialDelay: args.initialDelay } : {}),
+        successCondition: condition,
+        provider: { prometheus: { address, query: q.query } },
+      })),
     },
   };
 }

@@ -8,11 +8,26 @@ import { K8sObject, namespace } from "../lib/k8s";
 import { sizeOf } from "../lib/sizes";
 
 /**
- * Fixed password mtimes: the chart defaults an empty admin mtime to `now` at render time, which
- * would diff on every preview. Argo CD only uses the mtime to expire older sessions.
+ * Default password mtimes for the pure builder. The chart defaults an empty admin mtime to `now`
+ * at render time, which would diff on every preview. The component passes the time each password
+ * first appeared instead (password-mtime.ts), since Argo CD refuses sessions issued before the mtime
+ * and a rotation must end the old password's sessions.
  */
 export const ADMIN_PASSWORD_MTIME = "2026-01-01T00:00:00Z";
 export const GUEST_PASSWORD_MTIME = "2026-01-01T00:00:00Z";
+
+/**
+ * argocd-secret's JWT signing key: never in our values, on purpose. The chart does not render it
+ * (templates/argocd-configs/argocd-secret.yaml); argocd-server writes it into the Secret at start
+ * when it is missing (argo-cd v3.4.4 util/settings/settings.go InitializeSettings, an Update under
+ * its own field manager). The provider updates the Secret in place by server-side apply
+ * (enableSecretMutable), which only touches the fields our manifest carries (pulumi-kubernetes
+ * await.go ssaUpdate; fixCSAFieldManagers takes over kubectl and pulumi client-side managers only),
+ * so a rotation keeps the key and the sessions of the other account. A key of the stack's own would
+ * be a new RandomPassword on existing stacks: unknown in the first preview after the upgrade, which
+ * leaves the whole chart unrendered there.
+ */
+export const SERVER_SECRET_KEY = "server.secretkey";
 
 /** The read-only account of PM-05. */
 export const GUEST_ACCOUNT = "guest";
@@ -40,6 +55,10 @@ export interface ArgoCdValuesArgs {
   readonly adminPasswordHash: pulumi.Input<string>;
   /** bcrypt hash of the guest password (PM-05). */
   readonly guestPasswordHash: pulumi.Input<string>;
+  /** When the admin password last changed (RFC 3339). @default ADMIN_PASSWORD_MTIME */
+  readonly adminPasswordMtime?: pulumi.Input<string>;
+  /** When the guest password last changed (RFC 3339). @default GUEST_PASSWORD_MTIME */
+  readonly guestPasswordMtime?: pulumi.Input<string>;
   /** Repo-server liveness timing. @default { timeoutSeconds: 10, initialDelaySeconds: 30 } (PM-34 minima) */
   readonly repoServerLiveness?: { readonly timeoutSeconds: number; readonly initialDelaySeconds: number };
   /** ApplicationSet controller replicas: we use none, and the budget counts none. @default 0 */
@@ -100,10 +119,10 @@ export function argoCdValues(args: ArgoCdValuesArgs): Record<string, any> {
       secret: {
         createSecret: true,
         argocdServerAdminPassword: args.adminPasswordHash,
-        argocdServerAdminPasswordMtime: ADMIN_PASSWORD_MTIME,
+        argocdServerAdminPasswordMtime: args.adminPasswordMtime ?? ADMIN_PASSWORD_MTIME,
         extra: {
           [`accounts.${GUEST_ACCOUNT}.password`]: args.guestPasswordHash,
-          [`accounts.${GUEST_ACCOUNT}.passwordMtime`]: GUEST_PASSWORD_MTIME,
+          [`accounts.${GUEST_ACCOUNT}.passwordMtime`]: args.guestPasswordMtime ?? GUEST_PASSWORD_MTIME,
         },
       },
     },

@@ -13,6 +13,8 @@ import {
   argoCdNamespace, argoCdValues, assertBcrypt, redisSecret, repositorySecret,
 } from "./argocd-values";
 import { repoUrl } from "./bootstrap-repo";
+import { PasswordMtime } from "./password-mtime";
+import { stateFingerprint } from "../lib/secrets";
 import { policiesIn } from "../traffic";
 
 export interface ArgoCdArgs {
@@ -56,10 +58,15 @@ export class ArgoCd extends pulumi.ComponentResource {
     // Deterministic salt (hash.ts): the same password gives the same hash, so previews stay quiet.
     const hash = (password: pulumi.Input<string>, seed: string) =>
       pulumi.secret(pulumi.output(password).apply((p) => assertBcrypt(seed, bcryptHash(p, seed))));
+    // A rotation moves the mtime, which ends the sessions of the old password (password-mtime.ts).
+    const mtime = (password: pulumi.Input<string>, who: string) =>
+      new PasswordMtime(`${name}-${who}-mtime`, { fingerprint: stateFingerprint(`argocd-${who}-password`, password) }, { parent: this }).mtime;
     const values = argoCdValues({
       ctx,
       adminPasswordHash: hash(args.adminPassword, "argocd-admin"),
       guestPasswordHash: hash(args.guestPassword, "argocd-guest"),
+      adminPasswordMtime: mtime(args.adminPassword, "admin"),
+      guestPasswordMtime: mtime(args.guestPassword, "guest"),
     });
 
     const pin = charts.argoCd;

@@ -1,7 +1,8 @@
 // The bootstrap repository Argo CD watches: a Kubernetes Job (scripts/bootstrap-repo.sh) creates the
 // organisation and the repository with default branch main (PM-19), a CI access token stored as the
-// repository's Actions secret CI_TOKEN (PM-03), and pushes the initial content once, when the
-// repository is empty. Also the release workflow that content ships (PM-24, PM-32).
+// repository's Actions secret CI_TOKEN (PM-03), pushes the initial content into the empty repository,
+// and on later runs commits the files the stack renders when they changed (what the stack owns in Git:
+// see OWNED_LIST). Also the release workflow that content ships (PM-24, PM-32).
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
@@ -13,6 +14,7 @@ import { applyOverlays } from "../lib/overlays";
 import { readScript } from "../lib/scripts";
 import { stableYaml } from "../cluster/k3s-config";
 import { images } from "../lib/versions";
+import { clusterFingerprint } from "../lib/secrets";
 
 export const BOOTSTRAP_ORG = "platform";
 export const BOOTSTRAP_REPO = "platform-apps";
@@ -43,30 +45,46 @@ const SAFE_PATH = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 /** ConfigMaps hold at most 1 MiB; leave room for metadata. */
 const MAX_CONTENT_BYTES = 900 * 1024;
 
+/**
+ * The file in the repository that lists what the stack owns there, one path a line: the files it
+ * renders (deploy/<environment>/*, argocd/*.yaml, .gitea/workflows/release.yaml). A later run
+ * rewrites them when the stack renders them differently and removes those it no longer renders;
+ * everything else (app/**, anything the user adds) is only ever written by the first push.
+ */
+export const OWNED_LIST = ".platform/stack-owned";
+
 export interface ContentConfig {
-  /** ConfigMap data: one key per file plus MANIFEST ("<key> <path>" per line). */
+  /** ConfigMap data: one key per file plus MANIFEST ("<key> <owned|initial> <path>" per line). */
   readonly data: Record<string, string>;
   /** Hash of everything the Job does, for its name. */
   readonly hash: string;
 }
 
-/** Encodes repository files as ConfigMap keys (paths are not valid keys) and hashes them. */
-export function contentConfig(files: Record<string, string>, extra: readonly string[] = []): ContentConfig {
-  const paths = Object.keys(files).sort();
-  if (paths.length === 0) throw new Error("bootstrap content: no files given");
+/**
+ * Encodes repository files as ConfigMap keys (paths are not valid keys) and hashes them. `files`
+ * follow the stack (owned); `initial` are pushed into the empty repository only (the user's after).
+ */
+export function contentConfig(files: Record<string, string>, extra: readonly string[] = [], initial: Record<string, string> = {}): ContentConfig {
+  const all: [string, string, "owned" | "initial"][] = [
+    ...Object.keys(files).map((p) => [p, files[p], "owned"] as [string, string, "owned"]),
+    ...Object.keys(initial).map((p) => [p, initial[p], "initial"] as [string, string, "initial"]),
+  ].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  if (all.length === 0) throw new Error("bootstrap content: no files given");
   const data: Record<string, string> = {};
   const lines: string[] = [];
   const hash = createHash("sha256");
   let bytes = 0;
-  for (const p of paths) {
+  for (const [p, text, mode] of all) {
     if (!SAFE_PATH.test(p) || p.split("/").some((s) => s === "." || s === "..")) {
       throw new Error(`bootstrap content: path "${p}" must be relative, without "..", made of [A-Za-z0-9._-/]`);
     }
+    if (p === OWNED_LIST) throw new Error(`bootstrap content: ${OWNED_LIST} is written by the script`);
     const key = `f-${createHash("sha256").update(p).digest("hex").slice(0, 16)}`;
-    data[key] = files[p];
-    lines.push(`${key} ${p}`);
-    bytes += Buffer.byteLength(files[p], "utf8");
-    hash.update(`${p}\0${files[p]}\0`);
+    if (key in data) throw new Error(`bootstrap content: path "${p}" is given twice (owned and initial)`);
+    data[key] = text;
+    lines.push(`${key} ${mode} ${p}`);
+    bytes += Buffer.byteLength(text, "utf8");
+    hash.update(`${p}\0${mode}\0${text}\0`);
   }
   if (bytes > MAX_CONTENT_BYTES) throw new Error(`bootstrap content: ${bytes} bytes exceed the ConfigMap limit (${MAX_CONTENT_BYTES})`);
   data.MANIFEST = `${lines.join("\n")}\n`;
@@ -89,7 +107,16 @@ export interface BootstrapJobArgs {
   readonly withRegistrySecret: boolean;
   /** Seconds the script waits for Gitea's /api/healthz. @default 600 */
   readonly waitSeconds?: number;
+  /** Images (registry/repository, no tag) whose tag in an owned file is CI's: a re-render keeps Git's tag. @default [] */
+  readonly keepImageTags?: readonly string[];
 }
+
+/**
+ * A failed run stays failed in the state, and the next `up` would only wait for it again; with
+ * this annotation pulumi-kubernetes replaces a Job that is not ready (provider.go Diff,
+ * `metadata.ReplaceUnready`), so the next `up` runs it again.
+ */
+export const JOB_ANNOTATIONS = { "pulumi.com/replaceUnready": "true" } as const;
 
 export const JOB_LABELS = { "app.kubernetes.io/name": "bootstrap-repo", "app.kubernetes.io/part-of": "platform" };
 
@@ -114,11 +141,17 @@ export function bootstrapJob(args: BootstrapJobArgs): K8sObject {
     ...(args.withRegistrySecret
       ? [{ name: "REGISTRY_USERNAME", value: REGISTRY_USER }, fromSecret("REGISTRY_PASSWORD", "registry-password")]
       : []),
+    ...((args.keepImageTags ?? []).length > 0 ? [{ name: "KEEP_IMAGE_TAGS", value: [...args.keepImageTags!].join(" ") }] : []),
   ];
+  for (const ref of args.keepImageTags ?? []) {
+    if (!/^[a-z0-9][a-z0-9._:/-]*$/.test(ref) || /:[^/]*$/.test(ref.split("/").slice(1).join("/"))) {
+      throw new Error(`bootstrapJob: keepImageTags entry "${ref}" must be registry/repository without a tag`);
+    }
+  }
   return {
     apiVersion: "batch/v1",
     kind: "Job",
-    metadata: { name: args.name as string, namespace: args.namespace, labels: { ...JOB_LABELS } },
+    metadata: { name: args.name as string, namespace: args.namespace, labels: { ...JOB_LABELS }, annotations: { ...JOB_ANNOTATIONS } },
     spec: {
       backoffLimit: 3,
       activeDeadlineSeconds: (args.waitSeconds ?? 600) + 600,
@@ -277,10 +310,22 @@ export interface BootstrapRepoArgs {
   readonly adminUsername: pulumi.Input<string>;
   /** Its password (secret): reaches the pod only through a Secret and secretKeyRef. */
   readonly adminPassword: pulumi.Input<string>;
-  /** Initial repository content, path -> text (e.g. argocd/*.yaml, app/**, .gitea/workflows/release.yaml). */
+  /**
+   * Files the stack renders and owns in Git, path -> text (deploy/<environment>/*, argocd/*.yaml,
+   * .gitea/workflows/release.yaml): pushed first, then committed again whenever they change.
+   */
   readonly files: pulumi.Input<Record<string, string>>;
+  /** Files pushed into the empty repository only (app/**): the user's from then on. @default {} */
+  readonly initialFiles?: Record<string, string>;
+  /** Images whose tag in the owned files CI bumps: a re-render keeps the tag Git has. @default [] */
+  readonly keepImageTags?: readonly string[];
   /** Registry password (secret) stored as the Actions secret REGISTRY_PASSWORD. @default none */
   readonly registryPassword?: pulumi.Input<string>;
+  /**
+   * Key of the registry password's fingerprint in the Job's content hash (PlatformSecrets.fingerprintKey):
+   * a rotation runs the Job again, which stores the new REGISTRY_PASSWORD. Required with registryPassword.
+   */
+  readonly fingerprintKey?: pulumi.Input<string>;
   /** @default BOOTSTRAP_ORG */
   readonly org?: string;
   /** @default BOOTSTRAP_REPO */
@@ -319,18 +364,28 @@ export class BootstrapRepo extends pulumi.ComponentResource {
     const scriptCm = registerObject({
       apiVersion: "v1", kind: "ConfigMap", metadata: { name: `${name}-script`, namespace: ns }, data: { "bootstrap-repo.sh": script },
     }, overlays, after);
-    const content = pulumi.output(args.files).apply((f) => contentConfig(f, [script, image, org, repo, String(!!args.registryPassword)]));
+    if (args.registryPassword && args.fingerprintKey === undefined) throw new Error("BootstrapRepo: registryPassword needs fingerprintKey (a rotation must run the Job again)");
+    // The Actions secret REGISTRY_PASSWORD is written only when the Job runs: a new password must
+    // give a new Job. Keyed, so the Job's name tells nothing about the password.
+    const registryFingerprint = args.registryPassword
+      ? clusterFingerprint(args.fingerprintKey!, "bootstrap-registry-password", args.registryPassword)
+      : pulumi.output("none");
+    const keepTags = [...(args.keepImageTags ?? [])];
+    const content = pulumi.all([args.files, registryFingerprint]).apply(([f, registry]) =>
+      contentConfig(f, [script, image, org, repo, String(!!args.registryPassword), `registry=${registry}`, `keep=${keepTags.join(" ")}`], args.initialFiles ?? {}));
     const contentCm = registerObject({
       apiVersion: "v1", kind: "ConfigMap", metadata: { name: `${name}-content`, namespace: ns }, data: content.data,
     }, overlays, after);
 
-    // A content change gives a new name, so Pulumi replaces the Job and it runs again; unchanged
-    // content leaves the completed Job alone. The name may be unknown at preview, so the Pulumi
-    // name is static and the Job is registered directly (overlays still applied).
+    // A content change (or a new registry password) gives a new name, so Pulumi replaces the Job and
+    // it runs again; unchanged content leaves the completed Job alone, and a failed one is replaced
+    // (JOB_ANNOTATIONS). The name may be unknown at preview, so the Pulumi name is static and the
+    // Job is registered directly (overlays still applied).
     this.jobName = pulumi.interpolate`${name}-${content.hash}`;
     const job = applyOverlays(bootstrapJob({
       ctx, name: this.jobName, namespace: ns, image, secretName: `${name}-credentials`,
       scriptConfigMap: `${name}-script`, contentConfigMap: `${name}-content`, org, repo, withRegistrySecret: !!args.registryPassword,
+      keepImageTags: keepTags,
     }), overlays);
     const { apiVersion: _a, kind: _k, ...jobSpec } = job;
     this.job = new k8s.batch.v1.Job(`job-${ns}-${name}`, jobSpec as k8s.batch.v1.JobArgs, {

@@ -2,6 +2,7 @@
 // Chart facts are from gitea/helm-gitea (mirror project-mirrors/gitea-helm-chart, 12.x line):
 // values.yaml, templates/_helpers.tpl (selector labels, inline config defaults) and
 // templates/gitea/deployment.yaml (env, admin existingSecret keys, securityContext use).
+import * as pulumi from "@pulumi/pulumi";
 import { Resources } from "../lib/budget";
 import { images } from "../lib/versions";
 
@@ -79,7 +80,22 @@ export interface GiteaValuesArgs {
   readonly requireSigninView?: boolean;
   /** webhook.ALLOWED_HOST_LIST: in-cluster targets (Argo CD) live on private addresses. @default ["private", "*.svc.cluster.local"] */
   readonly webhookAllowedHosts?: readonly string[];
+  /**
+   * Keyed fingerprint of the admin password (lib/secrets.ts clusterFingerprint), as a pod
+   * annotation: a rotation rolls the pod, and its configure-gitea init container applies it.
+   * @default none
+   */
+  readonly adminPasswordChecksum?: pulumi.Input<string>;
 }
+
+/**
+ * Pod annotation that carries the admin password's fingerprint. The chart's configure-gitea init
+ * container reads the password from gitea.admin.existingSecret through env (secretKeyRef) and, with
+ * passwordMode keepUpdated, runs `gitea admin user change-password` at every start
+ * (templates/gitea/init.yaml); a Secret change alone starts nothing, since the chart checksums only
+ * its own config (templates/gitea/deployment.yaml `checksum/config`).
+ */
+export const GITEA_ADMIN_CHECKSUM_ANNOTATION = "checksum/admin-password";
 
 const QUANTITY = /^[1-9][0-9]*(Mi|Gi|Ti)$/;
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
@@ -167,7 +183,10 @@ export function giteaValues(args: GiteaValuesArgs): Record<string, unknown> {
       }],
     },
     gitea: {
+      ...(args.adminPasswordChecksum !== undefined ? { podAnnotations: { [GITEA_ADMIN_CHECKSUM_ANNOTATION]: args.adminPasswordChecksum } } : {}),
       // PM-09: credentials come from a Secret the stack writes; the chart's default password never applies.
+      // keepUpdated (values.yaml: initialOnlyNoReset, initialOnlyRequireReset or keepUpdated): the
+      // Secret's password is set again at every pod start, so a rotation needs only a new pod.
       admin: {
         existingSecret: GITEA_ADMIN_SECRET,
         username: "",

@@ -10,6 +10,7 @@ import { registerObject } from "../lib/objects";
 import { sizeOf } from "../lib/sizes";
 import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
+import { clusterFingerprint } from "../lib/secrets";
 import {
   GITEA_ADMIN_SECRET, GITEA_ADMIN_USER, GITEA_HTTP_PORT, GITEA_RELEASE, GITEA_RUNNER_TOKEN_KEY,
   GITEA_RUNNER_TOKEN_SECRET, GITEA_SELECTOR, GITEA_SERVICE_ACCOUNT, GITEA_SSH_PORT, giteaValues,
@@ -22,6 +23,8 @@ export interface GiteaArgs {
   readonly adminPassword: pulumi.Input<string>;
   /** Pre-shared global runner registration token (secret, >= 32 characters), shared with the Runner (PM-10). */
   readonly runnerToken: pulumi.Input<string>;
+  /** Key of the admin password's fingerprint on the pod (PlatformSecrets.fingerprintKey): a rotation rolls the pod. */
+  readonly fingerprintKey: pulumi.Input<string>;
   /** Admin e-mail. @default `${GITEA_ADMIN_USER}@<domain>` */
   readonly adminEmail?: string;
   /** PVC size for repositories and SQLite. @default "10Gi" */
@@ -79,6 +82,7 @@ export class Gitea extends pulumi.ComponentResource {
       adminEmail: args.adminEmail ?? `${GITEA_ADMIN_USER}@${ep.domain}`,
       storageSize: args.storageSize,
       requireSigninView: args.requireSigninView,
+      adminPasswordChecksum: clusterFingerprint(args.fingerprintKey, "gitea-admin-password", args.adminPassword),
     });
     const reg = (obj: K8sObject, dependsOn: pulumi.Resource[] = []) => registerObject(obj, ctx.profile.overlays, { parent: this, dependsOn });
 

@@ -152,6 +152,9 @@ export class Registry extends pulumi.ComponentResource {
       metadata: { name: REGISTRY_HTPASSWD_SECRET, namespace: ns },
       type: "Opaque",
       // Deterministic bcrypt salt (hash.ts): the same password gives the same line on every preview.
+      // A rotation updates this Secret in place and needs no restart: distribution reads the file
+      // again when its mtime changes, which the kubelet's refresh of the mount does
+      // (registry/auth/htpasswd/access.go, v2.8.3 and v3.1.1; test/registry-reload.test.ts).
       stringData: { htpasswd: pulumi.secret(pulumi.output(args.password).apply((p) => `${htpasswdLine(REGISTRY_USER, p, `registry/${REGISTRY_USER}`)}\n`)) },
     }, [nsRes]);
     const pvc = reg({

@@ -14,6 +14,8 @@ export interface HostNode {
   readonly memoryGb: number;
   /** Resources that must finish before K3s is installed (cloud-init, preflight). */
   readonly ready: pulumi.Resource[];
+  /** The machine, where the stack owns it (the OCI instance): a new one is a new, empty node. */
+  readonly machine?: pulumi.CustomResource;
 }
 
 /** SSH retries while a fresh instance boots: 30 dials x 15 s covers a slow first boot. */

@@ -3,8 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as oci from "@pulumi/oci";
 import * as tls from "@pulumi/tls";
 import * as command from "@pulumi/command";
+import { ChangeGuard } from "../lib/guard";
+import { RUN_STDIN } from "../lib/scripts";
 import { cloudInit, FIREWALL_UDP_PORTS } from "./cloud-init";
 import { HostNode, SSH_DIAL } from "./node";
+import { instanceFingerprint, nodeLossMessage, placementFingerprint } from "./node-replacement";
+import { adoptionKey, authorizedKeysScript, launchAuthorizedKeys } from "./ssh-keys";
 
 export const A1_SHAPE = "VM.Standard.A1.Flex";
 
@@ -12,9 +16,9 @@ export interface OciHostArgs {
   readonly compartmentId: string;
   /** The one CIDR allowed to reach SSH (22) and the Kubernetes API (6443). */
   readonly adminCidr: string;
-  /** OCPUs per node. @default 4 */
+  /** OCPUs per node. @default 2 */
   readonly ocpus: number;
-  /** Memory per node in GB. @default 24 */
+  /** Memory per node in GB. @default 12 */
   readonly memoryGb: number;
   /** One K3s server, the rest agents. @default 1 */
   readonly nodeCount: number;
@@ -22,9 +26,18 @@ export interface OciHostArgs {
   /** @default "24.04" */
   readonly ubuntuVersion: string;
   readonly availabilityDomainIndex: number;
-  /** When absent a key pair is generated and its private key exported as a secret. */
+  /**
+   * The user's own key, authorized next to the stack's; may change at any time. When absent, the
+   * stack's private key is exported (generatedPrivateKey) so that the user can log in.
+   */
   readonly sshPublicKey?: string;
+  /**
+   * The private half of sshPublicKey. Only used, once per node, to authorize the stack's key on a
+   * node launched with sshPublicKey alone (before the stack connected with a key of its own).
+   */
   readonly sshPrivateKey?: pulumi.Input<string>;
+  /** platform:replaceNode: a value not used before confirms that the nodes may be replaced (and their disks lost). */
+  readonly replaceNode?: string;
   /** @default "10.0.0.0/16" */
   readonly vcnCidr?: string;
   /** @default "10.0.1.0/24" */
@@ -62,7 +75,7 @@ export function ingressRules(adminCidr: string, vcnCidr: string): Rule[] {
 
 export class OciHost extends pulumi.ComponentResource {
   public readonly nodes: HostNode[];
-  /** Generated SSH private key (secret), or undefined when the user supplied a key. */
+  /** The stack's own SSH private key (secret), exported when the user supplied no key of their own. */
   public readonly generatedPrivateKey?: pulumi.Output<string>;
   public readonly publicIps: pulumi.Output<string[]>;
 
@@ -72,17 +85,12 @@ export class OciHost extends pulumi.ComponentResource {
     const subnetCidr = args.subnetCidr ?? "10.0.1.0/24";
     const compartmentId = args.compartmentId;
 
-    let publicKey: pulumi.Input<string>;
-    let privateKey: pulumi.Input<string>;
-    if (args.sshPublicKey && args.sshPrivateKey) {
-      publicKey = args.sshPublicKey;
-      privateKey = pulumi.secret(args.sshPrivateKey);
-    } else {
-      const key = new tls.PrivateKey(`${name}-ssh`, { algorithm: "ED25519" }, { parent: this });
-      publicKey = key.publicKeyOpenssh;
-      privateKey = pulumi.secret(key.privateKeyOpenssh);
-      this.generatedPrivateKey = pulumi.secret(key.privateKeyOpenssh);
-    }
+    // The stack's own key: Pulumi connects with it for the nodes' whole life (ssh-keys.ts says why).
+    const stackKey = new tls.PrivateKey(`${name}-ssh`, { algorithm: "ED25519" }, { parent: this });
+    const stackPublicKey = stackKey.publicKeyOpenssh;
+    const privateKey = pulumi.secret(stackKey.privateKeyOpenssh);
+    if (!args.sshPublicKey) this.generatedPrivateKey = pulumi.secret(stackKey.privateKeyOpenssh);
+    const launchKeys = stackPublicKey.apply((pub) => launchAuthorizedKeys(pub, args.sshPublicKey));
 
     const vcn = new oci.core.Vcn(`${name}-vcn`, {
       compartmentId, cidrBlocks: [vcnCidr], displayName: `${name}-vcn`, dnsLabel: "platform",
@@ -124,32 +132,82 @@ export class OciHost extends pulumi.ComponentResource {
     const userData = Buffer.from(cloudInit({ vcnCidr }), "utf8").toString("base64");
     this.nodes = [];
     const ips: pulumi.Output<string>[] = [];
+    let server: oci.core.Instance | undefined;
     for (let i = 0; i < args.nodeCount; i++) {
       const nodeName = i === 0 ? "server-0" : `agent-${i}`;
-      const instance = new oci.core.Instance(`${name}-${nodeName}`, {
-        compartmentId, availabilityDomain, shape: A1_SHAPE, displayName: `${name}-${nodeName}`,
+      const displayName = `${name}-${nodeName}`;
+      // Refused before the instance is touched, even under `pulumi up --skip-preview`.
+      const placement = new ChangeGuard(`${name}-${nodeName}-placement`, {
+        fingerprint: pulumi.secret(availabilityDomain.apply(placementFingerprint)),
+        message: nodeLossMessage({
+          node: nodeName, instance: displayName,
+          cause: `platform:availabilityDomainIndex ${args.availabilityDomainIndex} is another availability domain, and an instance cannot move`,
+        }),
+        confirmation: args.replaceNode,
+      }, { parent: this });
+      const instance = new oci.core.Instance(displayName, {
+        compartmentId, availabilityDomain, shape: A1_SHAPE, displayName,
         shapeConfig: { ocpus: args.ocpus, memoryInGbs: args.memoryGb },
         sourceDetails: { sourceType: "image", sourceId: imageId, bootVolumeSizeInGbs: String(args.bootVolumeGb) },
         createVnicDetails: { subnetId: subnet.id, assignPublicIp: "true", hostnameLabel: nodeName },
-        metadata: { ssh_authorized_keys: publicKey, user_data: userData },
+        metadata: { ssh_authorized_keys: launchKeys, user_data: userData },
       }, {
         parent: this,
-        // ssh_authorized_keys and user_data are read only at launch; the image id rotates. None of
-        // them may silently replace a running node. To roll a node on purpose:
+        // Delete first: old and new side by side would need twice the Always Free allowance, and
+        // the new VNIC's hostname label must be unique in the subnet. node-replacement.ts says what is lost.
+        deleteBeforeReplace: true,
+        // Agents after the server: a split (one 2/12 into two 1/6) shrinks the server before an agent starts.
+        dependsOn: server ? [placement, server] : [placement],
+        // ssh_authorized_keys and user_data are read only at launch (a changed key is installed by
+        // the ssh-keys command instead); the image id rotates, and a new one would swap the boot
+        // volume in place. None of them may silently replace or wipe a running node. To roll a node
+        // on purpose: set a new platform:replaceNode, then
         //   pulumi up --replace 'urn:…:oci:core/instance:Instance::<name>'
         ignoreChanges: ["metadata", "sourceDetails.sourceId"],
       });
+      server ??= instance;
+      // A preview cannot know the id of an instance being replaced, whatever the reason: refused there.
+      const identity = new ChangeGuard(`${name}-${nodeName}-instance`, {
+        fingerprint: pulumi.secret(instance.id.apply(instanceFingerprint)),
+        message: nodeLossMessage({
+          node: nodeName, instance: displayName,
+          cause: "an input OCI cannot change in place differs, or `pulumi up --replace` asked for it",
+        }),
+        confirmation: args.replaceNode,
+      }, { parent: this });
       const connection = { host: instance.publicIp, user: "ubuntu", privateKey, ...SSH_DIAL };
+      const keysScript = authorizedKeysScript(stackPublicKey, args.sshPublicKey);
+      // A node an older program launched with the user's key alone learns the stack's key once, over
+      // the user's; the key it was launched with is in the instance's metadata (fixed at launch). Never
+      // re-run: a rotated user key is not trusted yet, and a new node has the stack's key.
+      const adopt: command.remote.Command[] = [];
+      if (args.sshPublicKey) {
+        const userPublicKey = args.sshPublicKey;
+        const adoptKey = pulumi.all([instance.metadata, stackPublicKey, privateKey, pulumi.output(args.sshPrivateKey)])
+          .apply(([metadata, publicKey, stackPrivate, userPrivate]) => {
+            const chosen = adoptionKey(displayName, metadata?.ssh_authorized_keys ?? "", { publicKey, privateKey: stackPrivate }, userPublicKey, userPrivate);
+            if (chosen.warning) void pulumi.log.warn(chosen.warning, this);
+            return chosen.privateKey;
+          });
+        adopt.push(new command.remote.Command(`${name}-${nodeName}-stack-key`, {
+          connection: { ...connection, privateKey: pulumi.secret(adoptKey) },
+          create: RUN_STDIN, stdin: keysScript, addPreviousOutputInEnv: false,
+        }, { parent: this, dependsOn: [instance, identity], ignoreChanges: ["connection", "stdin"] }));
+      }
       // K3s must not start before cloud-init has opened the firewall.
       const cloudInitDone = new command.remote.Command(`${name}-${nodeName}-cloud-init`, {
         connection,
         // Exit 2 is "done, with deprecation warnings" (cloud-init 23.4+): fine for us.
         create: "cloud-init status --wait --long || test $? -eq 2",
-      }, { parent: this, dependsOn: [instance] });
+      }, { parent: this, dependsOn: [instance, identity, ...adopt] });
+      // The user's key, swapped in place when platform:sshPublicKey changes.
+      const keys = new command.remote.Command(`${name}-${nodeName}-ssh-keys`, {
+        connection, create: RUN_STDIN, update: RUN_STDIN, stdin: keysScript, addPreviousOutputInEnv: false,
+      }, { parent: this, dependsOn: [cloudInitDone] });
       ips.push(instance.publicIp);
       this.nodes.push({
         name: nodeName, connection, publicAddress: instance.publicIp, privateAddress: instance.privateIp,
-        cpus: args.ocpus, memoryGb: args.memoryGb, ready: [cloudInitDone],
+        cpus: args.ocpus, memoryGb: args.memoryGb, ready: [cloudInitDone, keys], machine: instance,
       });
     }
     this.publicIps = pulumi.all(ips);

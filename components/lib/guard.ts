@@ -9,11 +9,22 @@ export interface GuardInputs {
   readonly fingerprint: string;
   /** What the user sees when the value changes: why it cannot change in place, and what to do. */
   readonly message: string;
+  /**
+   * A value the user sets in config to let one change through: a changed fingerprint passes only
+   * together with a confirmation that differs from the one recorded at the last run (so each
+   * confirmation is used once). Absent or empty: every change is refused.
+   */
+  readonly confirmation?: string;
+}
+
+/** A new, non-empty confirmation: the user has accepted the change this run brings. Pure. */
+export function guardConfirmed(olds: Partial<GuardInputs>, news: GuardInputs): boolean {
+  return !!news.confirmation && news.confirmation !== (olds.confirmation ?? "");
 }
 
 /** The check the engine runs before every diff: a changed fingerprint is a failure. Pure. */
 export function guardCheck(olds: Partial<GuardInputs>, news: GuardInputs): { inputs: GuardInputs; failures?: { property: string; reason: string }[] } {
-  if (olds.fingerprint !== undefined && olds.fingerprint !== news.fingerprint) {
+  if (olds.fingerprint !== undefined && olds.fingerprint !== news.fingerprint && !guardConfirmed(olds, news)) {
     return { inputs: news, failures: [{ property: "fingerprint", reason: news.message }] };
   }
   return { inputs: news };
@@ -28,16 +39,17 @@ export const guardProvider: pulumi.dynamic.ResourceProvider = {
     return { id: "guard", outs: inputs };
   },
   async diff(_id: string, olds: any, news: any) {
-    return { changes: olds.fingerprint !== news.fingerprint || olds.message !== news.message };
+    return { changes: olds.fingerprint !== news.fingerprint || olds.message !== news.message || (olds.confirmation ?? "") !== (news.confirmation ?? "") };
   },
   async update(_id: string, olds: any, news: any) {
-    if (olds.fingerprint !== news.fingerprint) throw new Error(news.message);
+    if (olds.fingerprint !== news.fingerprint && !guardConfirmed(olds, news)) throw new Error(news.message);
     return { outs: news };
   },
 };
 
 export class ChangeGuard extends pulumi.dynamic.Resource {
-  constructor(name: string, args: { fingerprint: pulumi.Input<string>; message: string }, opts?: pulumi.CustomResourceOptions) {
-    super(guardProvider, name, { fingerprint: args.fingerprint, message: args.message }, { ...opts, additionalSecretOutputs: ["fingerprint"] });
+  constructor(name: string, args: { fingerprint: pulumi.Input<string>; message: string; confirmation?: string }, opts?: pulumi.CustomResourceOptions) {
+    const confirmation = args.confirmation === undefined ? {} : { confirmation: args.confirmation };
+    super(guardProvider, name, { fingerprint: args.fingerprint, message: args.message, ...confirmation }, { ...opts, additionalSecretOutputs: ["fingerprint"] });
   }
 }

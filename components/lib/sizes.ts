@@ -19,7 +19,7 @@ export type ContainerKey =
   | "rolloutsController"
   | "istiod" | "istioGateway" | "istioProxy" | "kiali"
   | "prometheus" | "prometheusReload" | "kubeStateMetrics"
-  | "sampleApi" | "samplePostgres"
+  | "sampleApi" | "samplePostgres" | "samplePasswordSync"
   | "backupJob" | "backupRestic" | "backupGiteaDump" | "backupSqlite" | "backupPgDump" | "restServer";
 
 const r = (cpu: string, memory: string, memoryLimit: string): Resources => ({
@@ -70,8 +70,11 @@ const STANDARD: Record<ContainerKey, Resources> = {
   kubeStateMetrics: r("10m", "64Mi", "128Mi"),
   // Measured: the sample API (stdlib HTTP server) idle with a /health per minute, 0.2m CPU, 14 MiB.
   sampleApi: r("20m", "64Mi", "128Mi"),
-  // Measured PostgreSQL 15 (Debian) idle, default config: 0.0m CPU, 27 MiB (all backends).
-  samplePostgres: r("20m", "256Mi", "512Mi"),
+  // Measured PostgreSQL 15 (Debian) idle, default config: 0.0m CPU, 27 MiB (all backends). The
+  // pod's 20m / 256Mi / 512Mi is shared with its password-sync container (below).
+  samplePostgres: r("15m", "240Mi", "480Mi"),
+  // bash sleeping between checks, psql for a moment after a rotation.
+  samplePasswordSync: r("5m", "16Mi", "32Mi"),
   // Backups (components/backup). CronJob pods run one at a time (hourly slots, 45-minute
   // deadlines), so the budget counts one pod: backupJob is the envelope of the largest backup pod's
   // effective requests and limits (max of its init containers, or its containers plus sidecars);
@@ -105,7 +108,7 @@ const SMALL: Record<ContainerKey, Resources> = {
   istioProxy: r("10m", "48Mi", "192Mi"),
   kiali: r("10m", "96Mi", "384Mi"),
   prometheus: r("50m", "256Mi", "768Mi"),
-  samplePostgres: r("20m", "128Mi", "384Mi"),
+  samplePostgres: r("15m", "112Mi", "352Mi"),
 };
 
 export const SIZES: Record<SizeClass, Record<ContainerKey, Resources>> = { small: SMALL, standard: STANDARD };

@@ -15,6 +15,10 @@ export const versions = {
   k3d: "v5.9.0",
   /** kubectl-argo-rollouts on servers (PM-16), same release as the controller (argo-rollouts chart 2.41.0 appVersion). */
   kubectlArgoRollouts: "v1.9.0",
+  /** kubectl on the e2e runner (scripts/e2e/install-tools.sh), K3s's minor; dl.k8s.io/release/v1.35.9 (kubectl.sha256 next to it). */
+  kubectl: "v1.35.9",
+  /** Pulumi CLI on the e2e runner: the release of the @pulumi/pulumi SDK in package-lock.json; pulumi/homebrew-tap Formula/pulumi.rb at 3.248.0. */
+  pulumiCli: "v3.248.0",
 } as const;
 
 export const charts = {

@@ -87,19 +87,66 @@ function replaceReason(r: Registration, before: Registration, paths: readonly st
     const trig = startsWithAny(paths, ["triggers"]);
     return trig.length ? "triggers changed" : undefined;
   }
+  if (t === "pulumi-nodejs:dynamic:Resource" && "key" in r.inputs && "value" in r.inputs) {
+    // components/lib/latch.ts latchDiff: a new key replaces; a new value alone changes nothing.
+    return paths.includes("key") ? "key changed (latch)" : undefined;
+  }
   if (t.startsWith("random:") || t.startsWith("tls:")) return `inputs ${paths.join(", ")} changed (random and tls resources replace on any input)`;
   if (t === "oci:Core/instance:Instance") {
-    // terraform-provider-oci core_instance_resource.go: ForceNew fields.
-    const hit = startsWithAny(paths, ["availabilityDomain", "sourceDetails.sourceType", "sourceDetails.sourceId", "createVnicDetails.subnetId", "createVnicDetails.assignPublicIp", "metadata", "extendedMetadata", "isPvEncryptionInTransitEnabled"]);
+    // oracle/terraform-provider-oci v8.23.0 (pulumi-oci v4.20.0's upstream submodule, commit 8016f41),
+    // internal/service/core/core_instance_resource.go: the schema's ForceNew fields, and CustomizeDiff's
+    // ForceNewIfChange("metadata") when ssh_authorized_keys or user_data differ. Updated in place
+    // (Update/updateOptionsViaWorkRequest): shape, shapeConfig, displayName, compartmentId, faultDomain,
+    // createVnicDetails.{assignPublicIp, hostnameLabel, nsgIds, ...}, sourceDetails.{sourceType,
+    // bootVolumeSizeInGbs}, extendedMetadata, other metadata keys; sourceDetails.sourceId too, by
+    // swapping the boot volume (UpdateInstanceSourceViaImageDetails): same instance, a new disk.
+    // platformConfig.{type, configMap, isSymmetricMultiThreadingEnabled} replace only on bare metal.
+    const hit = startsWithAny(paths, [
+      "availabilityDomain", "clusterPlacementGroupId", "computeClusterId", "hostnameLabel", "image", "instanceConfigurationId",
+      "ipxeScript", "isPvEncryptionInTransitEnabled", "placementConstraintDetails", "preemptibleInstanceConfig", "subnetId",
+      ...["assignIpv6ip", "assignPrivateDnsRecord", "ipv6addressIpv6subnetCidrPairDetails", "privateIp", "privateIpId", "securityAttributes", "subnetCidr", "subnetId", "vlanId"].map((k) => `createVnicDetails.${k}`),
+      ...["firmware", "isConsistentVolumeNamingEnabled", "remoteDataVolumeType"].map((k) => `launchOptions.${k}`),
+      ...["areVirtualInstructionsEnabled", "isAccessControlServiceEnabled", "isInputOutputMemoryManagementUnitEnabled", "isMeasuredBootEnabled", "isMemoryEncryptionEnabled", "isSecureBootEnabled", "isTrustedPlatformModuleEnabled", "numaNodesPerSocket", "percentageOfCoresEnabled"].map((k) => `platformConfig.${k}`),
+      "sourceDetails.bootVolumeVpusPerGb", "sourceDetails.instanceSourceImageFilterDetails",
+      "metadata.ssh_authorized_keys", "metadata.user_data",
+    ]);
     return hit.length ? `${hit.join(", ")} changed (ForceNew)` : undefined;
   }
   return undefined;
 }
 
-/** Compares two evaluations the way the engine diffs state against a new program run. */
-export function changesBetween(before: StackRun, after: StackRun): ChangeSet {
+export interface LastRun {
+  /**
+   * URNs whose last `up` left them unready (a Job that failed or timed out): the engine keeps them in
+   * state and diffs them again on the next `up`.
+   */
+  readonly unready?: readonly string[];
+}
+
+/**
+ * A resource the last `up` left unready, with no input change: pulumi-kubernetes' Diff
+ * (provider/pkg/provider/provider.go, `metadata.ReplaceUnready`) replaces a Job annotated
+ * `pulumi.com/replaceUnready: "true"` whose live object is not ready; without it the provider only
+ * awaits the same failed Job again, so the `up` fails again (the annotation's doc: "Pulumi will
+ * continue to wait for readiness on the next update").
+ */
+function unreadyChange(r: Registration): { change: Change; why: string } {
+  const annotations = plain(r.inputs.metadata?.annotations) ?? {};
+  if (r.type === "kubernetes:batch/v1:Job" && annotations["pulumi.com/replaceUnready"] === "true") {
+    return { change: "replace", why: "unready after the last up and annotated pulumi.com/replaceUnready" };
+  }
+  return { change: "update", why: "unready after the last up: awaited again as it is (a failed Job fails again)" };
+}
+
+/**
+ * Compares two evaluations the way the engine diffs state against a new program run. Custom
+ * resources, plus helm v4 Charts: remote components the provider renders from their inputs, so a
+ * change of values reaches the rendered objects (which mocks never show).
+ */
+export function changesBetween(before: StackRun, after: StackRun, last: LastRun = {}): ChangeSet {
   const changes = new Map<string, { change: Change; why: string }>();
-  const custom = (run: StackRun) => new Map([...run.engine.resources].filter(([, r]) => r.custom));
+  const unready = new Set(last.unready ?? []);
+  const custom = (run: StackRun) => new Map([...run.engine.resources].filter(([, r]) => r.custom || r.type.startsWith("kubernetes:helm.sh/")));
   const a = custom(before);
   const b = custom(after);
   const providers = new Map([...b].filter(([, r]) => r.type.startsWith("pulumi:providers:")));
@@ -112,8 +159,8 @@ export function changesBetween(before: StackRun, after: StackRun): ChangeSet {
     const providerUrn = r.provider?.split("::").slice(0, -1).join("::");
     if (providerUrn && changes.get(providerUrn)?.change === "replace") { changes.set(urn, { change: "replace", why: `its provider ${providerUrn.split("::").pop()} is replaced` }); continue; }
     const paths = changedPaths(old.inputs, r.inputs, r.ignoreChanges);
-    if (paths.length === 0) { changes.set(urn, { change: "same", why: "" }); continue; }
-    const reason = replaceReason(r, old, paths, providers);
+    if (paths.length === 0) { changes.set(urn, unready.has(urn) ? unreadyChange(r) : { change: "same", why: "" }); continue; }
+    const reason = replaceReason(r, old, paths, providers) ?? (unready.has(urn) && unreadyChange(r).change === "replace" ? unreadyChange(r).why : undefined);
     changes.set(urn, reason ? { change: "replace", why: reason } : { change: "update", why: paths.join(", ") });
   }
   for (const urn of a.keys()) if (!b.has(urn)) changes.set(urn, { change: "delete", why: "gone from the program" });

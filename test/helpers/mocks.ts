@@ -1,5 +1,7 @@
 // Pulumi mock runtime for the tests: records every registered resource, answers the few invokes
 // the program makes, and throws on any other so an unmocked call fails loudly.
+import { createHash } from "crypto";
+import { isDeepStrictEqual } from "util";
 import type * as pulumiType from "@pulumi/pulumi";
 
 export interface Created {
@@ -8,6 +10,8 @@ export interface Created {
   readonly inputs: Record<string, any>;
   /** Provider reference (urn::id) the engine would use, when one was given or inherited. */
   readonly provider?: string;
+  /** The outputs the mock answered with. */
+  readonly outputs?: Record<string, any>;
 }
 
 /** The marker Pulumi wraps secret inputs in when they reach newResource. */
@@ -33,9 +37,23 @@ users:
     client-key-data: bW9jaw==
 `;
 
+/** What the clusters' credential reads print (cluster/kubeconfig.ts): the CA and a ServiceAccount token. */
+export const MOCK_CREDENTIALS = JSON.stringify({
+  caData: Buffer.from("-----BEGIN CERTIFICATE-----\nmock-ca\n-----END CERTIFICATE-----\n").toString("base64"),
+  token: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6a3ViZS1zeXN0ZW06cHVsdW1pIn0.bW9jay1zaWduYXR1cmU",
+});
+
 export interface MockOptions {
   /** Added to each instance's address, to model a new public IP (a stopped and started node, a replacement). @default 0 */
   readonly ipOffset?: number;
+  /** RandomPasswords (by name) that `pulumi up --replace` regenerated: they answer a new result. @default [] */
+  readonly rotated?: readonly string[];
+  /**
+   * The previous run's registrations, as the engine has them in the state. A latch
+   * (components/lib/latch.ts) whose key is unchanged answers with its previous value: its diff
+   * ignores the value, so the engine keeps its outputs.
+   */
+  readonly previous?: readonly Created[];
 }
 
 /** A stable small number per resource name, so two evaluations of a stack see the same addresses. */
@@ -48,8 +66,8 @@ function nameIndex(name: string): number {
 export function mocks(created: Created[], options: MockOptions = {}): pulumiType.runtime.Mocks {
   return {
     newResource(args) {
-      created.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
       const state: Record<string, any> = { ...args.inputs };
+      created.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider, outputs: state });
       switch (args.type) {
         case "oci:Core/instance:Instance":
           // Stable per instance, like the state a second `up` reads back.
@@ -58,10 +76,10 @@ export function mocks(created: Created[], options: MockOptions = {}): pulumiType
           break;
         case "command:remote:Command":
         case "command:local:Command":
-          state.stdout = /kubeconfig|cluster/.test(args.name) ? MOCK_KUBECONFIG : "ok";
+          state.stdout = /-(credentials|cluster)$/.test(args.name) ? MOCK_CREDENTIALS : /kubeconfig/.test(args.name) ? MOCK_KUBECONFIG : "ok";
           break;
         case "random:index/randomPassword:RandomPassword":
-          state.result = `mock-${args.name}`;
+          state.result = (options.rotated ?? []).includes(args.name) ? `mock-${args.name}-rotated` : `mock-${args.name}`;
           state.bcryptHash = `$2a$10$mockhashmockhashmockhashmockhashmockhashmockhashmock`;
           break;
         case "tls:index/privateKey:PrivateKey":
@@ -72,6 +90,19 @@ export function mocks(created: Created[], options: MockOptions = {}): pulumiType
           // The secret half of the S3 key pair, returned once at creation (the id is the access key).
           state.key = `mock-${args.name}-secret`;
           break;
+        case "pulumi-nodejs:dynamic:Resource": {
+          // PasswordMtime (components/gitops/password-mtime.ts) sets its mtime in `check`, which
+          // mocks skip: a time per fingerprint stands in (a new password, a new time).
+          if (args.inputs.kind === "password-mtime") {
+            const seconds = createHash("sha256").update(String(plain(args.inputs.fingerprint))).digest().readUInt32BE(0) % 10_000_000;
+            state.mtime = new Date(Date.UTC(2026, 0, 1) + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+          }
+          const before = options.previous?.find((c) => c.type === args.type && c.name === args.name);
+          if (before?.outputs && "key" in args.inputs && "value" in args.inputs && isDeepStrictEqual(plain(before.inputs.key), plain(args.inputs.key))) {
+            state.value = before.outputs.value;
+          }
+          break;
+        }
         case "kubernetes:core/v1:Service":
           state.spec = { ...(args.inputs.spec ?? {}), clusterIP: args.inputs.spec?.clusterIP ?? "10.43.12.34" };
           break;

@@ -1,79 +1,71 @@
-// A real, throwaway PostgreSQL on 127.0.0.1 for the restore tests: initdb + pg_ctl in a temp dir,
-// password (SCRAM) auth over TCP as the backup pods use it, stopped and removed by stop(). initdb
-// refuses to run as root, so as root (CI containers) the server runs as `nobody` via setpriv.
-import { spawnSync, SpawnSyncReturns } from "child_process";
+// A real PostgreSQL (Debian's postgresql: initdb + pg_ctl) in a temporary directory, on 127.0.0.1,
+// set up like the postgres image the cluster runs: the POSTGRES_USER role owns POSTGRES_DB, its
+// password stored as a SCRAM-SHA-256 verifier, and host connections authenticated by SCRAM only.
+// initdb refuses to run as root: as root everything runs as `nobody` (runuser).
+import { spawnSync, SpawnSyncOptions } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-
-/** The directory holding initdb, pg_ctl, pg_dump, psql, pg_restore and pg_isready, or undefined. */
-export function findPostgresBin(): string | undefined {
-  const have = (dir: string) => ["initdb", "pg_ctl", "pg_dump", "pg_restore", "psql", "pg_isready"].every((b) => fs.existsSync(path.join(dir, b)));
-  const candidates = [
-    ...(process.env.PATH ?? "").split(":"),
-    ...(fs.existsSync("/usr/lib/postgresql") ? fs.readdirSync("/usr/lib/postgresql").sort().reverse().map((v) => `/usr/lib/postgresql/${v}/bin`) : []),
-  ];
-  const found = candidates.find((d) => d && have(d));
-  // A PATH entry may hold symlinks to only some of them (initdb, pg_ctl): take the real directory.
-  return found ? path.dirname(fs.realpathSync(path.join(found, "initdb"))) : undefined;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { Requirement } from "./binaries";
+import { freePort } from "./processes";
 
 export interface Postgres {
-  readonly bin: string;
   readonly port: number;
-  /** libpq environment for a client: host, port, user, database, password. */
-  env(user: string, password: string, database: string): Record<string, string>;
-  /** psql -Atc as the superuser; throws on error. */
-  sql(query: string, database?: string): string;
+  /** The role's stored password starts with SCRAM-SHA-256$ (not md5, not plaintext). */
+  readonly scramVerifier: boolean;
   stop(): void;
 }
 
-const UNPRIVILEGED = 65534;
+function run(what: string, argv: string[], opts: SpawnSyncOptions = {}): string {
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: 30_000, ...opts });
+  if (r.error || r.status !== 0) throw new Error(`${what} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stdout}\n${r.stderr}`);
+  return String(r.stdout);
+}
 
-export async function startPostgres(bin: string): Promise<Postgres> {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "pg-"));
-  const asRoot = process.getuid?.() === 0;
-  const superuser = asRoot ? "nobody" : os.userInfo().username;
-  const superPassword = "super-7f3a9c";
-  const port = await freePort();
-  fs.chmodSync(root, 0o755);
-  const data = path.join(root, "data");
-  const pwfile = path.join(root, "pw");
-  fs.writeFileSync(pwfile, `${superPassword}\n`);
-  if (asRoot) fs.chownSync(root, UNPRIVILEGED, UNPRIVILEGED), fs.chownSync(pwfile, UNPRIVILEGED, UNPRIVILEGED);
-  const server = (cmd: string, args: string[], timeout = 60_000): SpawnSyncReturns<string> => {
-    const [file, argv] = asRoot
-      ? ["setpriv", [`--reuid=${UNPRIVILEGED}`, `--regid=${UNPRIVILEGED}`, "--clear-groups", "--", path.join(bin, cmd), ...args]]
-      : [path.join(bin, cmd), args];
-    return spawnSync(file, argv, { encoding: "utf8", timeout, cwd: root, env: { PATH: process.env.PATH, LANG: "C", LC_ALL: "C" } });
+/** Requirement must need initdb, pg_ctl and postgres. */
+export async function startPostgres(req: Requirement, db: { user: string; password: string; database: string }): Promise<Postgres> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pg-"));
+  let asUser: string[] = [];
+  if (process.getuid?.() === 0) {
+    const nobody = { uid: Number(run("id -u nobody", ["id", "-u", "nobody"])), gid: Number(run("id -g nobody", ["id", "-g", "nobody"])) };
+    fs.chownSync(dir, nobody.uid, nobody.gid);
+    asUser = ["runuser", "-u", "nobody", "--"];
+  }
+  const data = path.join(dir, "data");
+  const as = (argv: string[]) => [...asUser, ...argv];
+  let started = false;
+  const stop = () => {
+    try {
+      if (started) {
+        const argv = as([req.bin("pg_ctl"), "-D", data, "-m", "immediate", "-w", "-t", "30", "stop"]);
+        spawnSync(argv[0], argv.slice(1), { timeout: 40_000 });
+        started = false;
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   };
-  const must = (r: SpawnSyncReturns<string>, what: string) => {
-    if (r.status !== 0) throw new Error(`${what} failed (${r.status}): ${r.stderr || r.stdout}${r.error ? ` ${r.error.message}` : ""}`);
-    return r;
-  };
-  must(server("initdb", ["-D", data, "-U", superuser, `--pwfile=${pwfile}`, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"]), "initdb");
-  must(server("pg_ctl", ["-D", data, "-l", path.join(root, "log"), "-w", "-t", "30", "-o", `-c listen_addresses=127.0.0.1 -p ${port} -k ${root} -c fsync=off`, "start"]), "pg_ctl start");
-  const env = (user: string, password: string, database: string) => ({ PGHOST: "127.0.0.1", PGPORT: String(port), PGUSER: user, PGPASSWORD: password, PGDATABASE: database, PGCONNECT_TIMEOUT: "10" });
-  const sql = (query: string, database = "postgres") => must(spawnSync(path.join(bin, "psql"), ["-X", "-v", "ON_ERROR_STOP=1", "-Atc", query], {
-    encoding: "utf8", timeout: 60_000, env: { PATH: process.env.PATH, ...env(superuser, superPassword, database) },
-  }), `psql ${query.slice(0, 60)}`).stdout.trim();
-  return {
-    bin, port, env, sql,
-    stop() {
-      server("pg_ctl", ["-D", data, "-m", "immediate", "-w", "-t", "20", "stop"], 30_000);
-      fs.rmSync(root, { recursive: true, force: true });
-    },
-  };
+  try {
+    const pwfile = path.join(dir, "pwfile");
+    fs.writeFileSync(pwfile, `${db.password}\n`, { mode: 0o600 });
+    if (asUser.length) fs.chownSync(pwfile, fs.statSync(dir).uid, fs.statSync(dir).gid);
+    run("initdb", as([req.bin("initdb"), "-D", data, "-U", db.user, `--pwfile=${pwfile}`, "-A", "scram-sha-256", "-E", "UTF8", "-N", "--no-instructions"]));
+    fs.rmSync(pwfile);
+    // The image's entrypoint: `host all all all scram-sha-256` (here: loopback only); nothing else.
+    fs.writeFileSync(path.join(data, "pg_hba.conf"), "host all all 127.0.0.1/32 scram-sha-256\n");
+    // Single-user mode (no network, no auth): check the stored verifier, create the database.
+    const single = run("postgres --single", as([req.bin("postgres"), "--single", "-D", data, "-c", "listen_addresses=", "postgres"]), {
+      input: `SELECT rolpassword ~ '^SCRAM-SHA-256\\$' AS scram FROM pg_authid WHERE rolname = '${db.user}';\nCREATE DATABASE "${db.database}" OWNER "${db.user}";\n`,
+    });
+    const port = await freePort();
+    const settings = ["listen_addresses=127.0.0.1", `port=${port}`, "unix_socket_directories=", "password_encryption=scram-sha-256", "fsync=off"];
+    run("pg_ctl start", as([req.bin("pg_ctl"), "-D", data, "-w", "-t", "30", "-l", path.join(dir, "server.log"), "-o", settings.map((s) => `-c ${s}`).join(" "), "start"]));
+    started = true;
+    return { port, scramVerifier: /scram = "t"/.test(single), stop };
+  } catch (e) {
+    const log = path.join(dir, "server.log");
+    const tail = fs.existsSync(log) ? `\nserver.log:\n${fs.readFileSync(log, "utf8")}` : "";
+    stop();
+    throw new Error(`${(e as Error).message}${tail}`);
+  }
 }

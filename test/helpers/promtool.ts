@@ -3,17 +3,12 @@
 // the expected ones, so every time is first expected empty and the results are read from the
 // failures; a second run then expects exactly those results and must pass, which proves the
 // reading. Bounded in time, temp dir removed in finally.
-import { execFile, spawnSync } from "child_process";
+import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
-
-/** The promtool binary, or undefined when it is not installed. */
-export function findPromtool(): string | undefined {
-  const r = spawnSync("promtool", ["--version"], { encoding: "utf8", timeout: 10_000 });
-  return r.error || r.status !== 0 ? undefined : "promtool";
-}
+import { which } from "./binaries";
 
 export interface Series {
   readonly labels: Readonly<Record<string, string>>;
@@ -63,7 +58,7 @@ export function parseSamples(text: string): Sample[] {
 
 function run(dir: string, file: string, timeoutMs: number): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    execFile("promtool", ["test", "rules", file], { cwd: dir, timeout: timeoutMs, encoding: "utf8" }, (err, stdout, stderr) => {
+    execFile(which("promtool") ?? "promtool", ["test", "rules", file], { cwd: dir, timeout: timeoutMs, encoding: "utf8" }, (err, stdout, stderr) => {
       if (err && (err as NodeJS.ErrnoException).code === "ENOENT") return reject(new Error("promtool is not installed (Debian package prometheus)"));
       if (err && err.killed) return reject(new Error(`promtool timed out after ${timeoutMs} ms`));
       resolve({ code: err ? Number(err.code ?? 1) : 0, output: `${stdout}\n${stderr}` });

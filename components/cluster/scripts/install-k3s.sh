@@ -8,11 +8,16 @@
 #   K3S_CONFIG_B64    base64 of /etc/rancher/k3s/config.yaml
 #   REGISTRIES_B64    base64 of /etc/rancher/k3s/registries.yaml
 #   ROLLOUTS_VERSION  servers only: kubectl-argo-rollouts plugin release (PM-16)
-#   K3S_CONFIG_DIR, BIN_DIR  where the files go (defaults /etc/rancher/k3s, /usr/local/bin; tests point them at a temp dir)
+#   PULUMI_ACCESS_B64 servers only: base64 of the ServiceAccount, binding and token Secret the stack
+#                     authenticates with (a token that does not expire, unlike the admin client cert)
+#   K3S_CONFIG_DIR, BIN_DIR, SYSTEMD_DIR, K3S_DATA_DIR  where things live (defaults /etc/rancher/k3s,
+#                     /usr/local/bin, /etc/systemd/system, /var/lib/rancher/k3s; tests use a temp dir)
 set -euo pipefail
 
 config_dir="${K3S_CONFIG_DIR:-/etc/rancher/k3s}"
 bin_dir="${BIN_DIR:-/usr/local/bin}"
+systemd_dir="${SYSTEMD_DIR:-/etc/systemd/system}"
+data_dir="${K3S_DATA_DIR:-/var/lib/rancher/k3s}"
 
 : "${K3S_ROLE:?K3S_ROLE is required (server or agent)}"
 : "${K3S_VERSION:?K3S_VERSION is required}"
@@ -52,6 +57,35 @@ fi
 unit="k3s"
 [ "$K3S_ROLE" = "agent" ] && unit="k3s-agent"
 
+# The token a node runs with lives in the service's environment file (written by K3s's installer).
+# A new value takes effect only after the cluster was rotated to it (`k3s token rotate`): restarting
+# a server with a token the datastore was not rotated to leaves it unable to start.
+env_file="$systemd_dir/$unit.service.env"
+if [ -n "$installed" ] && [ -f "$env_file" ]; then
+  current_token="$(sed -n 's/^K3S_TOKEN=//p' "$env_file" | head -n 1)"
+  current_token="${current_token#\'}"
+  current_token="${current_token%\'}"
+  if [ "$current_token" != "$K3S_TOKEN" ]; then
+    if [ "$K3S_ROLE" = "server" ]; then
+      cluster_token="$(cat "$data_dir/server/token" 2>/dev/null || true)"
+      if [ "$cluster_token" != "$K3S_TOKEN" ] && [ "${cluster_token##*::server:}" != "$K3S_TOKEN" ]; then
+        echo "install-k3s: K3S_TOKEN differs from the token this cluster was rotated to; run 'sudo k3s token rotate --new-token <new token>' on the server first (docs.k3s.io/cli/token), then retry" >&2
+        exit 1
+      fi
+    fi
+    case "$K3S_TOKEN" in
+      *[!A-Za-z0-9._:+/=-]*) echo "install-k3s: K3S_TOKEN has characters this script will not write to $env_file; use letters, digits and ._:+/=-" >&2; exit 1 ;;
+    esac
+    tmp="$(mktemp)"
+    grep -v '^K3S_TOKEN=' "$env_file" > "$tmp" || true
+    printf "K3S_TOKEN='%s'\n" "$K3S_TOKEN" >> "$tmp"
+    install -m 0600 "$tmp" "$env_file"
+    rm -f "$tmp"
+    changed=1
+    echo "install-k3s: the node now runs with the rotated token ($env_file)"
+  fi
+fi
+
 if [ "$installed" != "$K3S_VERSION" ]; then
   echo "install-k3s: installing K3s $K3S_VERSION as $K3S_ROLE (found: ${installed:-none})"
   # The install script is taken from the same tag as the binary, not the moving get.k3s.io.
@@ -78,6 +112,13 @@ if [ "$K3S_ROLE" = "server" ]; then
     sleep 5
   done
   k3s kubectl get --raw /readyz >/dev/null
+
+  # The stack's own identity: a ServiceAccount token that does not expire (see cluster/kubeconfig.ts).
+  if [ -n "${PULUMI_ACCESS_B64:-}" ]; then
+    printf '%s' "$PULUMI_ACCESS_B64" | base64 -d \
+      | k3s kubectl apply --server-side --force-conflicts --field-manager=platform-install -f - >/dev/null
+    echo "install-k3s: ServiceAccount token for Pulumi in place"
+  fi
 
   # PM-16: the Rollouts plugin next to kubectl, so `kubectl argo rollouts` works on the server.
   if [ -n "${ROLLOUTS_VERSION:-}" ]; then

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Bootstraps the Git repository Argo CD watches. Idempotent: every step checks before it acts, and
-# the content is pushed only while the repository is empty, so a second run changes nothing in Git.
+# a second run with the same content changes nothing in Git.
 #   1. wait for Gitea (/api/healthz), bounded by WAIT_SECONDS
 #   2. organisation ORG and repository ORG/REPO with default branch main (PM-19)
 #   3. access token TOKEN_NAME (deleted and recreated: Gitea shows a token only once) stored as the
 #      repository's Actions secret CI_TOKEN (PM-03); registry credentials too when given
-#   4. initial content from CONTENT_DIR (MANIFEST lines "<key> <path>") pushed to main
+#   4. content from CONTENT_DIR (MANIFEST lines "<key> <owned|initial> <path>"): into an empty
+#      repository, every file; later, only the "owned" files the stack renders, committed when they
+#      differ, those it no longer renders removed (the list is kept in .platform/stack-owned), and
+#      the tag of each image in KEEP_IMAGE_TAGS carried over from Git (CI bumps it). "initial"
+#      files (the app) are never written again.
 # Credentials come from the environment (a Secret), never through argv: curl reads them from a
 # config file (-K, quoted and escaped), git from a credential helper printing the environment
 # variables. Any printable password works; a netrc file does not (its tokens are whitespace-separated,
@@ -130,30 +134,113 @@ if [ -n "${REGISTRY_PASSWORD:-}" ]; then
   put_secret REGISTRY_PASSWORD "$REGISTRY_PASSWORD"
 fi
 
-# 4. Initial content, only into an empty repository.
-if [ "$empty" != true ]; then
-  log "$ORG/$REPO already has content: nothing to push"
-  exit 0
-fi
-tree="$WORK/tree"
-mkdir -p "$tree"
+# 4. Content.
+OWNED_LIST=.platform/stack-owned
+GIT_ID=(-c user.name=platform-bootstrap -c user.email=bootstrap@platform.internal)
+
+# Validates MANIFEST once: "<key> <owned|initial> <path>", safe relative paths.
+manifest="$CONTENT_DIR/MANIFEST"
 count=0
-while read -r key path; do
+while read -r key mode path; do
   [ -n "$key" ] || continue
+  case "$mode" in owned | initial) ;; *) fail "MANIFEST: unknown mode '$mode' for '$path'" ;; esac
   case "$path" in
     "" | /* | ../* | */../* | */.. | ..) fail "unsafe path in MANIFEST: '$path'" ;;
   esac
-  mkdir -p "$tree/$(dirname "$path")"
-  cp "$CONTENT_DIR/$key" "$tree/$path"
+  [ -f "$CONTENT_DIR/$key" ] || fail "MANIFEST: no content for '$path'"
   count=$((count + 1))
-done < "$CONTENT_DIR/MANIFEST"
+done < "$manifest"
 [ "$count" -gt 0 ] || fail "MANIFEST lists no files"
 
-git -C "$tree" init -q -b main
-git -C "$tree" add -A
-git -C "$tree" -c user.name=platform-bootstrap -c user.email=bootstrap@platform.internal \
-  commit -q -m "Initial platform content"
-git -C "$tree" "${GIT_AUTH[@]}" push -q "$BASE/$ORG/$REPO.git" main
-status="$(api PATCH "/repos/$ORG/$REPO" '{"default_branch":"main"}')"
-expect "$status" "set default branch main" 200
-log "pushed $count files to $ORG/$REPO main"
+# Writes the list of owned paths, with a header saying what it means.
+write_owned_list() {
+  local tree="$1"
+  mkdir -p "$tree/$(dirname "$OWNED_LIST")"
+  {
+    printf '# Files the platform stack renders and owns: `pulumi up` rewrites them when it renders them\n'
+    printf '# differently (the image tags CI bumps are kept). Change them in the stack, not here.\n'
+    while read -r _key mode path; do
+      if [ "$mode" = owned ]; then printf '%s\n' "$path"; fi
+    done < "$manifest" | LC_ALL=C sort
+  } > "$tree/$OWNED_LIST"
+}
+
+# carry_tags OLD NEW: for each image in KEEP_IMAGE_TAGS, the tag OLD has replaces NEW's.
+carry_tags() {
+  local old="$1" new="$2" ref re tag
+  for ref in ${KEEP_IMAGE_TAGS:-}; do
+    case "$ref" in *[!a-z0-9._:/-]*) fail "KEEP_IMAGE_TAGS: invalid image '$ref'" ;; esac
+    re="${ref//./\\.}"
+    tag="$(sed -n -E "s#^.*image: *\"?${re}:([^\"[:space:]]+).*\$#\\1#p" "$old" | head -n 1)"
+    [ -n "$tag" ] || continue
+    case "$tag" in *[!A-Za-z0-9_.-]*) log "not carrying tag '$tag' of $ref: not a plain tag"; continue ;; esac
+    sed -i -E "s#(image: *\"?)${re}(:[^\"[:space:]]+)?#\\1${ref}:${tag}#" "$new"
+  done
+}
+
+if [ "$empty" = true ]; then
+  tree="$WORK/tree"
+  mkdir -p "$tree"
+  while read -r key _mode path; do
+    [ -n "$key" ] || continue
+    mkdir -p "$tree/$(dirname "$path")"
+    cp "$CONTENT_DIR/$key" "$tree/$path"
+  done < "$manifest"
+  write_owned_list "$tree"
+  git -C "$tree" init -q -b main
+  git -C "$tree" add -A
+  git -C "$tree" "${GIT_ID[@]}" commit -q -m "Initial platform content"
+  git -C "$tree" "${GIT_ID[@]}" "${GIT_AUTH[@]}" push -q "$BASE/$ORG/$REPO.git" main
+  status="$(api PATCH "/repos/$ORG/$REPO" '{"default_branch":"main"}')"
+  expect "$status" "set default branch main" 200
+  log "pushed $count files to $ORG/$REPO main"
+  exit 0
+fi
+
+# sync_owned TREE: brings the owned files of a fresh clone to the stack's and commits them; sets
+# committed=true when there was something to commit. Called as a plain command, so that set -e
+# holds inside (it does not in a function whose status a condition tests).
+sync_owned() {
+  local tree="$1" key mode path old
+  # Before this list existed (a repository bootstrapped by an older script), owned = what is rendered now.
+  old="$WORK/owned.old"
+  if [ -f "$tree/$OWNED_LIST" ]; then grep -v '^#' "$tree/$OWNED_LIST" > "$old" || true; else : > "$old"; fi
+  while read -r key mode path; do
+    [ "$mode" = owned ] || continue
+    mkdir -p "$tree/$(dirname "$path")"
+    cp "$CONTENT_DIR/$key" "$WORK/new"
+    if [ -f "$tree/$path" ]; then carry_tags "$tree/$path" "$WORK/new"; fi
+    cp "$WORK/new" "$tree/$path"
+  done < "$manifest"
+  write_owned_list "$tree"
+  # Owned before, not rendered any more: the stack removes them (never an initial file).
+  while read -r path; do
+    [ -n "$path" ] || continue
+    case "$path" in "" | /* | ../* | */../* | */.. | ..) continue ;; esac
+    grep -qxF -- "$path" <(grep -v '^#' "$tree/$OWNED_LIST") && continue
+    awk -v p="$path" '$3 == p { found = 1 } END { exit !found }' "$manifest" && continue
+    git -C "$tree" rm -q --ignore-unmatch -- "$path"
+  done < "$old"
+  git -C "$tree" add -A
+  committed=false
+  if git -C "$tree" diff --cached --quiet; then return 0; fi
+  git -C "$tree" "${GIT_ID[@]}" commit -q -m "platform: update the files the stack renders"
+  committed=true
+}
+
+# A CI bump may land between clone and push: start again from the new head (bounded).
+for attempt in 1 2 3; do
+  tree="$WORK/clone-$attempt"
+  git "${GIT_AUTH[@]}" clone -q --branch main "$BASE/$ORG/$REPO.git" "$tree"
+  sync_owned "$tree"
+  if [ "$committed" != true ]; then
+    log "$ORG/$REPO already has the stack's files: nothing to commit"
+    exit 0
+  fi
+  if git -C "$tree" "${GIT_AUTH[@]}" push -q origin HEAD:main; then
+    log "committed the stack's files to $ORG/$REPO main"
+    exit 0
+  fi
+  log "push rejected (attempt $attempt): fetching main again"
+done
+fail "could not push the stack's files to $ORG/$REPO after 3 attempts"

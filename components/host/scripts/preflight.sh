@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Checks that an existing host can carry the platform before anything is installed on it.
 # Inputs (environment): MIN_MEMORY_MB, MIN_DISK_GB. Prints one line per check; exits 1 on the first failure.
+# PREFLIGHT_OS_RELEASE and PREFLIGHT_MEMINFO replace /etc/os-release and /proc/meminfo (tests).
 set -euo pipefail
 
 min_memory_mb="${MIN_MEMORY_MB:-4096}"
 min_disk_gb="${MIN_DISK_GB:-20}"
+os_release="${PREFLIGHT_OS_RELEASE:-/etc/os-release}"
+meminfo="${PREFLIGHT_MEMINFO:-/proc/meminfo}"
 fail() { echo "preflight: FAILED: $*" >&2; exit 1; }
 
-if [ -r /etc/os-release ]; then
-  # shellcheck disable=SC1091
-  . /etc/os-release
+if [ -r "$os_release" ]; then
+  # shellcheck source=/dev/null
+  . "$os_release"
 else
-  fail "no /etc/os-release: cannot tell the operating system"
+  fail "no $os_release: cannot tell the operating system"
 fi
 [ "${ID:-}" = "ubuntu" ] || fail "operating system is ${PRETTY_NAME:-unknown}; the homelab stack supports Ubuntu (22.04 or newer)"
 major="${VERSION_ID%%.*}"
@@ -24,7 +27,7 @@ case "$arch" in
   *) fail "architecture $arch is not supported; x86_64 or aarch64 is required" ;;
 esac
 
-mem_mb="$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)"
+mem_mb="$(awk '/^MemTotal:/ {print int($2 / 1024)}' "$meminfo")"
 [ "$mem_mb" -ge "$min_memory_mb" ] || fail "memory is ${mem_mb} MB; the platform budget needs at least ${min_memory_mb} MB"
 echo "preflight: memory ok (${mem_mb} MB >= ${min_memory_mb} MB)"
 

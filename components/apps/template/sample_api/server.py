@@ -25,17 +25,38 @@ def read_version():
 
 
 def database_from_env(env):
-    """The client settings the platform's Secret provides; None when no database is configured."""
+    """The client settings the platform's Secret provides; None when no database is configured.
+
+    DATABASE_PASSWORD_FILE (a mounted Secret) wins over DATABASE_PASSWORD: the file is read again for
+    every connection, so a rotated password reaches a running pod (the kubelet refreshes mounted
+    Secrets; environment variables stay as they were at start).
+    """
     host = env.get("DATABASE_HOST", "").strip()
     if not host:
         return None
-    return {
+    db = {
         "host": host,
         "port": int(env.get("DATABASE_PORT", "5432")),
         "user": env.get("DATABASE_USER", "postgres"),
         "password": env.get("DATABASE_PASSWORD", ""),
         "database": env.get("DATABASE_NAME", "postgres"),
     }
+    if env.get("DATABASE_PASSWORD_FILE", "").strip():
+        db["password_file"] = env["DATABASE_PASSWORD_FILE"].strip()
+    return db
+
+
+def database_password(db):
+    """The password to connect with now: the file's current content when one is configured."""
+    path = db.get("password_file")
+    if not path:
+        return db["password"]
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().rstrip("\n")
+    except OSError:
+        # A missing file (a misnamed Secret key) falls back to the value from the environment.
+        return db["password"]
 
 
 class Config:
@@ -93,7 +114,7 @@ def make_handler(config, metrics):
                 self._send(200, {"status": "ready", "database": "not configured"})
                 return
             try:
-                pgcheck.check(db["host"], db["port"], db["user"], db["password"], db["database"])
+                pgcheck.check(db["host"], db["port"], db["user"], database_password(db), db["database"])
             except pgcheck.CheckError as exc:
                 self._send(503, {"status": "not ready", "database": str(exc)})
                 return

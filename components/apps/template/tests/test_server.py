@@ -1,10 +1,12 @@
 import json
+import os
+import tempfile
 import threading
 import unittest
 import urllib.error
 import urllib.request
 
-from sample_api.server import Config, database_from_env, make_server
+from sample_api.server import Config, database_from_env, database_password, make_server
 from tests.fakepg import FakePostgres
 from tests.test_pgcheck import free_port
 
@@ -93,6 +95,21 @@ class EnvTest(unittest.TestCase):
         db = database_from_env({"DATABASE_HOST": "db.ns.svc.cluster.local", "DATABASE_PORT": "5433",
                                 "DATABASE_USER": "u", "DATABASE_PASSWORD": "p", "DATABASE_NAME": "d"})
         self.assertEqual(db, {"host": "db.ns.svc.cluster.local", "port": 5433, "user": "u", "password": "p", "database": "d"})
+
+    def test_password_file_wins_and_is_read_at_each_use(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "password")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("first")
+            db = database_from_env({"DATABASE_HOST": "db", "DATABASE_PASSWORD": "from-env", "DATABASE_PASSWORD_FILE": path})
+            self.assertEqual(database_password(db), "first")
+            # A rotation: the kubelet swaps the mounted file; the next connection uses the new one.
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("second\n")
+            self.assertEqual(database_password(db), "second")
+            os.remove(path)
+            self.assertEqual(database_password(db), "from-env")
+        self.assertEqual(database_password(database_from_env({"DATABASE_HOST": "db", "DATABASE_PASSWORD": "p"})), "p")
 
     def test_invalid_error_rate(self):
         with self.assertRaises(ValueError):

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# PM-38: the ingress gateway answers every host the stack publishes (urls.* of the stack outputs),
+# through the ingress port k3d publishes on the runner, each with its backend's health endpoint.
+# shellcheck disable=SC2034  # E2E_PROBE and LAST are read by lib.sh (fail, poll)
+set -euo pipefail
+E2E_PROBE="PM-38"
+# shellcheck source=scripts/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+load_outputs
+
+timeout="${E2E_PROBE_TIMEOUT:-300}"
+# host|path: the health endpoint each backend serves (Gitea, argocd-server, Kiali at web_root /,
+# Prometheus, the sample app's liveness path).
+ROUTES="$HOST_GIT|/api/healthz
+$HOST_ARGOCD|/healthz
+$HOST_KIALI|/healthz
+$HOST_PROMETHEUS|/-/ready
+$HOST_APP|/health"
+
+check() {
+  local host path code failing="" ok=""
+  while IFS='|' read -r host path; do
+    code="$(http GET "http://$GATEWAY$path" -H "Host: $host")"
+    if [ "$code" = 200 ]; then ok="$ok $host"; else failing="$failing $host$path=$code"; fi
+  done <<<"$ROUTES"
+  [ -z "$failing" ] || { LAST="not answering:$failing"; return 1; }
+}
+
+poll "$timeout" "the gateway answers every host" check
+pass "PM-38" "$GATEWAY answers 200 for $(cut -d'|' -f1 <<<"$ROUTES" | tr '\n' ' ')"

@@ -1,0 +1,141 @@
+// The OCI firewall fix (components/host/scripts/oci-firewall.sh), run for real: cloud-init's exact
+// runcmd inside a network namespace of its own, over a copy of the INPUT/FORWARD layout Oracle's
+// Ubuntu images load from /etc/iptables/rules.v4 (ending in REJECT icmp-host-prohibited), with a
+// second namespace as a VCN neighbour sending real SYNs. Needs root (or passwordless sudo), iproute2
+// and iptables; the host's own firewall is never touched.
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import YAML from "yaml";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { cloudInit, FIREWALL_TCP_PORTS } from "../components/host/cloud-init";
+import { endpoints } from "../components/lib/endpoints";
+import { needs } from "./helpers/binaries";
+
+// Oracle's Ubuntu rules.v4 as users quote it (e.g. wiki.drake.org.uk "Oracle Cloud Hosting:
+// Configuring default IPTables", cflee.com "Oracle Cloud: first impressions (II)"), the
+// InstanceServices chain shortened to one rule of each kind.
+const ORACLE_RULES_V4 = `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:InstanceServices - [0:0]
+-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT
+-A INPUT -p icmp -j ACCEPT
+-A INPUT -i lo -j ACCEPT
+-A INPUT -p udp -m udp --sport 123 -j ACCEPT
+-A INPUT -p tcp -m state --state NEW -m tcp --dport 22 -j ACCEPT
+-A INPUT -j REJECT --reject-with icmp-host-prohibited
+-A FORWARD -j REJECT --reject-with icmp-host-prohibited
+-A OUTPUT -d 169.254.0.0/16 -j InstanceServices
+-A InstanceServices -d 169.254.0.2/32 -p tcp -m owner --uid-owner 0 -m tcp --dport 3260 -j ACCEPT
+-A InstanceServices -d 169.254.0.0/16 -p tcp -m tcp -j REJECT --reject-with tcp-reset
+COMMIT
+`;
+const VCN = "10.0.0.0/16";
+const NODE = "10.0.1.11";
+const NEIGHBOUR = "10.0.1.20";
+
+const tools = needs("root", "ip", "iptables", "iptables-save");
+
+tools.describe("oci-firewall.sh in a network namespace over Oracle's REJECT rules", () => {
+  const tag = `gfw${process.pid % 100000}`;
+  const node = `${tag}-node`;
+  const neighbour = `${tag}-nb`;
+  let box: string;
+  const sh = (argv: string[], input?: string) => {
+    const full = [...tools.asRoot, ...argv];
+    const r = spawnSync(full[0], full.slice(1), { encoding: "utf8", input, timeout: 20_000 });
+    return { code: r.status, out: `${r.stdout ?? ""}${r.stderr ?? ""}`, stdout: r.stdout ?? "" };
+  };
+  const must = (argv: string[], input?: string) => {
+    const r = sh(argv, input);
+    if (r.code !== 0) throw new Error(`${argv.join(" ")}: exit ${r.code}\n${r.out}`);
+    return r.stdout;
+  };
+  const inNode = (...argv: string[]) => ["ip", "netns", "exec", node, ...argv];
+  const rules = (chain: string) => must(inNode("iptables", "-S", chain)).trim().split("\n").filter((l) => l.startsWith("-A "));
+  /** What a TCP connect from the neighbour meets: "refused" (reached the node's stack) or "unreachable" (REJECT). */
+  const connect = (port: number) => {
+    const probe = `const s = require("net").connect(${port}, "${NODE}"); s.setTimeout(5000, () => { console.log("timeout"); process.exit(); });
+      s.on("connect", () => { console.log("open"); process.exit(); }); s.on("error", (e) => { console.log(e.code); process.exit(); });`;
+    const out = sh(["ip", "netns", "exec", neighbour, process.execPath, "-e", probe]).out.trim();
+    return ({ ECONNREFUSED: "refused", EHOSTUNREACH: "unreachable" } as Record<string, string>)[out] ?? `other: ${out}`;
+  };
+
+  beforeAll(() => {
+    box = fs.mkdtempSync(path.join(os.tmpdir(), "oci-firewall-"));
+    fs.chmodSync(box, 0o755);
+    must(["ip", "netns", "add", node]);
+    must(["ip", "netns", "add", neighbour]);
+    must(["ip", "link", "add", `${tag}a`, "type", "veth", "peer", "name", `${tag}b`]);
+    must(["ip", "link", "set", `${tag}a`, "netns", node]);
+    must(["ip", "link", "set", `${tag}b`, "netns", neighbour]);
+    must(["ip", "-n", node, "addr", "add", `${NODE}/24`, "dev", `${tag}a`]);
+    must(["ip", "-n", neighbour, "addr", "add", `${NEIGHBOUR}/24`, "dev", `${tag}b`]);
+    must(["ip", "-n", node, "link", "set", `${tag}a`, "up"]);
+    must(["ip", "-n", neighbour, "link", "set", `${tag}b`, "up"]);
+    must(inNode("iptables-restore"), ORACLE_RULES_V4);
+    // iptables-persistent (cloud-init installs it): `netfilter-persistent save` writes rules.v4.
+    const stubs = path.join(box, "bin");
+    fs.mkdirSync(stubs);
+    fs.writeFileSync(path.join(stubs, "netfilter-persistent"), `#!/usr/bin/env bash\n[ "$1" = save ] || exit 2\niptables-save > "${box}/rules.v4"\n`, { mode: 0o755 });
+  });
+
+  afterAll(() => {
+    sh(["ip", "netns", "del", node]);
+    sh(["ip", "netns", "del", neighbour]);
+    if (box) fs.rmSync(box, { recursive: true, force: true });
+  });
+
+  /** cloud-init's runcmd and script, verbatim, with the script's path moved into the box. */
+  function runCloudInit() {
+    const doc = YAML.parse(cloudInit({ vcnCidr: VCN }).replace(/^#cloud-config\n/, ""));
+    const file = doc.write_files.find((f: any) => f.path === "/usr/local/sbin/oci-firewall.sh");
+    const script = path.join(box, "oci-firewall.sh");
+    fs.writeFileSync(script, file.content, { mode: parseInt(file.permissions, 8) });
+    const cmd = String(doc.runcmd[0]).replace("/usr/local/sbin/oci-firewall.sh", script);
+    return sh(inNode("env", `PATH=${path.join(box, "bin")}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, "sh", "-c", cmd));
+  }
+
+  it("before: Oracle's rules reject the Kubernetes API and NodePorts from the VCN (SSH passes)", () => {
+    expect(connect(22)).toBe("refused");
+    expect(connect(6443)).toBe("unreachable");
+    expect(connect(endpoints({ environment: "oci", domain: "example.org", nodeAddress: NODE }).ports.registry)).toBe("unreachable");
+  });
+
+  it("the ACCEPT rules land before Oracle's REJECT in INPUT and FORWARD, and are saved to rules.v4", () => {
+    const r = runCloudInit();
+    expect(r.out).toContain("oci-firewall: K3s ports accepted and saved");
+    expect(r.code, r.out).toBe(0);
+    const input = rules("INPUT");
+    const reject = input.indexOf("-A INPUT -j REJECT --reject-with icmp-host-prohibited");
+    expect(reject).toBe(input.length - 1);
+    for (const port of FIREWALL_TCP_PORTS) expect(input.indexOf(`-A INPUT -p tcp -m tcp --dport ${port} -j ACCEPT`), `tcp ${port}`).toBeGreaterThanOrEqual(0);
+    for (const port of [8472, 51820, 51821]) expect(input, `udp ${port}`).toContain(`-A INPUT -s ${VCN} -p udp -m udp --dport ${port} -j ACCEPT`);
+    expect(input).toContain("-A INPUT -p tcp -m tcp --dport 30000:32767 -j ACCEPT");
+    for (const cidr of ["10.42.0.0/16", "10.43.0.0/16"]) expect(input).toContain(`-A INPUT -s ${cidr} -j ACCEPT`);
+    const forward = rules("FORWARD");
+    expect(forward.at(-1)).toBe("-A FORWARD -j REJECT --reject-with icmp-host-prohibited");
+    for (const cidr of ["10.42.0.0/16", "10.43.0.0/16"]) {
+      expect(forward).toContain(`-A FORWARD -s ${cidr} -j ACCEPT`);
+      expect(forward).toContain(`-A FORWARD -d ${cidr} -j ACCEPT`);
+    }
+    const saved = fs.readFileSync(path.join(box, "rules.v4"), "utf8");
+    for (const rule of [...input, ...forward]) expect(saved).toContain(rule);
+  });
+
+  it("after: the neighbour's SYNs to the API and a NodePort reach the node; other ports stay rejected", () => {
+    expect(connect(6443)).toBe("refused");
+    expect(connect(endpoints({ environment: "oci", domain: "example.org", nodeAddress: NODE }).ports.registry)).toBe("refused");
+    expect(connect(5432)).toBe("unreachable");
+  });
+
+  it("a second run adds nothing", () => {
+    const before = [rules("INPUT"), rules("FORWARD")];
+    const r = runCloudInit();
+    expect(r.code, r.out).toBe(0);
+    expect([rules("INPUT"), rules("FORWARD")]).toEqual(before);
+  });
+});
