@@ -104,7 +104,7 @@ const SCENARIOS: Record<string, Scenario> = {
 function series(flows: Scenario, scrape: number, start: number, samples: number): Series[] {
   return flows.map((f) => {
     const hash = f.pod === "canary" ? CANARY : STABLE;
-    const labels = f.via === "gateway" ? {
+    const labels: Record<string, string> = f.via === "gateway" ? {
       __name__: "istio_requests_total", reporter: "source", namespace: "istio-system", app: "istio-ingressgateway",
       pod: "istio-ingressgateway-6f7d9-abcde", source_workload: "istio-ingressgateway", destination_service_namespace: SAMPLE_APP_NAMESPACE,
       destination_service_name: `${API_NAME}-${f.pod}`, destination_workload: f.flags === "UH" ? "unknown" : API_NAME,

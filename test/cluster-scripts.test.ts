@@ -1,7 +1,7 @@
 // The cluster's other scripts, run for real against stubbed docker/k3d/k3s in a temp dir: what
 // the stack authenticates with (issue 10 #6), a registry rotation on dev nodes (#3), and a destroy
 // that fails loudly rather than forgetting a running cluster (#8).
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -15,8 +15,12 @@ const CA = b64("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
 const TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";
 const KUBECONFIG = `apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: ${CA}\n    server: https://127.0.0.1:6443\n  name: default\n`;
 
+const boxes: string[] = [];
+afterEach(() => { for (const b of boxes.splice(0)) fs.rmSync(b, { recursive: true, force: true }); });
+
 function box(stubs: Record<string, string>) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "cluster-scripts-"));
+  boxes.push(root);
   const bin = path.join(root, "bin");
   fs.mkdirSync(bin);
   for (const [name, body] of Object.entries(stubs)) {
