@@ -18,6 +18,7 @@ import { Prometheus } from "./monitoring/prometheus";
 import { KubeStateMetrics } from "./monitoring/kube-state-metrics";
 import { deployDir, SampleApp, SAMPLE_APP_IGNORE_DIFFERENCES, SAMPLE_APP_NAMESPACE, SAMPLE_APP_SYNC_OPTIONS, SAMPLE_IMAGE_REPOSITORY } from "./apps/sample-app";
 import { Backups } from "./backup/backups";
+import { BackupStore } from "./backup/store";
 import { backupNamespaces } from "./backup/jobs";
 
 export interface PlatformServices {
@@ -74,7 +75,9 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
     ctx, registryPassword: secrets.registryPassword, dbPassword: secrets.databasePassword,
   }, after(istio, rollouts));
   // Backups of Gitea, the registry, the app's database and the K3s datastore, in those namespaces.
-  new Backups("backups", { ctx }, after(gitea, registry, app));
+  // Their bucket, key and password are not on the cluster: no deletedWith (store.ts says why).
+  const store = new BackupStore("backup-store", { backup: ctx.backup! }, { ...opts, deletedWith: undefined });
+  new Backups("backups", { ctx, store }, after(gitea, registry, app));
   // What the stack owns in Git (bootstrap-repo.ts OWNED_LIST): the files it renders follow it;
   // app/ is seeded once and is the user's; the image tag in the Rollout is CI's.
   const files = ctx.endpoints.gitea.runnerUrl.apply((serverUrl) => ({

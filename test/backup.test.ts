@@ -78,7 +78,7 @@ describe("backups in every stack, as `pulumi up` registers them", () => {
         passwords.add(data.RESTIC_PASSWORD);
         if (stack === "oci") {
           expect(data.RESTIC_REPOSITORY).toBe(`s3:https://mocktenancyns.compat.objectstorage.eu-frankfurt-1.oraclecloud.com/platform-backups-oci/${c}`);
-          expect(data).toMatchObject({ AWS_DEFAULT_REGION: "eu-frankfurt-1", AWS_ACCESS_KEY_ID: "backups-s3-key-id", AWS_SECRET_ACCESS_KEY: "mock-backups-s3-key-secret" });
+          expect(data).toMatchObject({ AWS_DEFAULT_REGION: "eu-frankfurt-1", AWS_ACCESS_KEY_ID: "backup-store-s3-key-id", AWS_SECRET_ACCESS_KEY: "mock-backup-store-s3-key-secret" });
           expect(Object.keys(data).sort()).toEqual(["AWS_ACCESS_KEY_ID", "AWS_DEFAULT_REGION", "AWS_SECRET_ACCESS_KEY", "RESTIC_PASSWORD", "RESTIC_REPOSITORY"]);
         } else {
           expect(data.RESTIC_REPOSITORY).toBe(`rest:http://restic-rest.backup.svc.cluster.local:8000/${c}/`);
@@ -86,8 +86,8 @@ describe("backups in every stack, as `pulumi up` registers them", () => {
         }
       }
       // One generated password (@pulumi/random) for every repository, never in plaintext anywhere.
-      expect([...passwords]).toEqual(["mock-backups-restic-password"]);
-      const leaks = run.created.flatMap((c) => [...plaintext(c.inputs, "mock-backups-"), ...plaintext(c.inputs, "mock-platform-")].map((p) => `${c.type} ${c.name}${p}`));
+      expect([...passwords]).toEqual(["mock-backup-store-restic-password"]);
+      const leaks = run.created.flatMap((c) => [...plaintext(c.inputs, "mock-backup-store-"), ...plaintext(c.inputs, "mock-platform-")].map((p) => `${c.type} ${c.name}${p}`));
       expect(leaks).toEqual([]);
     });
 
@@ -120,6 +120,19 @@ describe("backups in every stack, as `pulumi up` registers them", () => {
     expect(findAll(run.created, "kubernetes:apps/v1:Deployment", (c) => c.inputs.metadata.name === "restic-rest")).toEqual([]);
   });
 
+  it("oci: the bucket and the Customer Secret Key are not deleted with the cluster (destroy deletes the key; the bucket is retained), while the backup objects on the cluster are", async () => {
+    const run = await runStack("oci");
+    const regs = [...run.engine.resources.values()];
+    const effective = (r: any): string | undefined => r ? r.deletedWith ?? effective(r.parent ? run.engine.resources.get(r.parent) : undefined) : undefined;
+    const one = (type: string) => regs.filter((r) => r.type === type);
+    for (const type of ["oci:ObjectStorage/bucket:Bucket", "oci:Identity/customerSecretKey:CustomerSecretKey", "random:index/randomPassword:RandomPassword"]) {
+      for (const r of one(type).filter((x) => x.name.startsWith("backup-store"))) expect(effective(r), `${type} ${r.name}`).toBeUndefined();
+    }
+    expect(one("oci:ObjectStorage/bucket:Bucket")[0].retainOnDelete).toBe(true);
+    const cronJob = regs.find((r) => r.type === "kubernetes:batch/v1:CronJob")!;
+    expect(effective(cronJob)).toBe(regs.find((r) => r.type === "oci:Core/instance:Instance")!.urn);
+  });
+
   for (const stack of ["homelab", "dev"] as const) {
     it(`${stack}: by default the host-path target: restic's rest-server in front of ${DEFAULT_HOST_PATH} on the server node, bcrypt htpasswd`, async () => {
       const run = await runStack(stack);
@@ -144,7 +157,7 @@ describe("backups in every stack, as `pulumi up` registers them", () => {
     });
     const data = plain(find(run.created, "kubernetes:core/v1:Secret", (c) => c.inputs.metadata.name === "backup-restic" && c.inputs.metadata.namespace === "gitea").inputs.stringData);
     expect(data).toEqual({
-      RESTIC_REPOSITORY: "s3:http://192.168.1.20:9000/backups/platform/homelab/gitea", RESTIC_PASSWORD: "mock-backups-restic-password",
+      RESTIC_REPOSITORY: "s3:http://192.168.1.20:9000/backups/platform/homelab/gitea", RESTIC_PASSWORD: "mock-backup-store-restic-password",
       AWS_ACCESS_KEY_ID: "minio-user-7f3a", AWS_SECRET_ACCESS_KEY: "minio-secret-9c1e", AWS_DEFAULT_REGION: "us-east-1",
     });
     expect(findAll(run.created, "kubernetes:apps/v1:Deployment", (c) => c.inputs.metadata.name === "restic-rest")).toEqual([]);
