@@ -2,6 +2,7 @@
 // before any resource is registered; components only ever see the typed PlatformConfig.
 import * as pulumi from "@pulumi/pulumi";
 import { ENVIRONMENTS, Environment, PROFILES, Profile } from "./components/lib/profiles";
+import { BackupConfig, BackupTarget, DEFAULT_HOST_PATH, DEFAULT_RETENTION, DEFAULT_S3_REGION, ociBucketName } from "./components/backup/settings";
 
 /**
  * Always Free limits for VM.Standard.A1.Flex, in total across instances, from 2026-06-15 for new and
@@ -76,6 +77,8 @@ export interface PlatformConfig {
    * a value not used before lets the new token through the guard that otherwise refuses it.
    */
   readonly k3sTokenRotated?: string;
+  /** Where and how long backups are kept (components/backup). */
+  readonly backup: BackupConfig;
 }
 
 /** Every key this program reads, with where it applies. Unknown `platform:` keys are errors (typos). */
@@ -88,11 +91,16 @@ export const CONFIG_KEYS = [
   "giteaAdminPassword", "argocdAdminPassword", "guestPassword", "registryPassword", "k3sToken",
   "databasePassword",
   "deleteUnreachable", "k3sTokenRotated",
+  // Backups (components/backup, README "Backups and restore").
+  "backupKeepDaily", "backupKeepWeekly", "backupKeepMonthly", "backupPassword", "backupHostPath",
+  "backupS3Endpoint", "backupS3Bucket", "backupS3Region", "backupS3Prefix", "backupS3AccessKeyId", "backupS3SecretAccessKey",
+  "backupOciUserOcid",
 ] as const;
 
 export class ConfigError extends Error {
   constructor(key: string, message: string) {
-    super(`platform:${key}: ${message}`);
+    // Keys of another namespace (oci:region) keep theirs.
+    super(`${key.includes(":") ? key : `platform:${key}`}: ${message}`);
     this.name = "ConfigError";
   }
 }
@@ -274,7 +282,70 @@ export function parseConfig(src: ConfigSource, stack: string): PlatformConfig {
     throw new ConfigError("k3sTokenRotated", `must be a short token (letters, digits, . _ : -; at most 64), e.g. today's date 2026-07-20, got "${k3sTokenRotated.slice(0, 20)}"`);
   }
 
-  return { stack, environment, profile, domain, adminCidr, hostCpus, hostMemoryGb, oci, homelab, dev, secrets, deleteUnreachable, k3sTokenRotated };
+  const backup = parseBackup(src, stack, oci);
+
+  return { stack, environment, profile, domain, adminCidr, hostCpus, hostMemoryGb, oci, homelab, dev, secrets, deleteUnreachable, k3sTokenRotated, backup };
+}
+
+/**
+ * Backups: an explicit S3 endpoint wins; otherwise the stack's own OCI bucket on oci, a directory on
+ * the node elsewhere. `oci:region` and `oci:userOcid` are the OCI provider's keys (loadConfig passes
+ * them through `get`): the bucket lives in the provider's region and its S3 key belongs to a user.
+ */
+export function parseBackup(src: ConfigSource, stack: string, oci?: OciConfig): BackupConfig {
+  const retention = {
+    daily: int(src, "backupKeepDaily", DEFAULT_RETENTION.daily, 0, 3650),
+    weekly: int(src, "backupKeepWeekly", DEFAULT_RETENTION.weekly, 0, 520),
+    monthly: int(src, "backupKeepMonthly", DEFAULT_RETENTION.monthly, 0, 240),
+  };
+  if (retention.daily + retention.weekly + retention.monthly === 0) {
+    throw new ConfigError("backupKeepDaily", "backupKeepDaily, backupKeepWeekly and backupKeepMonthly are all 0: restic would keep no snapshot; keep at least one");
+  }
+  const s3Keys = ["backupS3Bucket", "backupS3Region", "backupS3Prefix", "backupS3AccessKeyId", "backupS3SecretAccessKey"] as const;
+  const endpoint = src.get("backupS3Endpoint");
+  const hostPath = src.get("backupHostPath");
+  let target: BackupTarget;
+  if (endpoint !== undefined) {
+    if (hostPath !== undefined) throw new ConfigError("backupHostPath", "cannot be combined with platform:backupS3Endpoint; choose one backup target");
+    if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/.test(endpoint)) {
+      throw new ConfigError("backupS3Endpoint", `must be an http(s) URL without a path, e.g. https://s3.eu-central-003.backblazeb2.com or http://192.168.1.20:9000, got "${endpoint}"`);
+    }
+    const bucket = src.get("backupS3Bucket");
+    if (bucket === undefined || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      throw new ConfigError("backupS3Bucket", `is required with platform:backupS3Endpoint: an S3 bucket name (3-63 lowercase letters, digits, dots, dashes), got ${bucket === undefined ? "nothing" : `"${bucket}"`}`);
+    }
+    const prefix = src.get("backupS3Prefix") ?? `platform/${stack}`;
+    if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(prefix)) throw new ConfigError("backupS3Prefix", `must be a path like platform/${stack} (no leading or trailing slash), got "${prefix}"`);
+    const region = src.get("backupS3Region") ?? DEFAULT_S3_REGION;
+    if (!/^[a-z0-9-]{2,40}$/.test(region)) throw new ConfigError("backupS3Region", `must be a region name such as us-east-1, got "${region}"`);
+    const accessKeyId = src.getSecret("backupS3AccessKeyId");
+    const secretAccessKey = src.getSecret("backupS3SecretAccessKey");
+    if (accessKeyId === undefined) throw new ConfigError("backupS3AccessKeyId", "is required (as --secret) with platform:backupS3Endpoint");
+    if (secretAccessKey === undefined) throw new ConfigError("backupS3SecretAccessKey", "is required (as --secret) with platform:backupS3Endpoint");
+    target = { kind: "s3", endpoint: endpoint.replace(/\/$/, ""), bucket, prefix, region, accessKeyId: pulumi.secret(accessKeyId), secretAccessKey: pulumi.secret(secretAccessKey) };
+  } else {
+    for (const key of s3Keys) if (src.get(key) !== undefined) throw new ConfigError(key, "only applies with platform:backupS3Endpoint");
+    if (oci && hostPath === undefined) {
+      const region = src.get("oci:region");
+      if (region === undefined || !/^[a-z]{2,}-[a-z]+-\d+$/.test(region)) {
+        throw new ConfigError("oci:region", `is required on oci for the backup bucket (the provider's region, e.g. eu-frankfurt-1: the bucket is created there and its S3 endpoint names it), got ${region === undefined ? "nothing" : `"${region}"`}`);
+      }
+      const userOcid = src.get("backupOciUserOcid") ?? src.get("oci:userOcid");
+      if (userOcid === undefined || !/^ocid1\.user\.oc\d+\.[a-z0-9-]*\.[a-z0-9]+$/.test(userOcid)) {
+        throw new ConfigError("backupOciUserOcid", `is required on oci (or oci:userOcid): the user whose Customer Secret Key the backup jobs use for the bucket's S3 API (ocid1.user.oc1..<id>), got ${userOcid === undefined ? "nothing" : `"${userOcid}"`}`);
+      }
+      target = { kind: "oci-bucket", compartmentId: oci.compartmentId, region, userOcid, bucket: ociBucketName(stack) };
+    } else {
+      if (src.get("backupOciUserOcid") !== undefined && !oci) throw new ConfigError("backupOciUserOcid", "only applies when environment is oci");
+      const path = hostPath ?? DEFAULT_HOST_PATH;
+      if (!/^\/[A-Za-z0-9._/-]+$/.test(path) || path.split("/").includes("..") || /^\/((var\/lib\/rancher|etc|proc|sys|dev|boot)(\/.*)?)?$/.test(path)) {
+        throw new ConfigError("backupHostPath", `must be an absolute directory on the node outside K3s's own (e.g. /mnt/backup/platform on a second disk or NAS), got "${path}"`);
+      }
+      target = { kind: "host-path", path: path.replace(/\/$/, "") };
+    }
+  }
+  const password = src.getSecret("backupPassword");
+  return { target, retention, host: stack, ...(password ? { password: pulumi.secret(password) } : {}) };
 }
 
 /** Rejects `platform:` keys this program does not know (a typo would otherwise be ignored silently). */
@@ -291,8 +362,10 @@ export function checkUnknownKeys(keys: string[]): void {
 export function loadConfig(): PlatformConfig {
   const cfg = new pulumi.Config("platform");
   checkUnknownKeys(Object.keys(pulumi.runtime.allConfig()));
+  const oci = new pulumi.Config("oci");
   const source: ConfigSource = {
-    get: (key) => cfg.get(key),
+    // `oci:<key>` reads the OCI provider's own config (region, userOcid) for the backup bucket.
+    get: (key) => (key.startsWith("oci:") ? oci.get(key.slice(4)) : cfg.get(key)),
     getSecret: (key) => cfg.getSecret(key),
   };
   return parseConfig(source, pulumi.getStack());

@@ -4,6 +4,7 @@ import { PlatformConfig } from "../config";
 import { Budget, BudgetItem, capacityOf, computeBudget, assertBudget } from "./lib/budget";
 import { checkNodePorts, checkUniquePorts, DEFAULT_PORTS, hostPorts, PortPlan } from "./lib/endpoints";
 import { ContainerKey, K3S_PACKAGED, sizeOf } from "./lib/sizes";
+import { backupBudgetItems } from "./backup/budget";
 
 export interface NodePlan {
   readonly name: string;
@@ -39,6 +40,8 @@ export const PLATFORM_CONTAINERS: readonly { key: ContainerKey; component: strin
   { key: "samplePostgres", component: "sample-app" },
   { key: "samplePasswordSync", component: "sample-app" },
   { key: "istioProxy", component: "sample-app", replicas: 3 },
+  // Backup CronJob pods: short-lived, but counted (components/backup/budget.ts says why): one at a time.
+  { key: "backupJob", component: "backup" },
 ];
 
 export function nodesOf(cfg: PlatformConfig): NodePlan[] {
@@ -56,7 +59,7 @@ export function budgetItems(cfg: PlatformConfig): BudgetItem[] {
   }));
   // K3s's own pods request from the same allocatable (one replica each, also on multi-node oci).
   const k3s = Object.entries(K3S_PACKAGED).map(([key, resources]) => ({ name: `k3s/${key}`, resources }));
-  return [...ours, ...k3s];
+  return [...ours, ...backupBudgetItems(cfg), ...k3s];
 }
 
 export function planPlatform(cfg: PlatformConfig, ports: PortPlan = DEFAULT_PORTS): Plan {

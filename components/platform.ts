@@ -106,7 +106,7 @@ export class Platform extends pulumi.ComponentResource {
     // A *replacement* of the cluster resource still deletes them through the API first in released
     // engines (<= 3.260; fixed by pulumi/pulumi#23818, unreleased): see README "Replace a node".
     const inCluster = { parent: this, providers: [this.provider], deletedWith: cluster.cluster };
-    const ctx: ClusterContext = { environment: cfg.environment, profile: cfg.profile, endpoints: ep };
+    const ctx: ClusterContext = { environment: cfg.environment, profile: cfg.profile, endpoints: ep, backup: cfg.backup };
     const services = platformServices(ctx, this.secrets, inCluster);
     this.giteaAdminUser = services.gitea.adminUser;
 

@@ -17,6 +17,9 @@ import { Kiali } from "./mesh/kiali";
 import { Prometheus } from "./monitoring/prometheus";
 import { KubeStateMetrics } from "./monitoring/kube-state-metrics";
 import { deployDir, SampleApp, SAMPLE_APP_IGNORE_DIFFERENCES, SAMPLE_APP_NAMESPACE, SAMPLE_APP_SYNC_OPTIONS, SAMPLE_IMAGE_REPOSITORY } from "./apps/sample-app";
+import { Backups } from "./backup/backups";
+import { BackupStore } from "./backup/store";
+import { backupNamespaces } from "./backup/jobs";
 
 export interface PlatformServices {
   readonly gitea: Gitea;
@@ -44,7 +47,7 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
 
   // Monitoring and mesh first: the others' NetworkPolicies and scrapes point at them.
   const prometheus = new Prometheus("prometheus", { ctx }, opts);
-  new KubeStateMetrics("kube-state-metrics", { ctx, extraNamespaces: [SAMPLE_APP_NAMESPACE] }, after(prometheus));
+  new KubeStateMetrics("kube-state-metrics", { ctx, extraNamespaces: [SAMPLE_APP_NAMESPACE, ...backupNamespaces(ctx)] }, after(prometheus));
   const istio = new Istio("istio", { ctx }, opts);
   new Kiali("kiali", { ctx }, after(istio));
   // PM-16: the Rollouts CRDs and controller exist before anything creates a Rollout.
@@ -71,6 +74,10 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
   const app = new SampleApp("sample-app", {
     ctx, registryPassword: secrets.registryPassword, dbPassword: secrets.databasePassword,
   }, after(istio, rollouts));
+  // Backups of Gitea, the registry, the app's database and the K3s datastore, in those namespaces.
+  // Their bucket, key and password are not on the cluster: no deletedWith (store.ts says why).
+  const store = new BackupStore("backup-store", { backup: ctx.backup! }, { ...opts, deletedWith: undefined });
+  new Backups("backups", { ctx, store }, after(gitea, registry, app));
   // What the stack owns in Git (bootstrap-repo.ts OWNED_LIST): the files it renders follow it;
   // app/ is seeded once and is the user's; the image tag in the Rollout is CI's.
   const files = ctx.endpoints.gitea.runnerUrl.apply((serverUrl) => ({

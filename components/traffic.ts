@@ -15,7 +15,9 @@ import { ISTIO_NAMESPACE, ISTIOD_PODS, ISTIOD_PORTS } from "./mesh/istio";
 import { KIALI_METRICS_PORT, KIALI_PODS } from "./mesh/kiali";
 import { GATEWAY_SELECTOR, ISTIO_MERGED_METRICS_PORT } from "./mesh/routing";
 import { KSM_PODS, KSM_PORTS, PROMETHEUS_SERVER_PODS } from "./monitoring/kube-state-metrics";
-import { API_LABELS, API_PORT, SAMPLE_APP_NAMESPACE } from "./apps/sample-app";
+import { API_LABELS, API_PORT, SAMPLE_APP_NAMESPACE, sampleDatabase } from "./apps/sample-app";
+import { BACKUP_COMPONENTS, BACKUP_POD_LABELS, componentNamespace } from "./backup/jobs";
+import { BACKUP_NAMESPACE, backupTraffic, REST_SERVER } from "./backup/settings";
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -145,6 +147,29 @@ export function trafficPlan(ctx: ClusterContext, opts: TrafficOptions = {}): Flo
     flow(kiali, api, apiPort, "Kiali reads the mesh's objects"),
     flow(kiali, prometheus, tcp(ep.prometheus.targetPort), "Kiali's graphs"),
     flow(kiali, istiod, tcp(ISTIOD_PORTS.monitoring, 8080), "Kiali reads istiod's status and debug endpoints"),
+    ...backupFlows(ctx),
+  ];
+}
+
+/**
+ * Backups (components/backup): every component's backup and restore pods out to its restic
+ * repository (the object store, or the rest-server of the host-path target), and the database's
+ * dump and restore over the mesh. The target comes from ctx.backup, or the environment's default.
+ */
+function backupFlows(ctx: ClusterContext): Flow[] {
+  const target = backupTraffic(ctx.environment, ctx.backup);
+  const store: Endpoint = target.kind === "object-store"
+    ? { kind: "cidrs", id: "backup-store", cidrs: [...target.cidrs] }
+    : pods("restic-rest", BACKUP_NAMESPACE, REST_SERVER.labels);
+  const storePorts = tcp(...(target.kind === "object-store" ? target.ports : [REST_SERVER.port]));
+  const jobs = (c: (typeof BACKUP_COMPONENTS)[number]) => pods(`${c}-backup`, componentNamespace(ctx, c), BACKUP_POD_LABELS);
+  const db = sampleDatabase(ctx);
+  const dbPort = db.statefulSet.spec.template.spec.containers[0].ports[0].containerPort as number;
+  const out = (c: (typeof BACKUP_COMPONENTS)[number]): Flow =>
+    ({ id: `${c}-backup-to-${store.id}`, from: jobs(c), to: store, ports: storePorts, why: `${c} backups and restores reach their restic repository` });
+  return [
+    ...BACKUP_COMPONENTS.map(out),
+    { id: "postgres-backup-to-sample-db", from: jobs("postgres"), to: pods("sample-db", SAMPLE_APP_NAMESPACE, db.podLabels), ports: tcp(dbPort), why: "pg_dump and pg_restore of the sample database, inside the mesh (mTLS STRICT)" },
   ];
 }
 

@@ -11,7 +11,7 @@ import { ROOT, stackFileConfig, TEST_SECRETS } from "./helpers/stack";
 
 const cfgFor = (stack: string, values: Record<string, string> = {}, secrets: Record<string, string> = {}) =>
   parseConfig({ get: (k) => values[k], getSecret: (k) => (k in secrets ? pulumi.secret(secrets[k]) : undefined) }, stack);
-const OCI = { domain: "p.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example" };
+const OCI = { domain: "p.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example" };
 const HOMELAB = { domain: "h.example.com", hostAddress: "192.0.2.10" };
 
 describe("resource budget (PM-07)", () => {
@@ -69,7 +69,8 @@ describe("resource budget (PM-07)", () => {
 
 /** The committed stack file, as `pulumi up` would read it (plus the secrets a test must supply). */
 function committed(stack: string): PlatformConfig {
-  const strip = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).filter(([k]) => k.startsWith("platform:")).map(([k, v]) => [k.slice("platform:".length), v]));
+  // platform: keys by their bare name, as pulumi.Config("platform") reads them; oci: keys (the backup bucket's region) as they are.
+  const strip = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).filter(([k]) => k.startsWith("platform:") || k.startsWith("oci:")).map(([k, v]) => [k.replace(/^platform:/, ""), v]));
   const values = strip(stackFileConfig(stack));
   const secrets = strip(TEST_SECRETS[stack] ?? {});
   return cfgFor(stack, values, secrets);

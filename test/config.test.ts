@@ -10,7 +10,7 @@ function source(values: Record<string, string>, secrets: Record<string, string> 
   };
 }
 
-const OCI = { domain: "platform.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example" };
+const OCI = { domain: "platform.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example" };
 const HOMELAB = { domain: "homelab.example.com", hostAddress: "192.0.2.10" };
 const KEY = { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" };
 
@@ -40,7 +40,7 @@ describe("config contract: valid input", () => {
   it("the committed stacks/Pulumi.oci.yaml passes the free-tier guard at 2/12 without allowPaidShapes", () => {
     const file = stackFileConfig("oci");
     expect(file["platform:allowPaidShapes"]).toBeUndefined();
-    const values = Object.fromEntries(Object.entries(file).filter(([k]) => k.startsWith("platform:")).map(([k, v]) => [k.slice("platform:".length), v]));
+    const values = Object.fromEntries(Object.entries(file).filter(([k]) => k.startsWith("platform:") || k.startsWith("oci:")).map(([k, v]) => [k.replace(/^platform:/, ""), v]));
     const cfg = parseConfig(source(values), "oci");
     expect(cfg.oci).toMatchObject({ ocpus: 2, memoryGb: 12, nodeCount: 1, allowPaidShapes: false });
     expect(cfg.oci!.ocpus * cfg.oci!.nodeCount).toBeLessThanOrEqual(ALWAYS_FREE.ocpus);

@@ -327,8 +327,12 @@ describe("stack-side objects", () => {
     expect(ns.metadata.name).toBe(SAMPLE_APP_NAMESPACE);
     expect(ns.metadata.labels).toMatchObject({ "pod-security.kubernetes.io/enforce": "privileged", "istio-injection": "enabled" });
     const policies = objs.filter((o) => o.kind === "NetworkPolicy").map((o) => o.metadata.name);
-    // The namespace's share of the traffic plan: sidecars to istiod, Prometheus's scrapes in.
-    expect([...policies].sort()).toEqual(["allow-dns", "default-deny", "egress-sample-app-to-istiod", "ingress-prometheus-to-sample-app"]);
+    // The namespace's share of the traffic plan: sidecars to istiod, Prometheus's scrapes in, and the
+    // database backup's dump (to the database) and upload (to the object store).
+    expect([...policies].sort()).toEqual([
+      "allow-dns", "default-deny", "egress-postgres-backup-to-backup-store", "egress-postgres-backup-to-sample-db",
+      "egress-sample-app-to-istiod", "ingress-postgres-backup-to-sample-db", "ingress-prometheus-to-sample-app",
+    ]);
   });
 });
 

@@ -106,10 +106,11 @@ describe("hardening across the whole stack (issue 5)", () => {
         expect(ns.labels["pod-security.kubernetes.io/enforce"], ns.name).toMatch(/^(restricted|baseline|privileged)$/);
         if (ns.name !== "istio-system") expect(denies, ns.name).toContain(ns.name);
       }
-      // Privileged only where required: the runner's Docker-in-Docker, and the sidecar namespace,
-      // where istio-init adds NET_ADMIN/NET_RAW (no Istio CNI), which baseline forbids.
+      // Privileged only where required: the runner's Docker-in-Docker, the sidecar namespace,
+      // where istio-init adds NET_ADMIN/NET_RAW (no Istio CNI), which baseline forbids, and the
+      // backup namespace, whose K3s datastore job mounts host paths (baseline forbids hostPath).
       const privileged = namespaces.filter((n) => n.labels["pod-security.kubernetes.io/enforce"] === "privileged").map((n) => n.name).sort();
-      expect(privileged).toEqual(["gitea-runner", "sample-app"]);
+      expect(privileged).toEqual(["backup", "gitea-runner", "sample-app"]);
     });
 
     it(`${stack}: our own containers are hardened, pinned, probed and sized`, async () => {

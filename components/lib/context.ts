@@ -4,6 +4,7 @@
 import { Environment, Profile } from "./profiles";
 import { Endpoints } from "./endpoints";
 import type { TrafficOptions } from "../traffic";
+import type { BackupConfig } from "../backup/settings";
 
 export interface ClusterContext {
   readonly environment: Environment;
@@ -11,4 +12,6 @@ export interface ClusterContext {
   readonly endpoints: Endpoints;
   /** Inputs of the traffic plan (NodePort sources, API server address); every namespace owner reads the same. */
   readonly traffic?: TrafficOptions;
+  /** Where backups go (config.ts); the traffic plan and the Backups component read it. Absent: the environment's default target. */
+  readonly backup?: BackupConfig;
 }

@@ -19,7 +19,8 @@ export type ContainerKey =
   | "rolloutsController"
   | "istiod" | "istioGateway" | "istioProxy" | "kiali"
   | "prometheus" | "prometheusReload" | "kubeStateMetrics"
-  | "sampleApi" | "samplePostgres" | "samplePasswordSync";
+  | "sampleApi" | "samplePostgres" | "samplePasswordSync"
+  | "backupJob" | "backupRestic" | "backupGiteaDump" | "backupSqlite" | "backupPgDump" | "restServer";
 
 const r = (cpu: string, memory: string, memoryLimit: string): Resources => ({
   requests: { cpu, memory },
@@ -74,6 +75,22 @@ const STANDARD: Record<ContainerKey, Resources> = {
   samplePostgres: r("15m", "240Mi", "480Mi"),
   // bash sleeping between checks, psql for a moment after a rotation.
   samplePasswordSync: r("5m", "16Mi", "32Mi"),
+  // Backups (components/backup). CronJob pods run one at a time (hourly slots, 45-minute
+  // deadlines), so the budget counts one pod: backupJob is the envelope of the largest backup pod's
+  // effective requests and limits (max of its init containers, or its containers plus sidecars);
+  // test/backup.test.ts fails when a backup pod outgrows it.
+  backupJob: r("30m", "192Mi", "768Mi"),
+  // Measured restic 0.14 (Debian) on 100 MB of new files: 117 MiB peak, 55 MiB incremental; S3
+  // uploads buffer whole packs, so the limit leaves room.
+  backupRestic: r("20m", "128Mi", "512Mi"),
+  // `gitea dump` is the server's binary running one command; below the server's own request.
+  backupGiteaDump: r("20m", "128Mi", "512Mi"),
+  // Measured: Python's sqlite3 online backup of a 200 MB WAL database, 14 MiB peak, 0.6 s.
+  backupSqlite: r("10m", "32Mi", "128Mi"),
+  // Measured pg_dump 15 (Debian) of 200,000 rows (a 5 MB custom-format archive): 13 MiB peak, 0.1 s.
+  backupPgDump: r("10m", "32Mi", "128Mi"),
+  // restic/rest-server (host-path target only): an idle HTTP server in front of a directory.
+  restServer: r("10m", "32Mi", "128Mi"),
 };
 
 /**

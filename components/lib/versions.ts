@@ -59,6 +59,10 @@ export const images = {
   python: "docker.io/library/python:3.12.14-slim",
   /** aquasecurity/trivy releases: 0.74.0. Never a 0.69.4-0.69.6 build (compromised, March 2026). */
   trivy: "docker.io/aquasec/trivy:0.74.0",
+  /** restic/restic .github/workflows/docker.yml @ v0.19.1 (2026-07-05): ghcr.io, linux/386, amd64, arm, arm64; tag = version without "v". Backups (components/backup). */
+  restic: "ghcr.io/restic/restic:0.19.1",
+  /** restic/rest-server .goreleaser.yml @ v0.14.0: docker_manifests restic/rest-server:<version> (amd64, arm64v8, ...). The host-path backup target. */
+  resticRestServer: "docker.io/restic/rest-server:0.14.0",
 } as const;
 
 /** The rancher/k3s image for k3d: Docker tags use "-" where K3s versions use "+". */

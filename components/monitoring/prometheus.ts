@@ -15,6 +15,7 @@ import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
 import { ksmTarget, PROMETHEUS_SERVER_PODS } from "./kube-state-metrics";
 import { SCRAPE_INTERVAL, scrapeTimeout } from "./scrape";
+import { backupAlertRules } from "../backup/alerts";
 
 export { PROMETHEUS_SERVER_PODS };
 
@@ -103,6 +104,9 @@ export function prometheusValues(args: PrometheusArgs): Record<string, unknown> 
     },
     configmapReload: { prometheus: { resources: sizeOf(ctx.profile.size, "prometheusReload"), containerSecurityContext: HARDENED } },
     scrapeConfigs: scrapeConfigs(ctx),
+    // Alert rules (no Alertmanager: they show on /alerts and as ALERTS). The chart's default
+    // prometheus.yml already lists /etc/config/alerting_rules.yml in rule_files (values.yaml @ 29.27.0).
+    serverFiles: { "alerting_rules.yml": { groups: [backupAlertRules(ctx)] } },
   };
 }
 

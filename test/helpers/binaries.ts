@@ -15,6 +15,13 @@ export const PACKAGES = {
   initdb: "postgresql",
   pg_ctl: "postgresql",
   postgres: "postgresql",
+  // The backup and restore tests' clients (postgresql pulls them in, in the same directory).
+  psql: "postgresql",
+  pg_dump: "postgresql",
+  pg_restore: "postgresql",
+  pg_isready: "postgresql",
+  restic: "restic",
+  setpriv: "util-linux",
   "docker-registry": "docker-registry",
   htpasswd: "apache2-utils",
   ip: "iproute2",
@@ -31,7 +38,7 @@ export type Tool = keyof typeof PACKAGES;
 /** "root": uid 0, or passwordless sudo (GitHub's runners); see Requirement.asRoot. */
 export type Need = Tool | "root";
 
-const POSTGRES_TOOLS: ReadonlySet<string> = new Set(["initdb", "pg_ctl", "postgres"]);
+const POSTGRES_TOOLS: ReadonlySet<string> = new Set(["initdb", "pg_ctl", "postgres", "psql", "pg_dump", "pg_restore", "pg_isready"]);
 /** Daemons a user's PATH may lack (Debian puts /usr/sbin on root's PATH only). */
 const SBIN_TOOLS: ReadonlySet<string> = new Set(["sshd"]);
 

@@ -86,6 +86,10 @@ export function mocks(created: Created[], options: MockOptions = {}): pulumiType
           state.publicKeyOpenssh = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAImock";
           state.privateKeyOpenssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n";
           break;
+        case "oci:Identity/customerSecretKey:CustomerSecretKey":
+          // The secret half of the S3 key pair, returned once at creation (the id is the access key).
+          state.key = `mock-${args.name}-secret`;
+          break;
         case "pulumi-nodejs:dynamic:Resource": {
           // PasswordMtime (components/gitops/password-mtime.ts) sets its mtime in `check`, which
           // mocks skip: a time per fingerprint stands in (a new password, a new time).
@@ -109,6 +113,8 @@ export function mocks(created: Created[], options: MockOptions = {}): pulumiType
       switch (args.token) {
         case "oci:Core/getImages:getImages":
           return { images: [{ id: "ocid1.image.oc1..mock-newest", displayName: "Canonical-Ubuntu-24.04-aarch64-mock" }] };
+        case "oci:ObjectStorage/getNamespace:getNamespace":
+          return { namespace: "mocktenancyns" };
         case "oci:Identity/getAvailabilityDomains:getAvailabilityDomains":
           return { availabilityDomains: [{ name: "mock:EU-FRANKFURT-1-AD-1" }, { name: "mock:EU-FRANKFURT-1-AD-2" }] };
         default:
