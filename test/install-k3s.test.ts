@@ -8,6 +8,7 @@ import * as path from "path";
 import { ROOT } from "./helpers/stack";
 import { pulumiAccessManifest } from "../components/cluster/kubeconfig";
 import { stub } from "./helpers/stubs";
+import { needs } from "./helpers/binaries";
 
 const SCRIPT = path.join(ROOT, "components/cluster/scripts/install-k3s.sh");
 const b64 = (s: string) => Buffer.from(s).toString("base64");
@@ -149,5 +150,31 @@ describe("install-k3s.sh, run for real against stubs", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(fs.readFileSync(box.envFile("k3s-agent"), "utf8")).toBe("K3S_TOKEN='second-token'\n");
     expect(r.calls).toBe("systemctl restart k3s-agent\n");
+  });
+});
+
+describe("install-k3s.sh a year later (issue 10 #6)", () => {
+  // K3s renews certificates only at start, when they expire within 90 days; `k3s kubectl` in this
+  // script uses the admin client certificate, so a year of uptime would lock the install out.
+  const cert = (box: ReturnType<typeof sandbox>, days: number) => {
+    const dir = path.join(box.root, "data/server/tls");
+    fs.mkdirSync(dir, { recursive: true });
+    const r = spawnSync(openssl.bin("openssl"), ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=system:admin",
+      "-days", String(days), "-keyout", path.join(dir, "client-admin.key"), "-out", path.join(dir, "client-admin.crt")], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+  };
+  const openssl = needs("openssl");
+  openssl.it("an admin certificate expiring within 90 days restarts K3s (which renews it) before using it; a fresh one does not", () => {
+    const box = sandbox();
+    expect(run(box, {}).status).toBe(0);
+    cert(box, 30);
+    const soon = run(box, {});
+    expect(soon.status, soon.stderr).toBe(0);
+    expect(soon.stdout).toMatch(/expires within 90 days; restarting k3s/);
+    expect(soon.calls).toContain("systemctl restart k3s");
+    cert(box, 365);
+    const fresh = run(box, {});
+    expect(fresh.status, fresh.stderr).toBe(0);
+    expect(fresh.calls).not.toContain("systemctl restart");
   });
 });

@@ -30,6 +30,7 @@ export const PACKAGES = {
   python3: "python3",
   git: "git",
   curl: "curl",
+  openssl: "openssl",
   sshd: "openssh-server",
   ssh: "openssh-client",
   "ssh-keygen": "openssh-client",

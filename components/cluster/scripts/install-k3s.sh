@@ -106,6 +106,16 @@ else
   echo "install-k3s: K3s $K3S_VERSION already installed and configured; nothing to do"
 fi
 
+# K3s renews its certificates, the admin client's that `k3s kubectl` below uses included, only when
+# it starts and they expire within 90 days (docs.k3s.io/cli/certificate): after a year without a
+# restart this script would lock itself out. Restart now then, unless it just (re)started anyway.
+admin_cert="$data_dir/server/tls/client-admin.crt"
+if [ "$K3S_ROLE" = "server" ] && [ "$installed" = "$K3S_VERSION" ] && [ "$changed" -eq 0 ] && [ -f "$admin_cert" ] \
+  && command -v openssl >/dev/null 2>&1 && ! openssl x509 -checkend 7776000 -noout -in "$admin_cert" >/dev/null 2>&1; then
+  echo "install-k3s: the admin client certificate expires within 90 days; restarting $unit to renew it"
+  systemctl restart "$unit"
+fi
+
 if [ "$K3S_ROLE" = "server" ]; then
   for _ in $(seq 1 60); do
     if k3s kubectl get --raw /readyz >/dev/null 2>&1; then break; fi
