@@ -126,6 +126,8 @@ export interface LastRun {
    * state and diffs them again on the next `up`.
    */
   readonly unready?: readonly string[];
+  /** Resource names given to `pulumi up --replace`: replaced whatever their inputs, outputs unknown in the preview. */
+  readonly replace?: readonly string[];
 }
 
 /**
@@ -161,6 +163,7 @@ export function changesBetween(before: StackRun, after: StackRun, last: LastRun 
     const r = b.get(urn)!;
     const old = a.get(urn);
     if (!old) { changes.set(urn, { change: "create", why: "new" }); continue; }
+    if (last.replace?.includes(r.name)) { changes.set(urn, { change: "replace", why: "pulumi up --replace" }); continue; }
     const providerUrn = r.provider?.split("::").slice(0, -1).join("::");
     if (providerUrn && changes.get(providerUrn)?.change === "replace") { changes.set(urn, { change: "replace", why: `its provider ${providerUrn.split("::").pop()} is replaced` }); continue; }
     const paths = changedPaths(old.inputs, r.inputs, r.ignoreChanges);
@@ -173,6 +176,11 @@ export function changesBetween(before: StackRun, after: StackRun, last: LastRun 
   for (const [urn, c] of changes) {
     const t = (b.get(urn) ?? a.get(urn))!.type;
     if (c.change === "replace" || c.change === "create" || (c.change === "update" && t.startsWith("command:"))) unknown.add(urn);
+  }
+  // A helm v4 Chart whose values come from an unknown output renders nothing at preview ("Preview is
+  // incomplete"). Other resources are not propagated to: a latch or a command keeps known outputs.
+  for (const [urn, r] of b) {
+    if (!unknown.has(urn) && r.type.startsWith("kubernetes:helm.sh/") && (r.propertyDependencies.values ?? []).some((d) => unknown.has(d))) unknown.add(urn);
   }
   const of = (change: Change) => [...changes].filter(([, c]) => c.change === change).map(([u]) => u).sort();
   return {
