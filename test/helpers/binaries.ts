@@ -30,6 +30,7 @@ export const PACKAGES = {
   python3: "python3",
   git: "git",
   curl: "curl",
+  jq: "jq",
   sshd: "openssh-server",
   ssh: "openssh-client",
   "ssh-keygen": "openssh-client",
