@@ -274,7 +274,7 @@ gitAndCurl.describe("bootstrap-repo.sh against a fake Gitea (API + git smart HTT
   });
 });
 
-describe("item 4: Git follows the stack where the stack owns it (the real script, real git, the fake Gitea)", () => {
+gitAndCurl.describe("item 4: Git follows the stack where the stack owns it (the real script, real git, the fake Gitea)", () => {
   const IMAGE = "registry.platform.internal:5000/platform/sample-api";
   const REPO = "platform/platform-apps";
   const workflow = releaseWorkflow(workflowArgs);

@@ -10,25 +10,18 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { database, PASSWORD_SYNC } from "../components/apps/database";
 import { sizeOf } from "../components/lib/sizes";
+import { needs } from "./helpers/binaries";
 
 const ROOT = path.resolve(__dirname, "..");
 const SCRIPT = path.join(ROOT, "components", PASSWORD_SYNC.script);
 const TEMPLATE = path.join(ROOT, "components/apps/template");
 
-function pgBin(): string | undefined {
-  const base = "/usr/lib/postgresql";
-  if (!fs.existsSync(base)) return undefined;
-  const versions = fs.readdirSync(base).filter((v) => fs.existsSync(path.join(base, v, "bin/initdb"))).sort((a, b) => Number(b) - Number(a));
-  return versions.length ? path.join(base, versions[0], "bin") : undefined;
-}
-const BIN = pgBin();
-const PYTHON = spawnSync("python3", ["--version"]).status === 0;
-const missing = [...(BIN ? [] : ["PostgreSQL server binaries (Debian package postgresql)"]), ...(PYTHON ? [] : ["python3"])];
-const CI = process.env.CI === "true";
-if (missing.length && !CI) console.warn(`database-rotation.test.ts skipped: needs ${missing.join(" and ")}`);
+const pg = needs("initdb", "postgres", "psql", "python3");
+// The real directory (initdb may be a symlink, e.g. in /usr/local/bin): pg_isready is beside it.
+const BIN = pg.reason ? undefined : path.dirname(fs.realpathSync(pg.bin("initdb")));
 
 // initdb and postgres refuse root: as root, run them (and the script, as in the pod) as `postgres`.
 const AS_ROOT = process.getuid?.() === 0;
@@ -58,7 +51,7 @@ class MountedSecret {
   }
 }
 
-describe.skipIf(missing.length > 0 && !CI)("a rotated database password reaches a database initialised with an older one (real PostgreSQL)", () => {
+pg.describe("a rotated database password reaches a database initialised with an older one (real PostgreSQL)", () => {
   let root: string;
   let server: ChildProcess | undefined;
   let serverLog = "";
@@ -89,7 +82,6 @@ describe.skipIf(missing.length > 0 && !CI)("a rotated database password reaches 
   });
 
   beforeAll(async () => {
-    if (missing.length) throw new Error(`CI=true but ${missing.join(" and ")} missing: .ci/run installs postgresql`);
     root = fs.mkdtempSync(path.join(os.tmpdir(), "db-rotation-"));
     for (const d of ["run", "state", "data"]) fs.mkdirSync(path.join(root, d));
     secret = new MountedSecret(path.join(root, "secret"));

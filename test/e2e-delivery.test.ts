@@ -2,13 +2,15 @@
 // (a local bare clone of the bootstrap content standing in for Gitea's) and fake curl and kubectl:
 // the good change is pushed and promoted, the failing change is pushed and aborted with traffic
 // back on stable, and every way either can go wrong fails, quickly and by name.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { ciStack, CiStack, FakeRule, http, kube, missingTools, Sandbox } from "./helpers/e2e-fakes";
+import { ciStack, CiStack, FakeRule, http, kube, Sandbox } from "./helpers/e2e-fakes";
+import { needs } from "./helpers/binaries";
 
-const missing = missingTools();
+// The scripts run for real with bash, jq and git (base tools for the rest).
+const e2eTools = needs("jq", "git");
 const GATEWAY = "http://127.0.0.1:8080";
 const API = "http://127.0.0.1:30300/api/v1/repos/platform/platform-apps";
 const IMAGE = "registry.platform.internal:5000/platform/sample-api";
@@ -20,7 +22,7 @@ const git = (cwd: string, ...args: string[]) => execFileSync("git", args, {
 
 let stack: CiStack;
 const boxes: Sandbox[] = [];
-beforeAll(async () => { if (!missing.length) stack = await ciStack(); }, 60_000);
+beforeAll(async () => { if (!e2eTools.reason) stack = await ciStack(); }, 60_000);
 afterAll(() => { for (const b of boxes) b.cleanup(); });
 
 /** A sandbox whose "Gitea" repository is a local bare repo holding the bootstrap content (app/VERSION = version). */
@@ -75,7 +77,7 @@ const vs = (stable: number, canary: number) => kube({ spec: { http: [{ name: "pr
 ] }] } });
 const FAST = { E2E_RUN_TIMEOUT: "20", E2E_SYNC_TIMEOUT: "20", E2E_ROLLOUT_TIMEOUT: "20", E2E_SETTLE_TIMEOUT: "20", E2E_TRAFFIC_INTERVAL: "0.5" };
 
-describe.skipIf(missing.length > 0)("delivery-loop.sh against a real Git repository and fakes", () => {
+e2eTools.describe("delivery-loop.sh against a real Git repository and fakes", () => {
   it("good: pushes the next patch version to main, follows run, bump and sync, and waits for the promotion", () => {
     const { b, bare } = box("0.1.0");
     const before = git(bare, "rev-parse", "main");
@@ -210,7 +212,7 @@ describe.skipIf(missing.length > 0)("delivery-loop.sh against a real Git reposit
   });
 });
 
-describe.skipIf(missing.length > 0)("traffic.sh", () => {
+e2eTools.describe("traffic.sh", () => {
   it("sends requests with the app's Host header, records each status and stops by itself", () => {
     const b = new Sandbox();
     boxes.push(b);

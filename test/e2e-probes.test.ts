@@ -11,11 +11,12 @@ import { BOOTSTRAP_ORG, BOOTSTRAP_REPO } from "../components/gitops/bootstrap-re
 import { API_NAME, SAMPLE_APP_NAMESPACE, sampleAppManifests } from "../components/apps/sample-app";
 import { KSM_NAME } from "../components/monitoring/kube-state-metrics";
 import { PROMETHEUS_RELEASE } from "../components/monitoring/prometheus";
-import { ciStack, CiStack, E2E_SCRIPTS, http, kube, missingTools, Sandbox } from "./helpers/e2e-fakes";
+import { ciStack, CiStack, E2E_SCRIPTS, http, kube, Sandbox } from "./helpers/e2e-fakes";
+import { needs } from "./helpers/binaries";
 import { testContext } from "./helpers/context";
 
-const CI = process.env.CI === "true";
-const missing = missingTools();
+// The scripts run for real with bash, jq and git (base tools for the rest).
+const e2eTools = needs("jq", "git");
 const GATEWAY = "http://127.0.0.1:8080";
 const API = "http://127.0.0.1:30300/api/v1/repos/platform/platform-apps";
 const IMAGE = "registry.platform.internal:5000/platform/sample-api";
@@ -25,7 +26,7 @@ const curlEncode = (s: string) => [...Buffer.from(s)].map((b) => (/[A-Za-z0-9._~
 
 let stack: CiStack;
 const boxes: Sandbox[] = [];
-beforeAll(async () => { if (!missing.length) stack = await ciStack(); }, 60_000);
+beforeAll(async () => { if (!e2eTools.reason) stack = await ciStack(); }, 60_000);
 afterAll(() => { for (const b of boxes) b.cleanup(); });
 
 /** A sandbox with the stack's outputs and credentials where platform-up.sh leaves them. */
@@ -38,14 +39,7 @@ function box(): Sandbox {
 }
 const row = (b: Sandbox, id: string) => b.results().filter((r) => r[0] === id);
 
-it("bash, jq and git are installed (required when CI=true)", ({ skip }) => {
-  if (missing.length) {
-    if (CI) throw new Error(`missing ${missing.join(", ")}: .ci/run installs jq (apt-get install jq)`);
-    skip(`e2e script tests need ${missing.join(", ")}`);
-  }
-});
-
-describe.skipIf(missing.length > 0)("e2e probes against fakes", () => {
+e2eTools.describe("e2e probes against fakes", () => {
   describe("lib.sh", () => {
     const lib = path.join(E2E_SCRIPTS, "lib.sh");
     const shell = (b: Sandbox, script: string, env: Record<string, string> = {}) => spawnSync("bash", ["-c", `source ${JSON.stringify(lib)}\n${script}`], {

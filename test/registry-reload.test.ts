@@ -4,7 +4,7 @@
 // runs). Shown with the real one: Debian's docker-registry (distribution 2.8) on 127.0.0.1, its
 // htpasswd mounted the way the kubelet mounts a Secret (a ..data link swapped atomically), the line
 // written by the Registry component's own builder. Skipped here without docker-registry, a failure in CI.
-import { ChildProcess, spawn, spawnSync } from "child_process";
+import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
@@ -13,10 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REGISTRY_USER } from "../components/lib/endpoints";
 import { htpasswdLine } from "../components/lib/hash";
 import { images } from "../components/lib/versions";
+import { needs } from "./helpers/binaries";
 
-const HAVE = spawnSync("docker-registry", ["--version"]).status === 0;
-const CI = process.env.CI === "true";
-if (!HAVE && !CI) console.warn("registry-reload.test.ts skipped: needs docker-registry (Debian package docker-registry)");
+const registryBin = needs("docker-registry");
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -31,7 +30,7 @@ describe("the pinned registry is distribution v3, which reloads htpasswd like 2.
   });
 });
 
-describe.skipIf(!HAVE && !CI)("a rotated htpasswd Secret reaches a running registry without a restart (real distribution)", () => {
+registryBin.describe("a rotated htpasswd Secret reaches a running registry without a restart (real distribution)", () => {
   let root: string;
   let registry: ChildProcess | undefined;
   let port: number;
@@ -53,7 +52,6 @@ describe.skipIf(!HAVE && !CI)("a rotated htpasswd Secret reaches a running regis
   };
 
   beforeAll(async () => {
-    if (!HAVE) throw new Error("CI=true but docker-registry is missing: .ci/run installs it");
     root = fs.mkdtempSync(path.join(os.tmpdir(), "registry-reload-"));
     fs.mkdirSync(mount());
     writeSecret(htpasswdLine(REGISTRY_USER, "first-registry-password", `registry/${REGISTRY_USER}`));

@@ -31,6 +31,7 @@ export const PACKAGES = {
   git: "git",
   curl: "curl",
   openssl: "openssl",
+  jq: "jq",
   sshd: "openssh-server",
   ssh: "openssh-client",
   "ssh-keygen": "openssh-client",

@@ -193,7 +193,3 @@ export async function ciStack(): Promise<CiStack> {
   };
 }
 
-/** Binaries the scripts need for real; a test file skips without them locally, and fails in CI. */
-export function missingTools(tools: readonly string[] = ["bash", "jq", "git"]): string[] {
-  return tools.filter((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0);
-}
