@@ -1,6 +1,6 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
-import { Created, find, findAll, isSecretInput, mocks, plain } from "./helpers/mocks";
+import { Created, find, findAll, isSecretInput, mocks, plain, outsideSecrets } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
 import { sizeOf } from "../components/lib/sizes";
 import { charts } from "../components/lib/versions";
@@ -14,16 +14,6 @@ import { testContext } from "./helpers/context";
 import { allowed, planPolicyNames, platformPolicies } from "./helpers/netpol";
 
 const ctx: ClusterContext = testContext("dev");
-/** Paths where `needle` appears outside a secret wrapper. */
-function outsideSecrets(value: unknown, needle: string, at = ""): string[] {
-  if (typeof value === "string") return value.includes(needle) ? [at] : [];
-  if (Array.isArray(value)) return value.flatMap((v, i) => outsideSecrets(v, needle, `${at}[${i}]`));
-  if (value && typeof value === "object") {
-    if (isSecretInput(value)) return [];
-    return Object.entries(value).flatMap(([k, v]) => outsideSecrets(v, needle, `${at}.${k}`));
-  }
-  return [];
-}
 
 const ADMIN_HASH = bcryptHash("admin-pw", "argocd-admin");
 const GUEST_HASH = bcryptHash("guest-pw", "argocd-guest");

@@ -17,7 +17,7 @@ import { GITEA_IMAGE, giteaValues } from "../components/gitops/gitea-values";
 import { cpuMillis, memoryMi } from "../components/lib/budget";
 import { SIZES } from "../components/lib/sizes";
 import { allowed } from "./helpers/netpol";
-import { find, findAll, isSecretInput, plain } from "./helpers/mocks";
+import { find, findAll, isSecretInput, plain, outsideSecrets } from "./helpers/mocks";
 import { testContext } from "./helpers/context";
 import { runStack as evaluate, runStackError, StackRun } from "./helpers/stack";
 
@@ -33,16 +33,6 @@ const resticSecrets = (run: StackRun) => findAll(run.created, "kubernetes:core/v
 const podSpec = (cj: any) => cj.spec.jobTemplate.spec.template.spec;
 const NAMESPACES = { gitea: "gitea", registry: "registry", postgres: "sample-app", k3s: "backup" };
 
-/** Paths where `needle` appears outside a secret wrapper. */
-function plaintext(value: unknown, needle: string, at = ""): string[] {
-  if (typeof value === "string") return value.includes(needle) ? [at] : [];
-  if (Array.isArray(value)) return value.flatMap((v, i) => plaintext(v, needle, `${at}[${i}]`));
-  if (value && typeof value === "object") {
-    if (isSecretInput(value)) return [];
-    return Object.entries(value).flatMap(([k, v]) => plaintext(v, needle, `${at}.${k}`));
-  }
-  return [];
-}
 
 describe("backups in every stack, as `pulumi up` registers them", () => {
   for (const stack of STACKS) {
@@ -87,7 +77,7 @@ describe("backups in every stack, as `pulumi up` registers them", () => {
       }
       // One generated password (@pulumi/random) for every repository, never in plaintext anywhere.
       expect([...passwords]).toEqual(["mock-backup-store-restic-password"]);
-      const leaks = run.created.flatMap((c) => [...plaintext(c.inputs, "mock-backup-store-"), ...plaintext(c.inputs, "mock-platform-")].map((p) => `${c.type} ${c.name}${p}`));
+      const leaks = run.created.flatMap((c) => [...outsideSecrets(c.inputs, "mock-backup-store-"), ...outsideSecrets(c.inputs, "mock-platform-")].map((p) => `${c.type} ${c.name}${p}`));
       expect(leaks).toEqual([]);
     });
 
@@ -161,7 +151,7 @@ describe("backups in every stack, as `pulumi up` registers them", () => {
       AWS_ACCESS_KEY_ID: "minio-user-7f3a", AWS_SECRET_ACCESS_KEY: "minio-secret-9c1e", AWS_DEFAULT_REGION: "us-east-1",
     });
     expect(findAll(run.created, "kubernetes:apps/v1:Deployment", (c) => c.inputs.metadata.name === "restic-rest")).toEqual([]);
-    for (const secret of ["minio-user-7f3a", "minio-secret-9c1e"]) expect(run.created.flatMap((c) => plaintext(c.inputs, secret))).toEqual([]);
+    for (const secret of ["minio-user-7f3a", "minio-secret-9c1e"]) expect(run.created.flatMap((c) => outsideSecrets(c.inputs, secret))).toEqual([]);
     const policies = findAll(run.created, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((c) => ({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: c.inputs.metadata, spec: c.inputs.spec }));
     const gitea = { namespace: "gitea", labels: { "app.kubernetes.io/part-of": "platform-backup", "app.kubernetes.io/name": "backup-gitea" } };
     expect(allowed(policies, gitea, { ip: "192.168.1.20" }, 9000)).toBe(true);

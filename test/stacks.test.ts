@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as YAML from "yaml";
 import { kubeletArgs, kubeletReservations } from "../components/cluster/k3s-config";
-import { Created, find, findAll, plain } from "./helpers/mocks";
+import { Created, find, findAll, plain, outsideSecrets } from "./helpers/mocks";
 import { runStack as evaluate, StackRun, TEST_SECRETS } from "./helpers/stack";
 
 // Each committed stack is evaluated once and shared by the assertions below (keeps the suite fast).
@@ -11,19 +11,9 @@ function runStack(stack: string): Promise<StackRun> {
   return runs.get(stack)!;
 }
 
-/** Paths where a value containing `needle` appears outside a secret wrapper. */
-function plaintextPaths(value: unknown, needle: string, at = ""): string[] {
-  if (typeof value === "string") return value.includes(needle) ? [at] : [];
-  if (Array.isArray(value)) return value.flatMap((v, i) => plaintextPaths(v, needle, `${at}[${i}]`));
-  if (value && typeof value === "object") {
-    if ("4dabf18193072939515e22adb298388d" in value) return [];
-    return Object.entries(value).flatMap(([k, v]) => plaintextPaths(v, needle, `${at}.${k}`));
-  }
-  return [];
-}
 
 function leaks(created: Created[], needle: string): string[] {
-  return created.flatMap((c) => plaintextPaths(c.inputs, needle).map((p) => `${c.type} ${c.name}${p}`));
+  return created.flatMap((c) => outsideSecrets(c.inputs, needle).map((p) => `${c.type} ${c.name}${p}`));
 }
 
 const STACKS = ["dev", "oci", "homelab"] as const;

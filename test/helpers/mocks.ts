@@ -128,6 +128,17 @@ export function isSecretInput(value: unknown): boolean {
   return typeof value === "object" && value !== null && SECRET_SIG in (value as object);
 }
 
+/** Paths where a string containing `needle` appears outside a secret wrapper (a plaintext leak). */
+export function outsideSecrets(value: unknown, needle: string, at = ""): string[] {
+  if (typeof value === "string") return value.includes(needle) ? [at] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => outsideSecrets(v, needle, `${at}[${i}]`));
+  if (value && typeof value === "object") {
+    if (isSecretInput(value)) return [];
+    return Object.entries(value).flatMap(([k, v]) => outsideSecrets(v, needle, `${at}.${k}`));
+  }
+  return [];
+}
+
 /** Strips secret wrappers so tests can read values. */
 export function plain<T = any>(value: any): T {
   if (Array.isArray(value)) return value.map(plain) as any;
