@@ -32,6 +32,8 @@ jq -e '.giteaAdmin.password and .argocdGuest.password and .registry.password' "$
 if [ "${GITHUB_ACTIONS:-}" = true ]; then
   # The runner masks these in every later log line.
   jq -r '.. | objects | .password? // empty' "$E2E_CREDENTIALS" | while IFS= read -r secret; do printf '::add-mask::%s\n' "$secret"; done
+  # And the kubeconfig's credential (the ServiceAccount token; a client key on older stacks).
+  sed -n 's/^ *\(token\|client-key-data\): *//p' "$E2E_DIR/kubeconfig" | while IFS= read -r secret; do printf '::add-mask::%s\n' "$secret"; done
 fi
 [ -n "${GITHUB_ENV:-}" ] && printf 'KUBECONFIG=%s\n' "$E2E_DIR/kubeconfig" >> "$GITHUB_ENV"
 export KUBECONFIG="$E2E_DIR/kubeconfig"
