@@ -148,6 +148,15 @@ export const K3S_IMAGE_DIGESTS: Readonly<Record<string, string>> = {
 };
 
 /**
+ * Downloads still run without a pinned sha256, by the URL they fetch (its fixed part) -> where and why (test/supply-chain.test.ts
+ * accepts no other unchecked curl/wget from a release host).
+ */
+export const UNPINNED_DOWNLOADS: Readonly<Record<string, string>> = {
+  "https://raw.githubusercontent.com/k3s-io/k3s/":
+    "components/cluster/scripts/install-k3s.sh: K3s's install.sh at the pinned tag: no stored copy of that tag's file to hash here (k3s-io/k3s is over the snapshot limit); the installer checks the k3s binary against the release's sha256sum-<arch>.txt itself",
+};
+
+/**
  * sha256 of the release workflow's Docker CLI (download.docker.com/linux/static/stable/<uname -m>/docker-<v>.tgz),
  * per `uname -m`. Docker publishes no checksum file there; source: cashapp/hermit-packages docker-cli.hcl
  * @ f0517fd7 (sha256sums), the same in 4 other repositories for both architectures.
