@@ -171,6 +171,17 @@ describe("#14 images by tag and multi-arch index digest", () => {
     }, 120_000);
   }
 
+  it("the repository's own workflows (jobs' container:/services: images) and Dockerfiles: tag and digest, or backlog", () => {
+    const files = gitFiles().filter((f) => !f.endsWith(".sh"));
+    expect(files.filter((f) => f.endsWith(".yml") || f.endsWith(".yaml")).length).toBeGreaterThan(3);
+    const found = files.flatMap((f) => {
+      const text = fs.readFileSync(path.join(ROOT, f), "utf8");
+      return imagesIn(f.endsWith("Dockerfile") ? text : YAML.parse(text) ?? {}, f);
+    });
+    expect(found.map((f) => f.ref)).toContain(images.python);
+    expect(found.map((f) => problem(normalise(f.ref), f.where)).filter(Boolean)).toEqual([]);
+  });
+
   it("the check catches what main had: a tag-only image, a chart default without digest, `latest`", () => {
     expect(problem("docker.io/library/registry:3.1.1", "x")).toMatch(/no @sha256/);
     expect(problem("docker.gitea.com/gitea:1.27.3-rootless", "x")).toMatch(/no @sha256/);
