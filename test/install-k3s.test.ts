@@ -9,9 +9,14 @@ import { ROOT } from "./helpers/stack";
 import { pulumiAccessManifest } from "../components/cluster/kubeconfig";
 import { stub } from "./helpers/stubs";
 import { needs } from "./helpers/binaries";
+import { createHash } from "crypto";
+import { versions } from "../components/lib/versions";
 
 const SCRIPT = path.join(ROOT, "components/cluster/scripts/install-k3s.sh");
 const b64 = (s: string) => Buffer.from(s).toString("base64");
+/** What the curl stub writes for the plugin, and its sha256 (the test's ROLLOUTS_SUMS_FILE). */
+const PLUGIN_STUB = '#!/usr/bin/env bash\necho "kubectl-argo-rollouts: v1.9.0+stub"\n';
+const PLUGIN_STUB_SHA256 = createHash("sha256").update(PLUGIN_STUB).digest("hex");
 
 const sandboxes: string[] = [];
 afterEach(() => { for (const dir of sandboxes.splice(0)) fs.rmSync(dir, { recursive: true, force: true }); });
@@ -46,6 +51,7 @@ case "$url" in
   */install.sh) cp "${root}/installer.sh" "$out" ;;
   *) printf '%s\\n' '#!/usr/bin/env bash' 'echo "kubectl-argo-rollouts: v1.9.0+stub"' > "$out" ;;
 esac`);
+  fs.writeFileSync(path.join(root, "rollouts.sums"), `v1.9.0 amd64 ${PLUGIN_STUB_SHA256}\nv1.9.0 arm64 ${PLUGIN_STUB_SHA256}\n`);
   stub(stubs, "systemctl", `echo "systemctl $*" >> "${log}"`);
   stub(stubs, "id", `echo 0`);
   return { root, stubs, log, envFile: (unit: string) => path.join(root, "systemd", `${unit}.service.env`), tokenFile: path.join(root, "data/server/token") };
@@ -59,7 +65,7 @@ function run(box: ReturnType<typeof sandbox>, env: Record<string, string>) {
     env: {
       PATH: `${box.stubs}:${process.env.PATH}`, K3S_CONFIG_DIR: path.join(box.root, "etc"), BIN_DIR: path.join(box.root, "bin"),
       SYSTEMD_DIR: path.join(box.root, "systemd"), K3S_DATA_DIR: path.join(box.root, "data"),
-      K3S_ROLE: "server", K3S_VERSION: "v1.35.9+k3s1", K3S_TOKEN: "token", ROLLOUTS_VERSION: "v1.9.0",
+      K3S_ROLE: "server", K3S_VERSION: "v1.35.9+k3s1", K3S_TOKEN: "token", ROLLOUTS_VERSION: "v1.9.0", ROLLOUTS_SUMS_FILE: path.join(box.root, "rollouts.sums"),
       K3S_CONFIG_B64: b64("tls-san: [198.51.100.1]\n"), REGISTRIES_B64: b64("mirrors: {}\n"), PULUMI_ACCESS_B64: b64(pulumiAccessManifest()), ...env,
     },
   });
@@ -78,6 +84,24 @@ describe("install-k3s.sh, run for real against stubs", () => {
     expect(r.calls).toContain("installer server v1.35.9+k3s1");
     expect(r.calls).toMatch(/curl https:\/\/github.com\/argoproj\/argo-rollouts\/releases\/download\/v1.9.0\/kubectl-argo-rollouts-linux-(amd64|arm64)/);
     expect(fs.existsSync(path.join(box.root, "bin/kubectl-argo-rollouts"))).toBe(true);
+  });
+
+  it("#14 the rollouts plugin is installed only when its sha256 matches the pin; the pinned version has a sum for amd64 and arm64", () => {
+    expect(fs.readFileSync(path.join(sandbox().root, "rollouts.sums"), "utf8")).toContain(PLUGIN_STUB_SHA256);
+    const wrong = sandbox();
+    fs.writeFileSync(path.join(wrong.root, "rollouts.sums"), `v1.9.0 amd64 ${"0".repeat(64)}\nv1.9.0 arm64 ${"0".repeat(64)}\n`);
+    const r = run(wrong, {});
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/does not match its pinned sha256/);
+    expect(fs.existsSync(path.join(wrong.root, "bin/kubectl-argo-rollouts"))).toBe(false);
+    const unpinned = run(sandbox(), { ROLLOUTS_VERSION: "v9.9.9" });
+    expect(unpinned.status).not.toBe(0);
+    expect(unpinned.stderr).toMatch(/no sha256 pinned for kubectl-argo-rollouts v9\.9\.9/);
+    // The table the servers use (not the test's): the versions.ts pin, both architectures, 64 hex each.
+    const script = fs.readFileSync(SCRIPT, "utf8");
+    for (const arch of ["amd64", "arm64"]) {
+      expect(script, `${versions.kubectlArgoRollouts} ${arch}`).toMatch(new RegExp(`^\\s*(rollouts_sums=")?${versions.kubectlArgoRollouts.replace(/\./g, "\\.")} ${arch} [0-9a-f]{64}"?$`, "m"));
+    }
   });
 
   it("a second run with the same inputs changes nothing; a changed registries.yaml restarts K3s only", () => {

@@ -13,7 +13,7 @@ import { registerObject } from "../lib/objects";
 import { applyOverlays } from "../lib/overlays";
 import { readScript } from "../lib/scripts";
 import { stableYaml } from "../cluster/k3s-config";
-import { images } from "../lib/versions";
+import { DOCKER_CLI_SHA256, images } from "../lib/versions";
 import { clusterFingerprint } from "../lib/secrets";
 
 export const BOOTSTRAP_ORG = "platform";
@@ -28,7 +28,7 @@ export const SCRIPT = "gitops/scripts/bootstrap-repo.sh";
  * (go-gitea/gitea Dockerfile.rootless: apk add bash ca-certificates dumb-init gettext git curl gnupg;
  * USER 1000:1000; multi-arch): the pin Gitea itself runs, so nodes already have it.
  */
-export const BOOTSTRAP_IMAGE = images.gitea.endsWith("-rootless") ? images.gitea : `${images.gitea}-rootless`;
+export const BOOTSTRAP_IMAGE = images.gitea;
 const IMAGE_UID = 1000;
 
 /** Small and short-lived; sizes.ts has no key for Jobs (the budget counts long-running containers). */
@@ -236,6 +236,8 @@ export function releaseWorkflow(args: ReleaseWorkflowArgs): string {
   checkImage(trivy);
   const dockerVersion = args.dockerCliVersion ?? DOCKER_CLI_VERSION;
   if (!/^\d+\.\d+\.\d+$/.test(dockerVersion)) throw new Error(`releaseWorkflow: docker CLI version must be x.y.z, got "${dockerVersion}"`);
+  const dockerSums = DOCKER_CLI_SHA256[dockerVersion];
+  if (!dockerSums) throw new Error(`releaseWorkflow: no sha256 pinned for Docker CLI ${dockerVersion} (DOCKER_CLI_SHA256 in components/lib/versions.ts)`);
   const appDir = args.appDir ?? "app";
   const org = args.org ?? BOOTSTRAP_ORG;
   const repo = args.repo ?? BOOTSTRAP_REPO;
@@ -255,11 +257,15 @@ export function releaseWorkflow(args: ReleaseWorkflowArgs): string {
           // the later push uses CI_TOKEN alone (PM-03).
           { name: "checkout", uses: CHECKOUT_ACTION, with: { "github-server-url": args.serverUrl, "persist-credentials": false } },
           // The job image (node) has git and node but no docker CLI; the daemon is the runner's dind
-          // (DOCKER_HOST). download.docker.com static builds: x86_64 and aarch64.
+          // (DOCKER_HOST). download.docker.com static builds: x86_64 and aarch64, each checked against
+          // its pinned sha256 before it is unpacked (#14: Docker publishes no checksum file there).
           { name: "docker-cli", shell: "bash", run: bash([
             "if command -v docker >/dev/null; then exit 0; fi",
             'dir="$HOME/.docker-cli"; mkdir -p "$dir"',
-            `curl -fsSL "https://download.docker.com/linux/static/stable/$(uname -m)/docker-${dockerVersion}.tgz" | tar -xz -C "$dir" --strip-components=1 docker/docker`,
+            `case "$(uname -m)" in x86_64) sum=${dockerSums.x86_64} ;; aarch64) sum=${dockerSums.aarch64} ;; *) echo "no pinned Docker CLI for $(uname -m)" >&2; exit 1 ;; esac`,
+            `curl -fsSL -o "$dir/docker.tgz" "https://download.docker.com/linux/static/stable/$(uname -m)/docker-${dockerVersion}.tgz"`,
+            'echo "$sum  $dir/docker.tgz" | sha256sum -c -',
+            'tar -xzf "$dir/docker.tgz" -C "$dir" --strip-components=1 docker/docker && rm -f "$dir/docker.tgz"',
             'echo "$dir" >> "$GITHUB_PATH"',
           ]) },
           { name: "version", id: "version", shell: "bash", run: bash([

@@ -4,13 +4,17 @@
 // templates/gitea/deployment.yaml (env, admin existingSecret keys, securityContext use).
 import * as pulumi from "@pulumi/pulumi";
 import { Resources } from "../lib/budget";
-import { images } from "../lib/versions";
+import { images, parseImage } from "../lib/versions";
 
-/** images.gitea split the way the chart takes it (image.registry / repository / tag). */
+/**
+ * images.gitea split the way the chart takes it: image.registry / repository / tag, with
+ * image.rootless appending "-rootless" and image.digest "@<digest>" (templates/_helpers.tpl "gitea.image").
+ */
 export const GITEA_IMAGE = (() => {
-  const m = /^([^/]+)\/(.+):([^:]+)$/.exec(images.gitea);
-  if (!m) throw new Error(`images.gitea must be registry/repository:tag, got ${images.gitea}`);
-  return { registry: m[1], repository: m[2], tag: m[3] };
+  const ref = parseImage(images.gitea);
+  const m = /^([^/]+)\/(.+)$/.exec(ref.name);
+  if (!m || !ref.tag.endsWith("-rootless")) throw new Error(`images.gitea must be registry/repository:<version>-rootless[@digest], got ${images.gitea}`);
+  return { registry: m[1], repository: m[2], tag: ref.tag.slice(0, -"-rootless".length), ...(ref.digest ? { digest: ref.digest } : {}) };
 })();
 
 /** The one admin account the stack declares (PM-09); its password is a platform secret. */
@@ -148,7 +152,7 @@ export function giteaValues(args: GiteaValuesArgs): Record<string, unknown> {
     strategy: { type: "Recreate" },
     // Pinned, not the chart's appVersion: the pre-shared runner token needs Gitea >= 1.23.
     // `rootless: true` makes the chart append "-rootless" to the tag.
-    image: { registry: GITEA_IMAGE.registry, repository: GITEA_IMAGE.repository, tag: GITEA_IMAGE.tag, rootless: true },
+    image: { registry: GITEA_IMAGE.registry, repository: GITEA_IMAGE.repository, tag: GITEA_IMAGE.tag, rootless: true, ...(GITEA_IMAGE.digest ? { digest: GITEA_IMAGE.digest } : {}) },
     podSecurityContext: {
       fsGroup: GITEA_UID,
       fsGroupChangePolicy: "OnRootMismatch",

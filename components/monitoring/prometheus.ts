@@ -12,7 +12,7 @@ import { overlayChartValues } from "../lib/overlays";
 import { registerObject } from "../lib/objects";
 import { SizeClass, sizeOf } from "../lib/sizes";
 import { pinnedChart } from "../lib/charts";
-import { charts } from "../lib/versions";
+import { chartImages, charts, parseImage, tagWithDigest } from "../lib/versions";
 import { ksmTarget, PROMETHEUS_SERVER_PODS } from "./kube-state-metrics";
 import { SCRAPE_INTERVAL, scrapeTimeout } from "./scrape";
 import { backupAlertRules } from "../backup/alerts";
@@ -95,6 +95,8 @@ export function prometheusValues(args: PrometheusArgs): Record<string, unknown> 
       // Chart default 1m; the canary analysis' rate window and timing derive from this (scrape.ts).
       global: { scrape_interval: SCRAPE_INTERVAL, scrape_timeout: scrapeTimeout(SCRAPE_INTERVAL), evaluation_interval: SCRAPE_INTERVAL },
       retention: ctx.profile.prometheusRetention,
+      // repository:tag@digest; the chart's image.digest would drop the tag (templates/deploy.yaml).
+      image: { repository: parseImage(chartImages.prometheus).name, tag: tagWithDigest(chartImages.prometheus) },
       resources: sizeOf(ctx.profile.size, "prometheus"),
       // On dev, overlayChartValues drops fsGroup here (PM-21), like our own PVC workloads.
       persistentVolume: { enabled: true, size },
@@ -102,7 +104,7 @@ export function prometheusValues(args: PrometheusArgs): Record<string, unknown> 
       containerSecurityContext: HARDENED,
       service: { servicePort: ctx.endpoints.prometheus.port },
     },
-    configmapReload: { prometheus: { resources: sizeOf(ctx.profile.size, "prometheusReload"), containerSecurityContext: HARDENED } },
+    configmapReload: { prometheus: { image: { repository: parseImage(chartImages.prometheusConfigReloader).name, tag: tagWithDigest(chartImages.prometheusConfigReloader) }, resources: sizeOf(ctx.profile.size, "prometheusReload"), containerSecurityContext: HARDENED } },
     scrapeConfigs: scrapeConfigs(ctx),
     // Alert rules (no Alertmanager: they show on /alerts and as ALERTS). The chart's default
     // prometheus.yml already lists /etc/config/alerting_rules.yml in rule_files (values.yaml @ 29.27.0).

@@ -143,9 +143,25 @@ if [ "$K3S_ROLE" = "server" ]; then
         x86_64|amd64) arch=amd64 ;;
         *) echo "install-k3s: unsupported architecture $(uname -m)" >&2; exit 1 ;;
       esac
+      # #14: the plugin is checked against its pinned sha256 before it is installed. Sources:
+      # cashapp/hermit-packages kubectl-argo-rollouts.hcl @ f0517fd7 (sha256sums), the same as
+      # Homebrew formulae for v1.9.0; a version without a line here fails, naming it (Renovate's PR
+      # for argoproj/argo-rollouts says to add it from the release's argo-rollouts-checksums.txt).
+      rollouts_sums="v1.9.0 amd64 d1c98f59f6d3716b7a35aa540506764700a358448dd6a10e92381b7aa294d00b
+v1.9.0 arm64 90907a84406b3843fb9deecd12a7312f61a9269e6d5729a30ca72a26bf67f2ab"
+      # Tests replace the table (their download is a stub); the stack never sets this.
+      if [ -n "${ROLLOUTS_SUMS_FILE:-}" ]; then rollouts_sums="$(cat "$ROLLOUTS_SUMS_FILE")"; fi
+      want="$(printf '%s\n' "$rollouts_sums" | awk -v v="$ROLLOUTS_VERSION" -v a="$arch" '$1 == v && $2 == a { print $3 }')"
+      if [ -z "$want" ]; then
+        echo "install-k3s: no sha256 pinned for kubectl-argo-rollouts $ROLLOUTS_VERSION ($arch) in install-k3s.sh" >&2; exit 1
+      fi
       url="https://github.com/argoproj/argo-rollouts/releases/download/${ROLLOUTS_VERSION}/kubectl-argo-rollouts-linux-${arch}"
       install -d "$bin_dir"
       curl -sfL --retry 5 --retry-delay 5 "$url" -o "$plugin.tmp"
+      if ! printf '%s  %s\n' "$want" "$plugin.tmp" | sha256sum -c - >/dev/null; then
+        rm -f "$plugin.tmp"
+        echo "install-k3s: kubectl-argo-rollouts $ROLLOUTS_VERSION ($arch) does not match its pinned sha256; refusing $url" >&2; exit 1
+      fi
       install -m 0755 "$plugin.tmp" "$plugin"
       rm -f "$plugin.tmp"
       echo "install-k3s: installed kubectl-argo-rollouts $ROLLOUTS_VERSION"
