@@ -165,6 +165,9 @@ describe("Gitea + Registry + Runner under mocks", () => {
     await build();
     const pod = plain(find(created, "kubernetes:apps/v1:Deployment", (d) => d.inputs.metadata.namespace === "gitea-runner").inputs.spec.template.spec);
     const [runner, dind] = pod.containers;
+    // First "dockerd": docker-library's dockerd-entrypoint.sh adds its default --host=tcp://0.0.0.0:2375
+    // (2376 with TLS) only when the first argument is a flag or there is none.
+    expect(dind.args[0]).toBe("dockerd");
     const hosts = dind.args.filter((a: string) => a.startsWith("--host=") || a === "-H");
     expect(hosts).toEqual([`--host=unix://${DOCKER_SOCKET_DIR}/docker.sock`]);
     expect(dind.args.join(" ")).not.toMatch(/tcp:\/\/|fd:\/\/|:237[56]/);
