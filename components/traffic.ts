@@ -24,7 +24,7 @@ type Labels = Readonly<Record<string, string>>;
 /** Pods of one namespace (all of them when `pods` is absent). */
 export interface Pods { readonly kind: "pods"; readonly id: string; readonly namespace: string; readonly pods?: Labels }
 /** Addresses outside the pod network: the node (API server), the internet, NodePort clients. */
-export interface Cidrs { readonly kind: "cidrs"; readonly id: string; readonly cidrs: readonly string[] }
+export interface Cidrs { readonly kind: "cidrs"; readonly id: string; readonly cidrs: readonly string[]; readonly except?: readonly string[] }
 /** Any pod in any namespace (sidecars everywhere, annotated scrape targets). */
 export interface AnyPod { readonly kind: "any-pod"; readonly id: string }
 /** No restriction on the source: pods, the node, the outside (webhooks from the API server, users via servicelb). */
@@ -65,6 +65,15 @@ export function scrapePorts(): number[] {
 }
 
 const tcp = (...ports: number[]): PortRef[] => ports.map((port) => ({ port }));
+
+/**
+ * What the runner's jobs may not reach on the internet flow (issue 14): they run with the runner
+ * pod's network (PM-01), so this is their policy too. Link-local (cloud metadata 169.254.169.254),
+ * loopback, CGNAT and the private ranges, which hold the pod and Service CIDRs (10.42/16, 10.43/16)
+ * and the node, VCN or LAN addresses on every environment; Gitea and the registry stay reachable by
+ * their own flows (pods, and the NodePorts on the node).
+ */
+export const RUNNER_DENIED_CIDRS: readonly string[] = ["10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"];
 const pods = (id: string, namespace: string, labels?: Labels): Pods => ({ kind: "pods", id, namespace, ...(labels ? { pods: { ...labels } } : {}) });
 
 /** Every allowed flow, in the order the README lists them. Pure: the same context gives the same plan. */
@@ -114,9 +123,11 @@ export function trafficPlan(ctx: ClusterContext, opts: TrafficOptions = {}): Flo
     flow(repoServer, gitea, tcp(GITEA_HTTP_PORT), "Argo CD clones the platform repository (PM-14)"),
     flow(gitea, argocdServer, tcp(ARGOCD_PORTS.server), "Gitea's push webhooks start a sync without waiting for a poll"),
     flow(bootstrap, gitea, tcp(GITEA_HTTP_PORT), "the bootstrap Job creates the org and repository and pushes the content"),
+    flow(bootstrap, api, apiPort, "the bootstrap Job applies the runner's org registration token Secret (issue 14)"),
     flow(runner, gitea, tcp(GITEA_HTTP_PORT), "act_runner registers and fetches jobs (PM-01)"),
     flow(runner, registry, tcp(ep.registry.port), "workflow jobs push images (PM-13)"),
-    flow(runner, internet, tcp(443, 80, ep.ports.giteaHttp, ep.ports.registry), "actions, base images and packages; the NodePorts on the node address, in case egress is judged before kube-proxy's DNAT (PM-24)"),
+    flow(runner, { ...internet, except: [...RUNNER_DENIED_CIDRS] }, tcp(443, 80), "actions, base images and packages; not the metadata service, the cluster or the node (jobs share this pod's network, PM-01)"),
+    flow(runner, { kind: "cidrs", id: "node-nodeports", cidrs: [...(opts.apiServerCidrs ?? ["0.0.0.0/0"])] }, tcp(ep.ports.giteaHttp, ep.ports.registry), "job containers reach Gitea (runner URL) and the registry on the node's NodePorts, in case egress is judged before kube-proxy's DNAT (PM-24)"),
     flow(nodePortClients, gitea, tcp(GITEA_HTTP_PORT, GITEA_SSH_PORT), "job containers check out through the NodePort (runner URL, PM-24) and Git over SSH"),
     flow(nodePortClients, registry, tcp(ep.registry.port), "node containerd pulls through the NodePort mirror (PM-04, PM-15)"),
     // Argo CD inside its namespace and out.
@@ -187,7 +198,7 @@ export function checkPlan(flows: readonly Flow[]): void {
 function rulePeer(e: Endpoint): RulePeer[] {
   switch (e.kind) {
     case "pods": return [{ namespace: e.namespace, podLabels: e.pods }];
-    case "cidrs": return e.cidrs.map((cidr) => ({ cidr }));
+    case "cidrs": return e.cidrs.map((cidr) => ({ cidr, except: e.except }));
     case "any-pod": return [{ allNamespaces: true }];
     case "anywhere": return [];
   }

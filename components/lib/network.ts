@@ -8,6 +8,8 @@ export interface Peer {
   readonly podLabels?: Record<string, string>;
   /** An IP block instead of pods, e.g. the node or VCN CIDR. */
   readonly cidr?: string;
+  /** Ranges inside `cidr` that stay denied (ipBlock.except). */
+  readonly except?: readonly string[];
   /** Any pod in any namespace. */
   readonly allNamespaces?: boolean;
 }
@@ -18,7 +20,7 @@ export interface PortRef {
 }
 
 function peer(p: Peer): Record<string, unknown> {
-  if (p.cidr) return { ipBlock: { cidr: p.cidr } };
+  if (p.cidr) return { ipBlock: { cidr: p.cidr, ...(p.except && p.except.length > 0 ? { except: [...p.except] } : {}) } };
   if (p.allNamespaces) return { namespaceSelector: {} };
   const out: Record<string, unknown> = {};
   if (p.namespace) out.namespaceSelector = { matchLabels: { "kubernetes.io/metadata.name": p.namespace } };

@@ -6,6 +6,8 @@ import { K8sObject } from "../../components/lib/k8s";
 export interface Pod {
   readonly namespace: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** Its pod IP, when a test wants K3s's semantics: kube-router matches ipBlock peers against pod IPs too. */
+  readonly ip?: string;
 }
 /** A destination or source outside the pod network (the node, the internet). */
 export interface Address {
@@ -29,8 +31,9 @@ function ipInCidr(ip: string, cidr: string): boolean {
 
 function peerMatches(peer: any, party: Party): boolean {
   if (peer.ipBlock) {
-    // With K3s's policy controller an ipBlock also matches pod IPs; pods here carry no IP, so only addresses match.
-    return !isPod(party) ? ipInCidr(party.ip, peer.ipBlock.cidr) && !(peer.ipBlock.except ?? []).some((e: string) => ipInCidr(party.ip, e)) : false;
+    // With K3s's policy controller an ipBlock also matches pod IPs: a pod given an IP is matched like an address.
+    const ip = party.ip;
+    return ip !== undefined && ipInCidr(ip, peer.ipBlock.cidr) && !(peer.ipBlock.except ?? []).some((e: string) => ipInCidr(ip, e));
   }
   if (!isPod(party)) return false;
   const nsOk = peer.namespaceSelector ? matches(peer.namespaceSelector, { "kubernetes.io/metadata.name": party.namespace }) : undefined;
