@@ -56,13 +56,14 @@ esac`);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, `${value}\n`);
   }
-  // procps' `sysctl --system`: every file in file-name order, a later one winning; nothing when
+  // procps' `sysctl --system`: every file in file-name order, a later one winning (`-p <file>`: that
+  // file alone); nothing when
   // /proc/sys is read-only (a container), which the marker file stands for.
   stub(stubs, "sysctl", `echo "sysctl $*" >> "${log}"
-[ "$1" = --system ] || exit 2
 [ -e "${root}/proc-readonly" ] && { echo "sysctl: permission denied" >&2; exit 255; }
-for f in $(ls "$SYSCTL_DIR" | sort); do
-  while IFS='=' read -r k v; do case "$k" in ''|'#'*) continue;; esac; echo "$v" > "$PROC_SYS_DIR/\${k//.//}"; done < "$SYSCTL_DIR/$f"
+case "$1" in --system) files="$(ls "$SYSCTL_DIR" | sort | sed "s|^|$SYSCTL_DIR/|")" ;; -p) files="$2" ;; *) exit 2 ;; esac
+for f in $files; do
+  while IFS='=' read -r k v; do case "$k" in ''|'#'*) continue;; esac; echo "$v" > "$PROC_SYS_DIR/\${k//.//}"; done < "$f"
 done`);
   stub(stubs, "id", `echo 0`);
   return { root, stubs, log, proc, sysctlDir: path.join(root, "sysctl.d"), envFile: (unit: string) => path.join(root, "systemd", `${unit}.service.env`), tokenFile: path.join(root, "data/server/token") };
