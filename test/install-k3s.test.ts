@@ -201,6 +201,17 @@ describe("install-k3s.sh hardens K3s per the CIS guide (issue 14 #3)", () => {
     expect(r.calls).not.toContain("installer");
   });
 
+  it("#14 day two: a kubelet that set the values itself hides a later file in /proc/sys; the new sysctl file is applied anyway and the file found", () => {
+    const box = sandbox();
+    // Before protect-kernel-defaults the kubelet wrote the values it wants (KernelTunableModify).
+    for (const [key, value] of Object.entries(KUBELET_SYSCTLS)) fs.writeFileSync(path.join(box.proc, ...key.split(".")), `${value}\n`);
+    fs.mkdirSync(box.sysctlDir, { recursive: true });
+    fs.writeFileSync(path.join(box.sysctlDir, "99-local.conf"), "kernel.panic=0\n");
+    const r = run(box, {});
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("kernel.panic is 0, the kubelet needs 10");
+  });
+
   it("#14 a read-only /proc/sys (a container) stops the install with what to do", () => {
     const box = sandbox();
     fs.writeFileSync(path.join(box.root, "proc-readonly"), "");

@@ -63,6 +63,9 @@ put_file() {
 # order: a later file that sets one otherwise is caught now rather than at the next reboot.
 sysctl_file="$sysctl_dir/90-kubelet.conf"
 put_file "$sysctl_file" "$SYSCTL_CONF_B64" 0644
+# Applied when the file is new or changed too: a running kubelet without protect-kernel-defaults set
+# these values itself, so /proc/sys alone would hide a later file that undoes them at the next boot.
+sysctl_written="$changed"
 changed=0 # kernel parameters take effect without a K3s restart
 kernel_mismatches() {
   local key value actual
@@ -72,7 +75,7 @@ kernel_mismatches() {
     [ "$actual" = "$value" ] || echo "$key is $actual, the kubelet needs $value"
   done < "$sysctl_file"
 }
-if [ -n "$(kernel_mismatches)" ]; then
+if [ "$sysctl_written" -eq 1 ] || [ -n "$(kernel_mismatches)" ]; then
   sysctl --system > /dev/null || true # the check below decides, not unrelated keys of other files
   mismatches="$(kernel_mismatches)"
   if [ -n "$mismatches" ]; then
