@@ -101,12 +101,14 @@ export function podTemplateOf(obj: Obj): Obj | undefined {
 /**
  * What istiod's sidecar injector adds before admission sees the pod (istio-discovery
  * files/injection-template.yaml @ 1.30.3, without the Istio CNI): istio-init as root with NET_ADMIN
- * and NET_RAW, and istio-proxy as 1337. Pods opting out (label sidecar.istio.io/inject=false) and
+ * and NET_RAW, and istio-proxy as 1337. Pods opting out (sidecar.istio.io/inject=false) and
  * namespaces without `istio-injection: enabled` are left alone.
  */
 export function withIstioSidecar(pod: Obj, namespaceLabels: Record<string, string> | undefined): Obj {
   if (namespaceLabels?.["istio-injection"] !== "enabled") return pod;
-  if (pod.metadata?.labels?.["sidecar.istio.io/inject"] === "false") return pod;
+  // The pod's label wins over the (deprecated) annotation; either set to "false" opts out.
+  const optOut = pod.metadata?.labels?.["sidecar.istio.io/inject"] ?? pod.metadata?.annotations?.["sidecar.istio.io/inject"];
+  if (optOut === "false") return pod;
   const spec = pod.spec ?? {};
   return {
     ...pod,
