@@ -12,6 +12,8 @@ export interface BareMetalHostArgs {
   /** @default 22 */
   readonly port: number;
   readonly privateKey: pulumi.Input<string>;
+  /** The host's SSH host key ("ssh-ed25519 AAAA..."), pinned on every connection (host-keys.ts). */
+  readonly hostKey: string;
   readonly cpus: number;
   readonly memoryGb: number;
   /** The least memory the host must report; the budget check sets it. */
@@ -27,7 +29,7 @@ export class BareMetalHost extends pulumi.ComponentResource {
   constructor(name: string, args: BareMetalHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("platform:host:BareMetalHost", name, {}, opts);
     const connection = {
-      host: args.address, user: args.user, port: args.port, privateKey: pulumi.secret(args.privateKey), ...SSH_DIAL,
+      host: args.address, user: args.user, port: args.port, privateKey: pulumi.secret(args.privateKey), hostKey: args.hostKey, ...SSH_DIAL,
     };
     this.preflight = new command.remote.Command(`${name}-preflight`, {
       connection,
