@@ -29,9 +29,10 @@ export function parseHostKey(value: string): { key: string } | { error: string }
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(blob) || blob.length % 4 !== 0) return { error: `has no base64 key after "${type}"` };
   const raw = Buffer.from(blob, "base64");
   const len = raw.length >= 4 ? raw.readUInt32BE(0) : -1;
-  if (len < 0 || raw.length < 4 + len || raw.subarray(4, 4 + len).toString("latin1") !== type) {
-    return { error: `the base64 key is not a ${type} key (truncated or copied wrong?)` };
-  }
+  const named = len >= 0 && raw.length >= 4 + len && raw.subarray(4, 4 + len).toString("latin1") === type;
+  // ed25519: the name, then 32 bytes of key (RFC 8709); other types: at least something after the name.
+  const whole = type === "ssh-ed25519" ? raw.length === 4 + 11 + 4 + 32 : raw.length > 4 + len + 4;
+  if (!named || !whole) return { error: `the base64 key is not a ${type} key (truncated or copied wrong?)` };
   return { key: `${type} ${blob}` };
 }
 

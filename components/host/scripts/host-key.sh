@@ -42,8 +42,8 @@ if ! "${check[@]}"; then
   mv "$tmp/old/"* "$dir/"
   exit 1
 fi
-# New connections get the new key; this one (and Pulumi's next) stay up.
-if command -v systemctl >/dev/null 2>&1; then
+# New connections get the new key; this one (and Pulumi's next) stay up. Only the system's sshd reads /etc/ssh.
+if [ "$dir" = /etc/ssh ] && command -v systemctl >/dev/null 2>&1; then
   systemctl try-reload-or-restart ssh.service 2>/dev/null || systemctl try-reload-or-restart sshd.service 2>/dev/null || true
 fi
 echo "host-key: installed $(ssh-keygen -lf "$key.pub")"
