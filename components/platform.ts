@@ -46,7 +46,7 @@ export class Platform extends pulumi.ComponentResource {
       const server = args.plan.nodes[0];
       const host = new BareMetalHost("homelab", {
         address: cfg.homelab.hostAddress, user: cfg.homelab.sshUser, port: cfg.homelab.sshPort,
-        privateKey: cfg.homelab.sshPrivateKey, hostKey: cfg.homelab.sshHostKey, cpus: server.cpus, memoryGb: server.memoryGb,
+        privateKey: cfg.homelab.sshPrivateKey, hostKey: cfg.homelab.sshHostKey, adminCidr: cfg.adminCidr, cpus: server.cpus, memoryGb: server.memoryGb,
         // The host must really have (nearly) the memory the budget was checked against.
         minMemoryMb: Math.floor(server.memoryGb * 1024 * 0.9),
       }, { parent: this });

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { readScript, scriptWithEnv, RUN_STDIN } from "../lib/scripts";
 import { HostNode, SSH_DIAL } from "./node";
+import { hostFirewallScript, REMOVE_FIREWALL, RUN_FIREWALL } from "./host-firewall";
 
 export interface BareMetalHostArgs {
   readonly address: string;
@@ -20,11 +21,14 @@ export interface BareMetalHostArgs {
   readonly minMemoryMb: number;
   /** @default 20 */
   readonly minDiskGb?: number;
+  /** platform:adminCidr: the only source of SSH and the Kubernetes API (host-firewall.ts). */
+  readonly adminCidr?: string;
 }
 
 export class BareMetalHost extends pulumi.ComponentResource {
   public readonly nodes: HostNode[];
   public readonly preflight: command.remote.Command;
+  public readonly firewall: command.remote.Command;
 
   constructor(name: string, args: BareMetalHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("platform:host:BareMetalHost", name, {}, opts);
@@ -41,10 +45,17 @@ export class BareMetalHost extends pulumi.ComponentResource {
       // Re-check when the requirements change.
       triggers: [args.minMemoryMb, args.minDiskGb ?? 20],
     }, { parent: this });
+    // Before K3s opens 6443 and the NodePorts; re-applied in place when adminCidr changes.
+    this.firewall = new command.remote.Command(`${name}-firewall`, {
+      connection,
+      create: RUN_FIREWALL, update: RUN_FIREWALL, delete: REMOVE_FIREWALL,
+      stdin: hostFirewallScript({ adminCidr: args.adminCidr, sshPort: args.port }),
+      addPreviousOutputInEnv: false,
+    }, { parent: this, dependsOn: [this.preflight] });
     const address = pulumi.output(args.address);
     this.nodes = [{
       name: "server-0", connection, publicAddress: address, privateAddress: address,
-      cpus: args.cpus, memoryGb: args.memoryGb, ready: [this.preflight],
+      cpus: args.cpus, memoryGb: args.memoryGb, ready: [this.preflight, this.firewall],
     }];
     this.registerOutputs({ address });
   }
