@@ -7,10 +7,48 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostFirewallScript, REMOVE_FIREWALL, RUN_FIREWALL } from "../components/host/host-firewall";
 import { needs } from "./helpers/binaries";
-import { unwrap } from "./helpers/mocks";
+import { plain, unwrap } from "./helpers/mocks";
+import { runStack, stackFileConfig } from "./helpers/stack";
+
+/** The value scriptWithEnv exports for `name` in a remote command's stdin. */
+const exported = (stdin: string, name: string) => {
+  const m = new RegExp(`export ${name}="\\$\\(printf '%s' '([^']*)'`).exec(stdin);
+  return m ? Buffer.from(m[1], "base64").toString("utf8") : undefined;
+};
+
+describe("#13.3 what the stacks expose", () => {
+  it("homelab: platform:adminCidr reaches the host firewall, which runs before K3s and after the preflight", async () => {
+    const run = await runStack("homelab", { config: { "platform:adminCidr": "192.168.1.0/24" } });
+    const regs = [...run.engine.resources.values()];
+    const fw = regs.find((r) => r.name === "homelab-firewall")!;
+    expect(fw.type).toBe("command:remote:Command");
+    expect(exported(plain(fw.inputs.stdin), "ADMIN_CIDR")).toBe("192.168.1.0/24");
+    expect(exported(plain(fw.inputs.stdin), "SSH_PORT")).toBe("22");
+    expect(fw.inputs.create).toBe(RUN_FIREWALL);
+    expect(fw.inputs.update).toBe(RUN_FIREWALL);
+    expect(fw.inputs.delete).toBe(REMOVE_FIREWALL);
+    expect(fw.dependencies).toContain(regs.find((r) => r.name === "homelab-preflight")!.urn);
+    expect(regs.find((r) => r.name === "k3s-server")!.dependencies).toContain(fw.urn);
+  });
+
+  it("oci: only 80/443 (and ICMP fragmentation-needed) from the internet; 22 and 6443 from adminCidr; the rest from the VCN", async () => {
+    const run = await runStack("oci");
+    const list = run.created.find((c) => c.type === "oci:Core/securityList:SecurityList")!;
+    const rules = plain(list.inputs.ingressSecurityRules) as { source: string; protocol: string; tcpOptions?: { min: number; max: number } }[];
+    const adminCidr = stackFileConfig("oci")["platform:adminCidr"];
+    const world = rules.filter((r) => r.source === "0.0.0.0/0");
+    expect(world.map((r) => (r.tcpOptions ? `tcp ${r.tcpOptions.min}-${r.tcpOptions.max}` : `proto ${r.protocol}`)).sort()).toEqual(["proto 1", "tcp 443-443", "tcp 80-80"]);
+    const nodePorts = rules.filter((r) => r.tcpOptions && r.tcpOptions.max >= 30000);
+    expect(nodePorts.map((r) => r.source)).toEqual(["10.0.0.0/16"]);
+    for (const port of [22, 6443]) {
+      const from = rules.filter((r) => r.tcpOptions && r.tcpOptions.min <= port && r.tcpOptions.max >= port).map((r) => r.source);
+      expect(from.every((s) => s === adminCidr || s === "10.0.0.0/16"), `${port}: ${from}`).toBe(true);
+    }
+  });
+});
 
 const HOST = "192.168.50.2";
 const ADMIN = "192.168.50.10";

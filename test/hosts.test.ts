@@ -95,7 +95,7 @@ describe("hosts under mocks", () => {
     const { BareMetalHost } = await import("../components/host/bare-metal-host");
     new BareMetalHost("homelab", { address: "192.0.2.10", user: "ubuntu", port: 22, privateKey: pulumi.secret("k"), hostKey: MOCK_HOST_KEY.pub, cpus: 4, memoryGb: 15, minMemoryMb: 13824 });
     await settle();
-    const pre = find(created, "command:remote:Command");
+    const pre = find(created, "command:remote:Command", (c) => c.name === "homelab-preflight");
     expect(plain(pre.inputs.connection)).toMatchObject({ host: "192.0.2.10", user: "ubuntu", port: 22, dialErrorLimit: 30, hostKey: MOCK_HOST_KEY.pub });
     const stdin: string = plain(pre.inputs.stdin);
     expect(stdin).toContain("preflight: FAILED");
