@@ -83,6 +83,7 @@ describe("#13.4 every SSH connection pins a host key", () => {
     const commands = run.created.filter((c) => c.type === "command:remote:Command");
     expect(commands.length).toBeGreaterThanOrEqual(5);
     for (const c of commands) expect(plain(c.inputs.connection).hostKey, c.name).toBe(MOCK_HOST_KEY.pub);
+    expect(run.outputs.sshHostKeys).toEqual([expect.stringMatching(new RegExp(`^\\d+\\.\\d+\\.\\d+\\.\\d+ ${MOCK_HOST_KEY.pub}$`))]);
     const instance = run.created.find((c) => c.type === "oci:Core/instance:Instance")!;
     const userData = plain(instance.inputs.metadata).user_data;
     expect(launchHostKey(userData)).toBe(MOCK_HOST_KEY.pub);
@@ -99,17 +100,19 @@ describe("#13.4 every SSH connection pins a host key", () => {
     expect(commands.length).toBeGreaterThanOrEqual(3);
     const configured = stackFileConfig("homelab")["platform:sshHostKey"];
     for (const c of commands) expect(plain(c.inputs.connection).hostKey, c.name).toBe(configured);
+    expect(run.outputs.sshHostKeys).toEqual([`192.0.2.10 ${configured}`]);
+    const onPort = await runStack("homelab", { config: { "platform:sshPort": "2222" } });
+    expect(onPort.outputs.sshHostKeys).toEqual([`[192.0.2.10]:2222 ${configured}`]);
     expect(TEST_SECRETS.homelab["platform:sshHostKey"]).toBeUndefined(); // public: plain config
   });
 });
 
 /** OciHost alone, its instance reporting the user_data an older program launched it with (no host key). */
-async function nodeLaunchedBefore(): Promise<Registration[]> {
+async function nodeLaunchedBefore(oldUserData = Buffer.from(cloudInit({ vcnCidr: "10.0.0.0/16" }), "utf8").toString("base64")): Promise<Registration[]> {
   vi.resetModules();
   const pulumi = await import("@pulumi/pulumi");
   const created: Created[] = [];
   const base = mocks(created);
-  const oldUserData = Buffer.from(cloudInit({ vcnCidr: "10.0.0.0/16" }), "utf8").toString("base64");
   pulumi.runtime.setMocks({
     newResource(args) {
       const r = base.newResource(args) as { id: string; state: Record<string, any> };
@@ -148,6 +151,15 @@ describe("#13.4 day two: nodes launched before host keys, and a second up", () =
       expect(plain(c.inputs.connection).hostKey, c.name).toBe(MOCK_HOST_KEY.pub);
       expect(after(c), `${c.name} runs after the host key is installed`).toBe(true);
     }
+  });
+
+  it("a rotated host key (pulumi up --replace of the key and the host-key command) is installed over the launch key, pinned", async () => {
+    const launchKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHti2OleQg5G0MHLhX1RVjYSi3xH/ocsHLq0NbtQ6yaa";
+    const launched = Buffer.from(cloudInit({ vcnCidr: "10.0.0.0/16", hostKey: { privateKeyOpenssh: "old", publicKeyOpenssh: launchKey } })).toString("base64");
+    const commands = await nodeLaunchedBefore(launched);
+    const install = commands.find((c) => c.name === "oci-server-0-host-key")!;
+    expect(plain(install.inputs.connection).hostKey).toBe(launchKey);
+    for (const c of commands.filter((x) => x !== install)) expect(plain(c.inputs.connection).hostKey, c.name).toBe(MOCK_HOST_KEY.pub);
   });
 
   it("a second up re-runs no command; the host key and the instance stay", async () => {
