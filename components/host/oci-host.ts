@@ -183,9 +183,9 @@ export class OciHost extends pulumi.ComponentResource {
       }, { parent: this });
       const connection = { host: instance.publicIp, user: "ubuntu", privateKey, hostKey: pinnedHostKey, ...SSH_DIAL };
       // The key cloud-init installed at launch (user_data is fixed at launch). A node an older program
-      // launched has none: its first two commands below connect unpinned, once, as every run did
-      // before, and install the stack's key; all later connections are pinned.
-      // undefined: no hostKey at all (an Output of undefined is left out of the connection).
+      // launched has none: the host-key command below connects unpinned, once, as every run did
+      // before, and installs the stack's key; every later connection is pinned. undefined leaves
+      // hostKey out of the connection.
       const launchPin = instance.metadata.apply((m) => launchHostKey(m?.user_data)) as pulumi.Output<string>;
       const launchConnection = { ...connection, hostKey: launchPin };
       const keysScript = authorizedKeysScript(stackPublicKey, args.sshPublicKey);
@@ -207,7 +207,7 @@ export class OciHost extends pulumi.ComponentResource {
         }, { parent: this, dependsOn: [instance, identity], ignoreChanges: ["connection", "stdin"] }));
       }
       // Installs the stack's host key where cloud-init did not (older nodes), or finds it there. Never
-      // re-run (README "Rotate the SSH host key (oci)"): pinned to the launch key when there is one.
+      // re-run (README "SSH host keys (pinned)" for a rotation): pinned to the launch key when there is one.
       const hostKeyInstall = new command.remote.Command(`${name}-${nodeName}-host-key`, {
         connection: launchConnection,
         create: RUN_STDIN_AS_ROOT, stdin: hostKeyScript(hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh), addPreviousOutputInEnv: false,
