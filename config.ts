@@ -5,7 +5,7 @@ import { ENVIRONMENTS, Environment, PROFILES, Profile } from "./components/lib/p
 import { BackupConfig, BackupTarget, DEFAULT_HOST_PATH, DEFAULT_RETENTION, DEFAULT_S3_REGION, ociBucketName } from "./components/backup/settings";
 import {
   checkK3sToken, checkPassword, checkPrivateKey, checkToken, Invalid, isDnsName, isIpv4, parseCidr, parseDomain,
-  parseHostAddress, parseSshPublicKey, PasswordRule, shown,
+  parseHostAddress, parseS3Endpoint, parseSshPublicKey, PasswordRule, shown,
 } from "./components/lib/validate";
 
 export { isDnsName, isIpv4 };
@@ -103,7 +103,8 @@ export const CONFIG_KEYS = [
   "backupOciUserOcid",
 ] as const;
 
-export class ConfigError extends Error {
+/** A RunError: Pulumi prints its message alone, without a stack trace (cmd/run/run.js). */
+export class ConfigError extends pulumi.RunError {
   constructor(key: string, message: string) {
     // Keys of another namespace (oci:region) keep theirs.
     super(`${key.includes(":") ? key : `platform:${key}`}: ${message}`);
@@ -363,9 +364,7 @@ export function parseBackup(src: ConfigSource, stack: string, oci?: OciConfig): 
   let target: BackupTarget;
   if (endpoint !== undefined) {
     if (hostPath !== undefined) throw new ConfigError("backupHostPath", "cannot be combined with platform:backupS3Endpoint; choose one backup target");
-    if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/.test(endpoint)) {
-      throw new ConfigError("backupS3Endpoint", `must be an http(s) URL without a path, e.g. https://s3.eu-central-003.backblazeb2.com or http://192.168.1.20:9000, got "${endpoint}"`);
-    }
+    checked("backupS3Endpoint", () => parseS3Endpoint(endpoint));
     const bucket = src.get("backupS3Bucket");
     if (bucket === undefined || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
       throw new ConfigError("backupS3Bucket", `is required with platform:backupS3Endpoint: an S3 bucket name (3-63 lowercase letters, digits, dots, dashes), got ${bucket === undefined ? "nothing" : `"${bucket}"`}`);

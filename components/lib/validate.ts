@@ -160,14 +160,13 @@ export function parseHostAddress(value: string): string {
     }
     return address;
   }
+  const local = localName(value.toLowerCase());
+  if (local) throw reach(`${shown(value)} ${local} (PM-14)`);
   try {
-    address = parseDnsName(value);
+    return parseDnsName(value);
   } catch (e) {
     throw e instanceof Invalid ? syntax(e.message) : e;
   }
-  const local = localName(address);
-  if (local) throw reach(`${shown(value)} ${local} (PM-14)`);
-  return address;
 }
 
 /**
@@ -187,6 +186,27 @@ export function parseDomain(value: string, environment: string): string {
     if (local) throw new Invalid(`${shown(value)} ${local}; on ${environment} the UIs are reached from other machines: use a name you control, e.g. platform.example.com`);
   }
   return name;
+}
+
+/**
+ * platform:backupS3Endpoint: an http(s) URL without path, user or query; the port 1-65535; an
+ * IPv4 host strict and not loopback (inside a pod that is the pod itself), link-local (the cloud
+ * metadata service), multicast or 0.0.0.0/8. Names may be single-label (a LAN's `nas`).
+ */
+export function parseS3Endpoint(value: string): string {
+  const m = /^(https?):\/\/([A-Za-z0-9.-]+)(?::(\d{1,5}))?\/?$/.exec(value);
+  if (!m) throw new Invalid(`must be an http(s) URL without a path, e.g. https://s3.eu-central-003.backblazeb2.com or http://192.168.1.20:9000, got ${shown(value)}`);
+  const [, , host, port] = m;
+  if (port !== undefined && (!/^[1-9]\d*$/.test(port) || Number(port) > 65535)) throw new Invalid(`the port must be 1-65535, got ${shown(port)}`);
+  if (/^[\d.]+$/.test(host)) {
+    const address = parseIpv4(host).join(".");
+    for (const [range, why] of FORBIDDEN_HOST_RANGES) {
+      if (cidrWithin({ address, prefix: 32, cidr: `${address}/32` }, range)) throw new Invalid(`${shown(host)} is ${why}: the backup pods could not reach an S3 service there`);
+    }
+  } else if (localName(host.toLowerCase()) || !host.split(".").every((l) => LABEL.test(l))) {
+    throw new Invalid(`${shown(host)} is not a host name the backup pods can resolve`);
+  }
+  return value.replace(/\/$/, "");
 }
 
 /** Key types accepted in sshPublicKey, and the ones refused with why. */
@@ -285,7 +305,10 @@ export function checkPassword(value: string, rule: PasswordRule = {}): void {
   if (/^\d+$/.test(value)) throw new Invalid("must not be digits only");
   if (new Set(value).size < 5) throw new Invalid("is too repetitive: use at least 5 different characters");
   const letters = value.toLowerCase().replace(/[^a-z]/g, "");
-  if (COMMON.has(letters) || /^(.{1,4})\1+$/.test(letters)) throw new Invalid("is a common password (with digits or symbols added); choose another, or `pulumi config rm` it to have one generated");
+  // A repeated word ("adminadmin", "abcabcabc") counts as the word.
+  const unit = /^(.+?)\1*$/.exec(letters)?.[1] ?? "";
+  const repeated = letters.length >= 4 && unit.length < letters.length && (unit.length <= 4 || COMMON.has(unit));
+  if (COMMON.has(letters) || repeated) throw new Invalid("is a common password (with digits or symbols added); choose another, or `pulumi config rm` it to have one generated");
 }
 
 /** The characters install-k3s.sh will write to the K3s environment file (its `case` refuses others). */
