@@ -26,6 +26,7 @@ const SK = `sk-ssh-ed25519@openssh.com ${wire(Buffer.from("sk-ssh-ed25519@openss
 const ED_BODY = ED25519.split(" ")[1];
 
 const GOOD_PW = "Tr0ub4dor-Kettle-92";
+const S3_KEYS = { backupS3AccessKeyId: "AKIAEXAMPLE7Q", backupS3SecretAccessKey: "s3-secret-7Qx9Zk" };
 
 interface Row {
   /** The key the error must name (platform:<key>, or the namespaced key). */
@@ -206,11 +207,11 @@ const BAD: Row[] = [
   row("deleteUnreachable", "dev", "yes", "true or false"),
   row("allowPaidShapes", "oci", "1", "true or false"),
   // Backups.
-  { key: "backupS3Endpoint", env: "dev", set: { backupS3Endpoint: "http://169.254.169.254", backupS3Bucket: "backups-1" }, says: "link-local" },
-  { key: "backupS3Endpoint", env: "dev", set: { backupS3Endpoint: "http://127.0.0.1:9000", backupS3Bucket: "backups-1" }, says: "loopback" },
-  { key: "backupS3Endpoint", env: "dev", set: { backupS3Endpoint: "https://s3.example.com:99999", backupS3Bucket: "backups-1" }, says: "port must be 1-65535" },
-  { key: "backupS3Endpoint", env: "dev", set: { backupS3Endpoint: "https://user:pw@s3.example.com", backupS3Bucket: "backups-1" }, says: "without a path" },
-  { key: "backupS3Endpoint", env: "dev", set: { backupS3Endpoint: "https://s3.example.com/bucket", backupS3Bucket: "backups-1" }, says: "without a path" },
+  { key: "backupS3Endpoint", env: "dev", set: { backupS3Endpoint: "http://169.254.169.254", backupS3Bucket: "backups-1" }, secret: S3_KEYS, says: "link-local" },
+  { key: "backupS3Endpoint", env: "dev", set: { backupS3Endpoint: "http://127.0.0.1:9000", backupS3Bucket: "backups-1" }, secret: S3_KEYS, says: "loopback" },
+  { key: "backupS3Endpoint", env: "dev", set: { backupS3Endpoint: "https://s3.example.com:99999", backupS3Bucket: "backups-1" }, secret: S3_KEYS, says: "port must be 1-65535" },
+  { key: "backupS3Endpoint", env: "dev", set: { backupS3Endpoint: "https://user:pw@s3.example.com", backupS3Bucket: "backups-1" }, secret: S3_KEYS, says: "without a path" },
+  { key: "backupS3Endpoint", env: "dev", set: { backupS3Endpoint: "https://s3.example.com/bucket", backupS3Bucket: "backups-1" }, secret: S3_KEYS, says: "without a path" },
   row("backupHostPath", "dev", "/etc", "outside K3s's own"),
   row("backupHostPath", "dev", "/mnt/../etc", "outside K3s's own"),
   row("backupHostPath", "dev", "/var/lib/rancher/k3s/backup", "outside K3s's own"),
