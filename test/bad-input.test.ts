@@ -261,8 +261,8 @@ const label = (r: Row) => {
 };
 
 describe("#13 bad input cannot open a hole: each refused in config, naming the key and what is allowed", () => {
-  for (const r of BAD) {
-    it(label(r), () => {
+  for (const [i, r] of BAD.entries()) {
+    it(`#${i + 1} ${label(r)}`, () => {
       let error: unknown;
       try {
         parse(r.env, r.set, r.secret);
