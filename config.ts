@@ -4,6 +4,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { ENVIRONMENTS, Environment, PROFILES, Profile } from "./components/lib/profiles";
 import { hostKeyHelp, parseHostKey } from "./components/host/host-keys";
 import { BackupConfig, BackupTarget, DEFAULT_HOST_PATH, DEFAULT_RETENTION, DEFAULT_S3_REGION, ociBucketName } from "./components/backup/settings";
+import {
+  checkK3sToken, checkPassword, checkPrivateKey, checkToken, Invalid, isDnsName, isIpv4, parseCidr, parseDomain,
+  parseHostAddress, parseS3Endpoint, parseSshPublicKey, PasswordRule, shown,
+} from "./components/lib/validate";
+
+export { isDnsName, isIpv4 };
 
 /**
  * Always Free limits for VM.Standard.A1.Flex, in total across instances, from 2026-06-15 for new and
@@ -101,7 +107,8 @@ export const CONFIG_KEYS = [
   "backupOciUserOcid",
 ] as const;
 
-export class ConfigError extends Error {
+/** A RunError: Pulumi prints its message alone, without a stack trace (cmd/run/run.js). */
+export class ConfigError extends pulumi.RunError {
   constructor(key: string, message: string) {
     // Keys of another namespace (oci:region) keep theirs.
     super(`${key.includes(":") ? key : `platform:${key}`}: ${message}`);
@@ -109,28 +116,65 @@ export class ConfigError extends Error {
   }
 }
 
-/** What parseConfig needs from pulumi.Config; tests pass a plain object. */
+/**
+ * What parseConfig needs from pulumi.Config; tests pass a plain object. `get` returns the raw
+ * value of any key, secret or not (validation needs the plaintext); `isSecret` tells whether it
+ * was set with `--secret`.
+ */
 export interface ConfigSource {
   get(key: string): string | undefined;
   getSecret(key: string): pulumi.Output<string> | undefined;
+  isSecret(key: string): boolean;
 }
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-export function isDnsName(value: string): boolean {
-  if (value.length === 0 || value.length > 253) return false;
-  const labels = value.split(".");
-  return labels.length >= 2 && labels.every((l) => DNS_LABEL.test(l));
-}
-
-export function isIpv4(value: string): boolean {
-  const parts = value.split(".");
-  return parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255);
-}
-
+/** Syntax only (any prefix length, host bits allowed): kept for callers; adminCidr uses parseCidr. */
 export function isIpv4Cidr(value: string): boolean {
   const [ip, bits, ...rest] = value.split("/");
-  return rest.length === 0 && bits !== undefined && isIpv4(ip) && /^\d{1,2}$/.test(bits) && Number(bits) <= 32;
+  return rest.length === 0 && bits !== undefined && isIpv4(ip) && /^(0|[1-9]\d?)$/.test(bits) && Number(bits) <= 32;
+}
+
+/** Runs a pure parser from components/lib/validate.ts; its failure names the key. */
+function checked<T>(key: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof Invalid) throw new ConfigError(key, e.message);
+    throw e;
+  }
+}
+
+/**
+ * Keys that must be set with `--secret`, and how each value is checked. A plaintext one is in
+ * Pulumi.<stack>.yaml (and usually in Git): refused, not silently encrypted later.
+ */
+const ADMIN: PasswordRule = {};
+const BCRYPT: PasswordRule = { bcrypt: true };
+export const SECRET_KEYS = {
+  giteaAdminPassword: (v: string) => checkPassword(v, ADMIN),
+  // Argo CD, the guest and the registry store bcrypt hashes (lib/hash.ts).
+  argocdAdminPassword: (v: string) => checkPassword(v, BCRYPT),
+  guestPassword: (v: string) => checkPassword(v, BCRYPT),
+  registryPassword: (v: string) => checkPassword(v, BCRYPT),
+  databasePassword: (v: string) => checkPassword(v),
+  backupPassword: (v: string) => checkPassword(v),
+  k3sToken: checkK3sToken,
+  sshPrivateKey: checkPrivateKey,
+  backupS3AccessKeyId: checkToken,
+  backupS3SecretAccessKey: checkToken,
+} as const satisfies Record<string, (value: string) => void>;
+export type SecretKey = keyof typeof SECRET_KEYS;
+
+/** A `--secret` key: checked on its plaintext (never shown), refused when set without --secret. */
+function secretInput(src: ConfigSource, key: SecretKey): pulumi.Output<string> | undefined {
+  const raw = src.get(key);
+  if (raw === undefined) return undefined;
+  if (!src.isSecret(key)) {
+    throw new ConfigError(key, `is set in plaintext (in Pulumi.<stack>.yaml); it must be a secret: pulumi config rm platform:${key} && pulumi config set --secret platform:${key} <value>`);
+  }
+  checked(key, () => SECRET_KEYS[key](raw));
+  return src.getSecret(key);
 }
 
 function int(src: ConfigSource, key: string, def: number, min: number, max: number): number {
@@ -168,6 +212,20 @@ function parseEnvironment(src: ConfigSource, stack: string): Environment {
   throw new ConfigError("environment", `must be one of: ${allowed}; got "${raw}"`);
 }
 
+/**
+ * Ubuntu LTS releases in standard support on 2026-12-01 (ubuntu.com/about/release-cycle): 22.04
+ * until 2027-04, 24.04 until 2029-04, 26.04 (released 2026-04-23) until 2031-04. 18.04 and 20.04
+ * (ended 2023-05 and 2025-05) get no security updates without Ubuntu Pro.
+ */
+export const UBUNTU_LTS = ["22.04", "24.04", "26.04"] as const;
+
+/** OCI regions have 1 or 3 availability domains; the real count is checked against the invoke (components/inputs.ts). */
+export function checkAvailabilityDomainIndex(index: number, count: number): void {
+  if (index >= count) {
+    throw new ConfigError("availabilityDomainIndex", `is ${index}, but this region has ${count} availability domain(s): use 0${count > 1 ? ` to ${count - 1}` : ""}`);
+  }
+}
+
 function parseOci(src: ConfigSource): OciConfig {
   const compartmentId = required(src, "compartmentId", "oci", "the OCID of the compartment to build in");
   if (!/^ocid1\.(compartment|tenancy)\.oc\d+\.[a-z0-9-]*\.[a-z0-9]+$/.test(compartmentId)) {
@@ -193,36 +251,29 @@ function parseOci(src: ConfigSource): OciConfig {
       }
     }
   }
-  const sshPublicKey = src.get("sshPublicKey");
-  const sshPrivateKey = src.getSecret("sshPrivateKey");
-  if (sshPublicKey !== undefined && !/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+/.test(sshPublicKey)) {
-    throw new ConfigError("sshPublicKey", `must be an OpenSSH public key ("ssh-ed25519 AAAA…"), got "${sshPublicKey.slice(0, 20)}…"`);
-  }
+  const sshPublicKeyRaw = src.get("sshPublicKey");
+  const sshPublicKey = sshPublicKeyRaw === undefined ? undefined : checked("sshPublicKey", () => parseSshPublicKey(sshPublicKeyRaw));
+  const sshPrivateKey = secretInput(src, "sshPrivateKey");
   // No private key is needed with sshPublicKey: Pulumi connects with the stack's own key.
   const replaceNode = src.get("replaceNode");
   if (replaceNode !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(replaceNode)) {
     throw new ConfigError("replaceNode", `must be a short token (letters, digits, . _ : -; at most 64), e.g. today's date 2026-07-20, got "${replaceNode.slice(0, 20)}"`);
   }
   const ubuntuVersion = src.get("ubuntuVersion") ?? "24.04";
-  if (!/^\d{2}\.04$/.test(ubuntuVersion)) {
-    throw new ConfigError("ubuntuVersion", `must be an Ubuntu LTS version such as 24.04, got "${ubuntuVersion}"`);
+  if (!(UBUNTU_LTS as readonly string[]).includes(ubuntuVersion)) {
+    throw new ConfigError("ubuntuVersion", `must be an Ubuntu LTS release in standard support: one of ${UBUNTU_LTS.join(", ")} (24.04 is the default and tested), got ${shown(ubuntuVersion)}`);
   }
   const availabilityDomainIndex = int(src, "availabilityDomainIndex", 0, 0, 2);
   return { compartmentId, ocpus, memoryGb, nodeCount, bootVolumeGb, ubuntuVersion, availabilityDomainIndex, allowPaidShapes, sshPublicKey, sshPrivateKey, replaceNode };
 }
 
 function parseHomelab(src: ConfigSource): HomelabConfig {
-  const hostAddress = required(src, "hostAddress", "homelab", "the IPv4 address or DNS name of the Ubuntu host");
-  if (!isIpv4(hostAddress) && !isDnsName(hostAddress)) {
-    throw new ConfigError("hostAddress", `must be an IPv4 address or a DNS name, got "${hostAddress}"`);
-  }
-  if (/^(localhost|127\.)/.test(hostAddress)) {
-    throw new ConfigError("hostAddress", "must be an address the cluster's pods can reach too, not localhost or 127.0.0.0/8 (PM-14)");
-  }
+  const hostAddressRaw = required(src, "hostAddress", "homelab", "the IPv4 address or DNS name of the Ubuntu host");
+  const hostAddress = checked("hostAddress", () => parseHostAddress(hostAddressRaw));
   const sshUser = src.get("sshUser") ?? "ubuntu";
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(sshUser)) throw new ConfigError("sshUser", `must be a Unix user name, got "${sshUser}"`);
   const sshPort = int(src, "sshPort", 22, 1, 65535);
-  const sshPrivateKey = src.getSecret("sshPrivateKey");
+  const sshPrivateKey = secretInput(src, "sshPrivateKey");
   if (sshPrivateKey === undefined) {
     throw new ConfigError("sshPrivateKey", "is required when environment is homelab: pulumi config set --secret platform:sshPrivateKey < ~/.ssh/id_ed25519");
   }
@@ -251,19 +302,25 @@ export function parseConfig(src: ConfigSource, stack: string): PlatformConfig {
   if (domainRaw === undefined) {
     throw new ConfigError("domain", `is required when environment is ${environment}: the base DNS name for the UIs, e.g. platform.example.com`);
   }
-  const domain = domainRaw.trim().toLowerCase();
-  if (!isDnsName(domain)) throw new ConfigError("domain", `must be a valid DNS name such as platform.example.com, got "${domainRaw}"`);
+  const domain = checked("domain", () => parseDomain(domainRaw, environment));
 
-  const adminCidr = src.get("adminCidr");
-  if (adminCidr !== undefined && !isIpv4Cidr(adminCidr)) {
-    throw new ConfigError("adminCidr", `must be an IPv4 CIDR such as 203.0.113.7/32, got "${adminCidr}"`);
-  }
-  if (environment === "oci" && adminCidr === undefined) {
+  const adminCidrRaw = src.get("adminCidr");
+  if (environment === "oci" && adminCidrRaw === undefined) {
     throw new ConfigError("adminCidr", "is required when environment is oci: the one IPv4 CIDR allowed to reach SSH (22) and the Kubernetes API (6443), e.g. 203.0.113.7/32");
   }
-  if (adminCidr === "0.0.0.0/0") {
+  if (environment === "dev" && adminCidrRaw !== undefined) {
+    throw new ConfigError("adminCidr", "does not apply when environment is dev (everything is on 127.0.0.1); remove it: pulumi config rm platform:adminCidr");
+  }
+  if (adminCidrRaw === "0.0.0.0/0") {
     throw new ConfigError("adminCidr", "must not be 0.0.0.0/0: SSH and the Kubernetes API would be open to the internet");
   }
+  const adminCidr = adminCidrRaw === undefined ? undefined : checked("adminCidr", () => {
+    try {
+      return parseCidr(adminCidrRaw).cidr;
+    } catch (e) {
+      throw e instanceof Invalid ? new Invalid(`must be an IPv4 CIDR such as 203.0.113.7/32: ${e.message}`) : e;
+    }
+  });
 
   const oci = environment === "oci" ? parseOci(src) : undefined;
   const homelab = environment === "homelab" ? parseHomelab(src) : undefined;
@@ -283,7 +340,7 @@ export function parseConfig(src: ConfigSource, stack: string): PlatformConfig {
     throw new ConfigError(src.get("hostCpus") !== undefined ? "hostCpus" : "hostMemoryGb", "does not apply when environment is oci: the capacity is ocpus/memoryGb x nodeCount");
   }
 
-  const secret = (key: keyof SecretInputs) => src.getSecret(key);
+  const secret = (key: keyof SecretInputs) => secretInput(src, key);
   const secrets: SecretInputs = {
     giteaAdminPassword: secret("giteaAdminPassword"),
     argocdAdminPassword: secret("argocdAdminPassword"),
@@ -324,9 +381,7 @@ export function parseBackup(src: ConfigSource, stack: string, oci?: OciConfig): 
   let target: BackupTarget;
   if (endpoint !== undefined) {
     if (hostPath !== undefined) throw new ConfigError("backupHostPath", "cannot be combined with platform:backupS3Endpoint; choose one backup target");
-    if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/.test(endpoint)) {
-      throw new ConfigError("backupS3Endpoint", `must be an http(s) URL without a path, e.g. https://s3.eu-central-003.backblazeb2.com or http://192.168.1.20:9000, got "${endpoint}"`);
-    }
+    checked("backupS3Endpoint", () => parseS3Endpoint(endpoint));
     const bucket = src.get("backupS3Bucket");
     if (bucket === undefined || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
       throw new ConfigError("backupS3Bucket", `is required with platform:backupS3Endpoint: an S3 bucket name (3-63 lowercase letters, digits, dots, dashes), got ${bucket === undefined ? "nothing" : `"${bucket}"`}`);
@@ -335,8 +390,8 @@ export function parseBackup(src: ConfigSource, stack: string, oci?: OciConfig): 
     if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(prefix)) throw new ConfigError("backupS3Prefix", `must be a path like platform/${stack} (no leading or trailing slash), got "${prefix}"`);
     const region = src.get("backupS3Region") ?? DEFAULT_S3_REGION;
     if (!/^[a-z0-9-]{2,40}$/.test(region)) throw new ConfigError("backupS3Region", `must be a region name such as us-east-1, got "${region}"`);
-    const accessKeyId = src.getSecret("backupS3AccessKeyId");
-    const secretAccessKey = src.getSecret("backupS3SecretAccessKey");
+    const accessKeyId = secretInput(src, "backupS3AccessKeyId");
+    const secretAccessKey = secretInput(src, "backupS3SecretAccessKey");
     if (accessKeyId === undefined) throw new ConfigError("backupS3AccessKeyId", "is required (as --secret) with platform:backupS3Endpoint");
     if (secretAccessKey === undefined) throw new ConfigError("backupS3SecretAccessKey", "is required (as --secret) with platform:backupS3Endpoint");
     target = { kind: "s3", endpoint: endpoint.replace(/\/$/, ""), bucket, prefix, region, accessKeyId: pulumi.secret(accessKeyId), secretAccessKey: pulumi.secret(secretAccessKey) };
@@ -361,7 +416,7 @@ export function parseBackup(src: ConfigSource, stack: string, oci?: OciConfig): 
       target = { kind: "host-path", path: path.replace(/\/$/, "") };
     }
   }
-  const password = src.getSecret("backupPassword");
+  const password = secretInput(src, "backupPassword");
   return { target, retention, host: stack, ...(password ? { password: pulumi.secret(password) } : {}) };
 }
 
@@ -375,15 +430,29 @@ export function checkUnknownKeys(keys: string[]): void {
   }
 }
 
+/**
+ * Whether a key was set with --secret: the engine passes the list in PULUMI_CONFIG_SECRET_KEYS and
+ * the SDK reads it with runtime.isConfigSecret (exported, though marked internal). Without it no
+ * plaintext secret could be told apart: fail rather than accept every one.
+ */
+function isConfigSecret(fullKey: string): boolean {
+  const fn = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+  if (typeof fn !== "function") throw new Error("@pulumi/pulumi no longer exports runtime.isConfigSecret: config.ts cannot tell secret keys from plaintext ones; update loadConfig");
+  return fn(fullKey);
+}
+
 /** The one place that reads pulumi.Config. */
 export function loadConfig(): PlatformConfig {
   const cfg = new pulumi.Config("platform");
   checkUnknownKeys(Object.keys(pulumi.runtime.allConfig()));
   const oci = new pulumi.Config("oci");
+  const full = (key: string) => (key.includes(":") ? key : `platform:${key}`);
   const source: ConfigSource = {
-    // `oci:<key>` reads the OCI provider's own config (region, userOcid) for the backup bucket.
-    get: (key) => (key.startsWith("oci:") ? oci.get(key.slice(4)) : cfg.get(key)),
-    getSecret: (key) => cfg.getSecret(key),
+    // The raw value, secret or not, without Config.get's "use getSecret" warning; `oci:<key>`
+    // reads the OCI provider's own config (region, userOcid) for the backup bucket.
+    get: (key) => pulumi.runtime.getConfig(full(key)),
+    getSecret: (key) => (key.startsWith("oci:") ? oci.getSecret(key.slice(4)) : cfg.getSecret(key)),
+    isSecret: (key) => isConfigSecret(full(key)),
   };
   return parseConfig(source, pulumi.getStack());
 }

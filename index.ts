@@ -1,24 +1,26 @@
-// The program: read and validate config, plan (budget, ports), then build the platform.
-// Nothing is registered until config and plan have both passed.
+// The program: read and validate config, plan (budget, ports), check what only the cloud can
+// answer (invokes), then build the platform. Nothing is registered until all three have passed.
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config";
 import { planPlatform } from "./components/plan";
+import { resolveInputs } from "./components/inputs";
 import { Platform } from "./components/platform";
 import { REGISTRY_USER } from "./components/lib/endpoints";
 
 const config = loadConfig();
 const plan = planPlatform(config);
-const platform = new Platform("platform", { config, plan });
-const ep = platform.endpoints;
+const built = resolveInputs(config).then(() => new Platform("platform", { config, plan }));
+/** A stack output read from the platform once it is built (a failed check rejects every one). */
+const from = <T>(read: (platform: Platform) => T) => pulumi.output(built.then(read));
 
 export const environment = config.environment;
-export const apiServer = platform.apiServer;
+export const apiServer = from((p) => p.apiServer);
 /** Admin kubeconfig: `pulumi stack output kubeconfig --show-secrets > kubeconfig`. */
-export const kubeconfig = pulumi.secret(platform.kubeconfig);
-export const nodeAddresses = platform.nodeAddresses;
+export const kubeconfig = pulumi.secret(from((p) => p.kubeconfig));
+export const nodeAddresses = from((p) => p.nodeAddresses);
 /** The nodes' pinned SSH host keys, as known_hosts lines: `pulumi stack output sshHostKeys --json | jq -r '.[]' >> ~/.ssh/known_hosts`. */
-export const sshHostKeys = platform.sshHostKeys;
-export const urls = {
+export const sshHostKeys = from((p) => p.sshHostKeys);
+export const urls = from(({ endpoints: ep }) => ({
   gitea: ep.gitea.publicUrl,
   argocd: ep.argocd.publicUrl,
   kiali: ep.kiali.publicUrl,
@@ -26,16 +28,16 @@ export const urls = {
   app: `http://${ep.hostnames.app}${ep.hostPorts.ingressHttp === 80 ? "" : `:${ep.hostPorts.ingressHttp}`}`,
   giteaNodePort: ep.gitea.runnerUrl,
   registry: ep.registry.host,
-};
+}));
 /** Every generated or configured credential, as one secret object. */
-export const credentials = pulumi.secret({
+export const credentials = pulumi.secret(from((platform) => ({
   giteaAdmin: { username: platform.giteaAdminUser, password: platform.secrets.giteaAdminPassword },
   argocdAdmin: { username: "admin", password: platform.secrets.argocdAdminPassword },
   argocdGuest: { username: "guest", password: platform.secrets.guestPassword },
   registry: { username: REGISTRY_USER, password: platform.secrets.registryPassword },
-});
+})));
 /** Only set when the stack generated the OCI nodes' SSH key. */
-export const sshPrivateKey = platform.sshPrivateKey ? pulumi.secret(platform.sshPrivateKey) : undefined;
+export const sshPrivateKey = from((p) => (p.sshPrivateKey ? pulumi.secret(p.sshPrivateKey) : undefined));
 export const budget = {
   capacity: plan.budget.capacity,
   requests: plan.budget.requests,

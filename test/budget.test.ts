@@ -1,16 +1,16 @@
 import { describe, expect, it } from "vitest";
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
 import { assertBudget, Budget, BudgetRules, capacityOf, computeBudget, cpuMillis, memoryMi, requestShares } from "../components/lib/budget";
 import { budgetItems, planPlatform, PLATFORM_CONTAINERS } from "../components/plan";
 import { K3S_PACKAGED, SIZES } from "../components/lib/sizes";
 import { allocatable } from "../components/cluster/k3s-config";
 import { parseConfig, PlatformConfig } from "../config";
 import { ROOT, stackFileConfig, TEST_SECRETS } from "./helpers/stack";
+import { configSource } from "./helpers/config-source";
 
 const cfgFor = (stack: string, values: Record<string, string> = {}, secrets: Record<string, string> = {}) =>
-  parseConfig({ get: (k) => values[k], getSecret: (k) => (k in secrets ? pulumi.secret(secrets[k]) : undefined) }, stack);
+  parseConfig(configSource(values, secrets), stack);
 const OCI = { domain: "p.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example" };
 const HOMELAB = { domain: "h.example.com", hostAddress: "192.0.2.10", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHti2OleQg5G0MHLhX1RVjYSi3xH/ocsHLq0NbtQ6yaa" };
 
@@ -42,7 +42,7 @@ describe("resource budget (PM-07)", () => {
 
   it("PM-07 oci and homelab leave at least 40% of memory free; dev requests stay under 4 GiB", () => {
     const oci = planPlatform(cfgFor("oci", OCI)).budget;
-    const homelab = planPlatform(cfgFor("homelab", HOMELAB, { sshPrivateKey: "k" })).budget;
+    const homelab = planPlatform(cfgFor("homelab", HOMELAB, { sshPrivateKey: TEST_SECRETS.homelab["platform:sshPrivateKey"] })).budget;
     const dev = planPlatform(cfgFor("dev")).budget;
     expect(oci.freeMemoryRatio).toBeGreaterThanOrEqual(0.4);
     expect(homelab.freeMemoryRatio).toBeGreaterThanOrEqual(0.4);
@@ -51,7 +51,7 @@ describe("resource budget (PM-07)", () => {
   });
 
   it("PM-07 a host that is too small fails the preview, naming total, capacity and biggest consumers", () => {
-    const cfg = cfgFor("homelab", { ...HOMELAB, hostMemoryGb: "4", hostCpus: "2" }, { sshPrivateKey: "k" });
+    const cfg = cfgFor("homelab", { ...HOMELAB, hostMemoryGb: "4", hostCpus: "2" }, { sshPrivateKey: TEST_SECRETS.homelab["platform:sshPrivateKey"] });
     expect(() => planPlatform(cfg)).toThrow(/resource budget \(PM-07\) does not fit the homelab host \(2 CPUs \/ 4 GB.*memory requests \d+Mi.*Biggest consumers: .*\dMi/);
   });
 

@@ -2,17 +2,15 @@ import { describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import { ALWAYS_FREE, checkUnknownKeys, ConfigSource, isDnsName, isIpv4Cidr, parseConfig } from "../config";
 import { runStack, runStackError, stackFileConfig } from "./helpers/stack";
+import { configSource } from "./helpers/config-source";
 
 function source(values: Record<string, string>, secrets: Record<string, string> = {}): ConfigSource {
-  return {
-    get: (k) => values[k],
-    getSecret: (k) => (k in secrets ? pulumi.secret(secrets[k]) : undefined),
-  };
+  return configSource(values, secrets);
 }
 
 const OCI = { domain: "platform.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example" };
 const HOMELAB = { domain: "homelab.example.com", hostAddress: "192.0.2.10", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHti2OleQg5G0MHLhX1RVjYSi3xH/ocsHLq0NbtQ6yaa" };
-const KEY = { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" };
+const KEY = { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----\n" };
 
 describe("config contract: valid input", () => {
   it("environment defaults to the stack name", () => {
@@ -61,7 +59,7 @@ describe("config contract: valid input", () => {
   });
 
   it("secrets absent from config stay undefined (generated later), present ones stay secret", async () => {
-    const cfg = parseConfig(source({}, { guestPassword: "pw" }), "dev");
+    const cfg = parseConfig(source({}, { guestPassword: "guest-pw-7c1e0d9a" }), "dev");
     expect(cfg.secrets.giteaAdminPassword).toBeUndefined();
     expect(await pulumi.isSecret(cfg.secrets.guestPassword!)).toBe(true);
   });

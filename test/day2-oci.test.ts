@@ -222,8 +222,8 @@ describe("day two 5: ChangeGuard confirmations", () => {
 // `up` runs connects with a key the node trusts at that moment. OCI writes ssh_authorized_keys
 // only at launch (the instance ignores later metadata); after that only the keys commands change it.
 const STACK = { pub: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAImock", priv: "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n" };
-const USER_A = { pub: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIuserA a@laptop", priv: "-----BEGIN OPENSSH PRIVATE KEY-----\nuser-a\n-----END OPENSSH PRIVATE KEY-----\n" };
-const USER_B = { pub: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIuserB b@laptop", priv: "-----BEGIN OPENSSH PRIVATE KEY-----\nuser-b\n-----END OPENSSH PRIVATE KEY-----\n" };
+const USER_A = { pub: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq a@laptop", priv: "-----BEGIN OPENSSH PRIVATE KEY-----\nuser-a\n-----END OPENSSH PRIVATE KEY-----\n" };
+const USER_B = { pub: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILu7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7 b@laptop", priv: "-----BEGIN OPENSSH PRIVATE KEY-----\nuser-b\n-----END OPENSSH PRIVATE KEY-----\n" };
 const PAIRS = [STACK, USER_A, USER_B];
 const blob = (pub: string) => pub.trim().split(/\s+/).slice(0, 2).join(" ");
 const withKey = (k?: typeof USER_A): { config: Record<string, string>; secrets: Record<string, string> } =>

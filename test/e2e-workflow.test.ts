@@ -13,6 +13,7 @@ import { checkUnknownKeys, parseConfig } from "../config";
 import { needs } from "./helpers/binaries";
 import { changesBetween } from "./helpers/changes";
 import { ROOT, runStack, stackFileConfig } from "./helpers/stack";
+import { configSource } from "./helpers/config-source";
 
 const FILE = ".github/workflows/e2e.yml";
 const TEXT = fs.readFileSync(path.join(ROOT, FILE), "utf8");
@@ -205,7 +206,7 @@ describe("e2e.yml structure", () => {
 
 describe("the stack it deploys: stacks/Pulumi.ci.yaml", () => {
   const config = stackFileConfig("ci");
-  const source = { get: (k: string) => config[`platform:${k}`], getSecret: () => undefined };
+  const source = configSource(Object.fromEntries(Object.entries(config).map(([k, v]) => [k.replace(/^platform:/, ""), v])));
 
   it("is the dev environment sized to GitHub's standard runner (4 CPUs, 16 GB), every key known", () => {
     expect(job.env.E2E_STACK).toBe("ci");

@@ -17,6 +17,7 @@ import { changesBetween } from "./helpers/changes";
 import { installEngineChecks, Registration } from "./helpers/engine";
 import { Created, MOCK_HOST_KEY, mocks, plain, settle, unwrap } from "./helpers/mocks";
 import { ROOT, runStack, stackFileConfig, TEST_SECRETS } from "./helpers/stack";
+import { configSource } from "./helpers/config-source";
 
 const ED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHti2OleQg5G0MHLhX1RVjYSi3xH/ocsHLq0NbtQ6yaa";
 const ED_BLOB = ED.split(" ")[1];
@@ -51,10 +52,7 @@ describe("#13.4 host key lines", () => {
 });
 
 describe("#13.4 platform:sshHostKey (homelab)", () => {
-  const src = (config: Record<string, string>) => ({
-    get: (k: string) => config[k],
-    getSecret: (k: string) => (k === "sshPrivateKey" ? ({} as never) : undefined),
-  });
+  const src = (config: Record<string, string>) => configSource(config, { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----\n" });
   const HOMELAB = { domain: "homelab.example.com", hostAddress: "192.0.2.10", sshPort: "2222" };
 
   it("missing: says it is required and exactly how to get and check it", () => {

@@ -60,6 +60,8 @@ export interface MockOptions {
    * ignores the value, so the engine keeps its outputs.
    */
   readonly previous?: readonly Created[];
+  /** How many availability domains getAvailabilityDomains answers (OCI regions have 1 or 3). @default 2 */
+  readonly availabilityDomains?: number;
 }
 
 /** A stable small number per resource name, so two evaluations of a stack see the same addresses. */
@@ -128,7 +130,7 @@ export function mocks(created: Created[], options: MockOptions = {}): pulumiType
         case "oci:ObjectStorage/getNamespace:getNamespace":
           return { namespace: "mocktenancyns" };
         case "oci:Identity/getAvailabilityDomains:getAvailabilityDomains":
-          return { availabilityDomains: [{ name: "mock:EU-FRANKFURT-1-AD-1" }, { name: "mock:EU-FRANKFURT-1-AD-2" }] };
+          return { availabilityDomains: Array.from({ length: options.availabilityDomains ?? 2 }, (_, i) => ({ name: `mock:EU-FRANKFURT-1-AD-${i + 1}` })) };
         default:
           throw new Error(`unmocked invoke ${args.token}`);
       }

@@ -85,13 +85,23 @@ export async function runStack(stack: string, opts: StackOptions = {}): Promise<
   return { created, engine, outputs, ms: performance.now() - started };
 }
 
-/** Runs a stack that must fail; returns the error and what was registered meanwhile. */
+/**
+ * Runs a stack that must fail; returns the error and what was registered meanwhile. The program
+ * fails either while loading (config) or in its outputs (a check awaiting an invoke first), as
+ * the engine reports either.
+ */
 export async function runStackError(stack: string, opts: StackOptions = {}): Promise<{ error: Error; created: Created[] }> {
-  const { created } = await prepare(stack, opts);
+  const { pulumi, created } = await prepare(stack, opts);
+  let mod: Record<string, unknown>;
   try {
-    await import("../../index");
+    mod = (await import("../../index")) as Record<string, unknown>;
   } catch (error) {
     return { error: error as Error, created };
   }
+  const outputs = Object.entries(mod).filter(([k, v]) => k !== "default" && k !== "__esModule" && v !== undefined);
+  const settled = await Promise.allSettled(outputs.map(([, v]) => (pulumi.output(v as any) as unknown as { promise(): Promise<unknown> }).promise()));
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) return { error: failed.reason as Error, created };
   throw new Error(`stack ${stack} was expected to fail but evaluated`);
 }
