@@ -21,7 +21,7 @@ export const urls = {
   argocd: ep.argocd.publicUrl,
   kiali: ep.kiali.publicUrl,
   prometheus: ep.prometheus.publicUrl,
-  app: `http://${ep.hostnames.app}${ep.hostPorts.ingressHttp === 80 ? "" : `:${ep.hostPorts.ingressHttp}`}`,
+  app: ep.app.publicUrl,
   giteaNodePort: ep.gitea.runnerUrl,
   registry: ep.registry.host,
 };
@@ -32,6 +32,8 @@ export const credentials = pulumi.secret({
   argocdGuest: { username: "guest", password: platform.secrets.guestPassword },
   registry: { username: REGISTRY_USER, password: platform.secrets.registryPassword },
 });
+/** The platform CA (PEM; a public certificate, not a secret) where it signs the UIs: README "TLS" says how to trust it. */
+export const platformCaCertificate = platform.platformCaCertificate;
 /** Only set when the stack generated the OCI nodes' SSH key. */
 export const sshPrivateKey = platform.sshPrivateKey ? pulumi.secret(platform.sshPrivateKey) : undefined;
 export const budget = {

@@ -162,7 +162,7 @@ describe("backups in every stack, as `pulumi up` registers them", () => {
 
 describe("the backup pods", () => {
   const ctx = testContext("oci");
-  const backup = parseConfig({ get: (k) => ({ domain: "p.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example" } as Record<string, string>)[k], getSecret: () => undefined }, "oci").backup;
+  const backup = parseConfig({ get: (k) => ({ domain: "p.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example", acmeEmail: "admin@example.org" } as Record<string, string>)[k], getSecret: () => undefined }, "oci").backup;
 
   it("PM-07 at most one runs at a time: distinct hourly slots, and every Job is over (late start plus deadline) before the next slot", () => {
     const hours = Object.values(SCHEDULES).map((s) => /^0 (\d+) \* \* \*$/.exec(s)![1]);
@@ -229,12 +229,12 @@ describe("the backup pods", () => {
 });
 
 describe("backup config keys (validated before anything is registered, naming the key)", () => {
-  const OCI = { domain: "p.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example" };
+  const OCI = { domain: "p.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example", acmeEmail: "admin@example.org" };
   const source = (values: Record<string, string>, secrets: Record<string, string> = {}): ConfigSource => ({
     get: (k) => values[k], getSecret: (k) => (k in secrets ? pulumi.secret(secrets[k]) : undefined),
   });
   const parse = (env: string, values: Record<string, string>, secrets: Record<string, string> = {}) =>
-    parseConfig(source(env === "oci" ? { ...OCI, ...values } : env === "homelab" ? { domain: "h.example.com", hostAddress: "192.0.2.10", ...values } : values, env === "homelab" ? { sshPrivateKey: "k", ...secrets } : secrets), env);
+    parseConfig(source(env === "oci" ? { ...OCI, ...values } : env === "homelab" ? { domain: "h.example.com", hostAddress: "192.0.2.10", acmeEmail: "admin@example.org", ...values } : values, env === "homelab" ? { sshPrivateKey: "k", ...secrets } : secrets), env);
   const fails = (env: string, values: Record<string, string>, key: string, secrets: Record<string, string> = {}) => {
     expect(() => parse(env, values, secrets)).toThrow(ConfigError);
     expect(() => parse(env, values, secrets)).toThrow(new RegExp(`^${key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `));

@@ -10,8 +10,8 @@ function source(values: Record<string, string>, secrets: Record<string, string> 
   };
 }
 
-const OCI = { domain: "platform.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example" };
-const HOMELAB = { domain: "homelab.example.com", hostAddress: "192.0.2.10" };
+const OCI = { domain: "platform.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example", acmeEmail: "admin@example.org" };
+const HOMELAB = { domain: "homelab.example.com", hostAddress: "192.0.2.10", acmeEmail: "admin@example.org" };
 const KEY = { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" };
 
 describe("config contract: valid input", () => {
