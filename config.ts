@@ -88,6 +88,8 @@ export interface PlatformConfig {
   readonly k3sTokenRotated?: string;
   /** Where and how long backups are kept (components/backup). */
   readonly backup: BackupConfig;
+  /** Who signs the UIs' certificates (components/tls). */
+  readonly tls: TlsConfig;
 }
 
 /** Every key this program reads, with where it applies. Unknown `platform:` keys are errors (typos). */
@@ -105,6 +107,8 @@ export const CONFIG_KEYS = [
   "backupKeepDaily", "backupKeepWeekly", "backupKeepMonthly", "backupPassword", "backupHostPath",
   "backupS3Endpoint", "backupS3Bucket", "backupS3Region", "backupS3Prefix", "backupS3AccessKeyId", "backupS3SecretAccessKey",
   "backupOciUserOcid",
+  // TLS (components/tls, README "TLS").
+  "tlsIssuer", "acmeEmail",
 ] as const;
 
 /** A RunError: Pulumi prints its message alone, without a stack trace (cmd/run/run.js). */
@@ -357,8 +361,9 @@ export function parseConfig(src: ConfigSource, stack: string): PlatformConfig {
   }
 
   const backup = parseBackup(src, stack, oci);
+  const tls = parseTls(src, domain);
 
-  return { stack, environment, profile, domain, adminCidr, hostCpus, hostMemoryGb, oci, homelab, dev, secrets, deleteUnreachable, k3sTokenRotated, backup };
+  return { stack, environment, profile, domain, adminCidr, hostCpus, hostMemoryGb, oci, homelab, dev, secrets, deleteUnreachable, k3sTokenRotated, backup, tls };
 }
 
 /**
@@ -418,6 +423,53 @@ export function parseBackup(src: ConfigSource, stack: string, oci?: OciConfig): 
   }
   const password = secretInput(src, "backupPassword");
   return { target, retention, host: stack, ...(password ? { password: pulumi.secret(password) } : {}) };
+}
+
+// TLS (components/tls): a public domain gets Let's Encrypt over HTTP-01, a private one the platform CA.
+export const TLS_ISSUERS = ["letsencrypt", "letsencrypt-staging", "platform-ca"] as const;
+export type TlsIssuer = (typeof TLS_ISSUERS)[number];
+
+export interface TlsConfig {
+  readonly issuer: TlsIssuer;
+  /** The ACME account's contact; set exactly when the issuer is a Let's Encrypt one. */
+  readonly acmeEmail?: string;
+}
+
+/**
+ * Suffixes no public CA can validate: special-use and private names (RFC 6761 .localhost, .test,
+ * .invalid, .example; RFC 8375 .home.arpa; ICANN's .internal, 2024), .local (mDNS) and .lan (common
+ * home-router default). Such a domain gets the platform CA.
+ */
+export const PRIVATE_DOMAIN_SUFFIXES = ["localhost", "internal", "lan", "home.arpa", "local", "test", "invalid", "example"] as const;
+
+export function isPrivateDomain(domain: string): boolean {
+  return PRIVATE_DOMAIN_SUFFIXES.some((s) => domain === s || domain.endsWith(`.${s}`));
+}
+
+export function parseTls(src: ConfigSource, domain: string): TlsConfig {
+  const raw = src.get("tlsIssuer");
+  const priv = isPrivateDomain(domain);
+  // Production by default: staging certificates are not trusted by browsers (README "TLS" on rate limits).
+  const issuer = (raw ?? (priv ? "platform-ca" : "letsencrypt")) as TlsIssuer;
+  if (!(TLS_ISSUERS as readonly string[]).includes(issuer)) {
+    throw new ConfigError("tlsIssuer", `must be one of: ${TLS_ISSUERS.join(", ")}; got "${raw}"`);
+  }
+  const email = src.get("acmeEmail");
+  if (issuer === "platform-ca") {
+    if (email !== undefined) throw new ConfigError("acmeEmail", "only applies with a Let's Encrypt issuer (platform:tlsIssuer letsencrypt or letsencrypt-staging)");
+    return { issuer };
+  }
+  if (priv) {
+    throw new ConfigError("tlsIssuer", `${issuer} cannot validate "${domain}": a private name (${PRIVATE_DOMAIN_SUFFIXES.map((s) => `.${s}`).join(", ")}) is not reachable from Let's Encrypt; use platform-ca`);
+  }
+  if (email === undefined || email.trim() === "") {
+    throw new ConfigError("acmeEmail", `is required with platform:tlsIssuer ${issuer} (the default for the public domain "${domain}"): the Let's Encrypt account's contact, e.g. admin@${domain}; or set platform:tlsIssuer platform-ca`);
+  }
+  // One address, no display name or list (the ACME account takes mailto: URIs).
+  if (!/^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i.test(email.trim())) {
+    throw new ConfigError("acmeEmail", `must be one e-mail address such as admin@${domain}, got "${email.slice(0, 40)}"`);
+  }
+  return { issuer, acmeEmail: email.trim() };
 }
 
 /** Rejects `platform:` keys this program does not know (a typo would otherwise be ignored silently). */

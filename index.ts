@@ -25,7 +25,7 @@ export const urls = from(({ endpoints: ep }) => ({
   argocd: ep.argocd.publicUrl,
   kiali: ep.kiali.publicUrl,
   prometheus: ep.prometheus.publicUrl,
-  app: `http://${ep.hostnames.app}${ep.hostPorts.ingressHttp === 80 ? "" : `:${ep.hostPorts.ingressHttp}`}`,
+  app: ep.app.publicUrl,
   giteaNodePort: ep.gitea.runnerUrl,
   registry: ep.registry.host,
 }));
@@ -36,6 +36,8 @@ export const credentials = pulumi.secret(from((platform) => ({
   argocdGuest: { username: "guest", password: platform.secrets.guestPassword },
   registry: { username: REGISTRY_USER, password: platform.secrets.registryPassword },
 })));
+/** The platform CA (PEM; a public certificate, not a secret) where it signs the UIs: README "TLS" says how to trust it. */
+export const platformCaCertificate = from((p) => p.platformCaCertificate);
 /** Only set when the stack generated the OCI nodes' SSH key. */
 export const sshPrivateKey = from((p) => (p.sshPrivateKey ? pulumi.secret(p.sshPrivateKey) : undefined));
 export const budget = {

@@ -35,6 +35,9 @@ export const PLATFORM_CONTAINERS: readonly { key: ContainerKey; component: strin
   { key: "prometheus", component: "prometheus" },
   { key: "prometheusReload", component: "prometheus" },
   { key: "kubeStateMetrics", component: "kube-state-metrics" },
+  { key: "certManagerController", component: "cert-manager" },
+  { key: "certManagerWebhook", component: "cert-manager" },
+  { key: "certManagerCainjector", component: "cert-manager" },
   // The sample app: 2 stable replicas, each with an Istio sidecar, and Postgres with one.
   { key: "sampleApi", component: "sample-app", replicas: 2 },
   { key: "samplePostgres", component: "sample-app" },
@@ -43,6 +46,9 @@ export const PLATFORM_CONTAINERS: readonly { key: ContainerKey; component: strin
   // Backup CronJob pods: short-lived, but counted (components/backup/budget.ts says why): one at a time.
   { key: "backupJob", component: "backup" },
 ];
+
+/** The UIs with a certificate each (mesh/istio.ts publishedHosts): all may be challenged at once. */
+export const ACME_SOLVER_PODS_AT_ONCE = 5;
 
 export function nodesOf(cfg: PlatformConfig): NodePlan[] {
   if (cfg.oci) {
@@ -59,7 +65,9 @@ export function budgetItems(cfg: PlatformConfig): BudgetItem[] {
   }));
   // K3s's own pods request from the same allocatable (one replica each, also on multi-node oci).
   const k3s = Object.entries(K3S_PACKAGED).map(([key, resources]) => ({ name: `k3s/${key}`, resources }));
-  return [...ours, ...backupBudgetItems(cfg), ...k3s];
+  // Let's Encrypt: while certificates are issued or renewed, one HTTP-01 solver pod per host (five).
+  const solvers = cfg.tls.issuer === "platform-ca" ? [] : [{ name: "cert-manager/acmeSolver", resources: sizeOf(cfg.profile.size, "acmeSolver"), replicas: ACME_SOLVER_PODS_AT_ONCE }];
+  return [...ours, ...solvers, ...backupBudgetItems(cfg), ...k3s];
 }
 
 export function planPlatform(cfg: PlatformConfig, ports: PortPlan = DEFAULT_PORTS): Plan {

@@ -32,6 +32,8 @@ export class Platform extends pulumi.ComponentResource {
   public readonly sshHostKeys: pulumi.Output<string[]>;
   /** Private key generated for the OCI nodes (secret), when none was configured. */
   public readonly sshPrivateKey?: pulumi.Output<string>;
+  /** The platform CA's certificate (PEM, public) when it signs the UIs' certificates. */
+  public readonly platformCaCertificate?: pulumi.Output<string>;
 
   constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("platform:index:Platform", name, {}, opts);
@@ -110,9 +112,10 @@ export class Platform extends pulumi.ComponentResource {
     // A *replacement* of the cluster resource still deletes them through the API first in released
     // engines (<= 3.260; fixed by pulumi/pulumi#23818, unreleased): see README "Replace a node".
     const inCluster = { parent: this, providers: [this.provider], deletedWith: cluster.cluster };
-    const ctx: ClusterContext = { environment: cfg.environment, profile: cfg.profile, endpoints: ep, backup: cfg.backup };
+    const ctx: ClusterContext = { environment: cfg.environment, profile: cfg.profile, endpoints: ep, backup: cfg.backup, tls: cfg.tls };
     const services = platformServices(ctx, this.secrets, inCluster);
     this.giteaAdminUser = services.gitea.adminUser;
+    this.platformCaCertificate = services.tls.caCertificate;
 
     this.registerOutputs({ kubeconfig: this.kubeconfig, apiServer: this.apiServer });
   }

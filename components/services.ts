@@ -21,6 +21,8 @@ import { deployDir, SampleApp, SAMPLE_APP_IGNORE_DIFFERENCES, SAMPLE_APP_NAMESPA
 import { Backups } from "./backup/backups";
 import { BackupStore } from "./backup/store";
 import { backupNamespaces } from "./backup/jobs";
+import { CertManager } from "./tls/cert-manager";
+import { PlatformTls } from "./tls/tls";
 
 export interface PlatformServices {
   readonly gitea: Gitea;
@@ -29,6 +31,7 @@ export interface PlatformServices {
   readonly rollouts: ArgoRollouts;
   readonly istio: Istio;
   readonly prometheus: Prometheus;
+  readonly tls: PlatformTls;
 }
 
 /** The Argo CD Application for the sample app, kept in Git under argocd/ (the root app syncs it). */
@@ -51,6 +54,10 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
   new KubeStateMetrics("kube-state-metrics", { ctx, extraNamespaces: [SAMPLE_APP_NAMESPACE, ...backupNamespaces(ctx)] }, after(prometheus));
   const istio = new Istio("istio", { ctx }, opts);
   new Kiali("kiali", { ctx }, after(istio));
+  // TLS for every UI: cert-manager's CRDs and webhook before any issuer, the Certificates next to
+  // the gateway (istio-system) and served through its IngressClass.
+  const certManager = new CertManager("cert-manager", { ctx }, opts);
+  const tls = new PlatformTls("tls", { ctx, tls: ctx.tls ?? { issuer: "platform-ca" }, dependsOn: [certManager.chart, istio] }, opts);
   // PM-16: the Rollouts CRDs and controller exist before anything creates a Rollout.
   const rollouts = new ArgoRollouts("argo-rollouts", { ctx }, opts);
 
@@ -100,5 +107,5 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
     ctx, repoURL: bootstrap.repoUrl, dependsOn: [argocd.chart, bootstrap.job, rollouts, istio, app],
   }, opts);
 
-  return { gitea, registry, argocd, rollouts, istio, prometheus };
+  return { gitea, registry, argocd, rollouts, istio, prometheus, tls };
 }

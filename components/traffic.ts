@@ -18,6 +18,7 @@ import { KSM_PODS, KSM_PORTS, PROMETHEUS_SERVER_PODS } from "./monitoring/kube-s
 import { API_LABELS, API_PORT, SAMPLE_APP_NAMESPACE, sampleDatabase } from "./apps/sample-app";
 import { BACKUP_COMPONENTS, BACKUP_POD_LABELS, componentNamespace } from "./backup/jobs";
 import { BACKUP_NAMESPACE, backupTraffic, REST_SERVER } from "./backup/settings";
+import { ACME_SOLVER_PODS, ACME_SOLVER_PORT, CERT_MANAGER_NAMESPACE, CERT_MANAGER_PODS, CERT_MANAGER_WEBHOOK_PORT } from "./tls/cert-manager";
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -159,6 +160,28 @@ export function trafficPlan(ctx: ClusterContext, opts: TrafficOptions = {}): Flo
     flow(kiali, prometheus, tcp(ep.prometheus.targetPort), "Kiali's graphs"),
     flow(kiali, istiod, tcp(ISTIOD_PORTS.monitoring, 8080), "Kiali reads istiod's status and debug endpoints"),
     ...backupFlows(ctx),
+    ...tlsFlows(ctx, { api, apiPort, internet, anywhere, gateway }),
+  ];
+}
+
+/**
+ * cert-manager (components/tls): its API traffic and webhook always; the ACME flows only where a
+ * Let's Encrypt issuer is configured (a platform CA signs in-cluster and talks to nobody).
+ */
+function tlsFlows(ctx: ClusterContext, p: { api: Cidrs; apiPort: PortRef[]; internet: Cidrs; anywhere: Anywhere; gateway: Pods }): Flow[] {
+  const controller = pods("cert-manager", CERT_MANAGER_NAMESPACE, CERT_MANAGER_PODS.controller);
+  const webhook = pods("cert-manager-webhook", CERT_MANAGER_NAMESPACE, CERT_MANAGER_PODS.webhook);
+  const solver = pods("acme-solver", ISTIO_NAMESPACE, ACME_SOLVER_PODS);
+  const acme = ctx.tls !== undefined && ctx.tls.issuer !== "platform-ca";
+  const flow = (from: Endpoint, to: Endpoint, ports: PortRef[], why: string): Flow => ({ id: `${from.id}-to-${to.id}`, from, to, ports, why });
+  return [
+    flow(pods("cert-manager-all", CERT_MANAGER_NAMESPACE), p.api, p.apiPort, "cert-manager's controller, webhook, cainjector and startup API check"),
+    flow(p.anywhere, webhook, tcp(CERT_MANAGER_WEBHOOK_PORT), "the API server calls cert-manager's webhook from the node (the namespace is outside the mesh)"),
+    ...(acme ? [
+      flow(controller, p.internet, tcp(443, 80), "Let's Encrypt only: its ACME API (443); the HTTP-01 self-check (80) when the public address leaves the node"),
+      flow(controller, p.gateway, tcp(80), "Let's Encrypt only: the HTTP-01 self-check, when kube-proxy sends the public address straight to the gateway"),
+      flow(p.gateway, solver, tcp(ACME_SOLVER_PORT), "Let's Encrypt only: /.well-known/acme-challenge/ on port 80 reaches cert-manager's HTTP-01 solver pods"),
+    ] : []),
   ];
 }
 

@@ -94,6 +94,9 @@ export function schemaFor(apiVersion: string, kind: string): { model: Model; api
   const candidates: [string, string][] = [];
   if (group === "argoproj.io") {
     candidates.push([`@kubernetes-models/argo-cd/${apiVersion}`, apiVersion], [`@kubernetes-models/argo-rollouts/${apiVersion}`, apiVersion]);
+  } else if (group === "cert-manager.io") {
+    // @kubernetes-models/cert-manager is not a dependency yet: certManagerShape() below stands in.
+    candidates.push([`@kubernetes-models/cert-manager/${apiVersion}`, apiVersion]);
   } else if (group.endsWith(".istio.io")) {
     candidates.push([`@kubernetes-models/istio/${apiVersion}`, apiVersion], [`@kubernetes-models/istio/${group}/v1beta1`, `${group}/v1beta1`]);
   } else {
@@ -111,9 +114,36 @@ export function schemaFor(apiVersion: string, kind: string): { model: Model; api
   return undefined;
 }
 
+/**
+ * The required fields of cert-manager.io/v1 Certificate and ClusterIssuer (their CRDs in
+ * deploy/charts/cert-manager @ v1.21: spec.secretName and spec.issuerRef.name; exactly one issuer
+ * type, acme with server and privateKeySecretRef.name). Not the upstream schema: only until
+ * @kubernetes-models/cert-manager is a dev dependency, whose models schemaFor() then prefers.
+ */
+function certManagerShape(obj: K8sDoc): string | undefined {
+  const spec = (obj as { spec?: Record<string, any> }).spec ?? {};
+  const what = `${obj.apiVersion} ${obj.kind} ${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? "?"}`;
+  if (obj.apiVersion !== "cert-manager.io/v1") return `${what}: only cert-manager.io/v1 is served by cert-manager v1.21`;
+  if (obj.kind === "Certificate") {
+    if (typeof spec.secretName !== "string" || !spec.secretName) return `${what}: spec.secretName is required`;
+    if (typeof spec.issuerRef?.name !== "string") return `${what}: spec.issuerRef.name is required`;
+    if (!Array.isArray(spec.dnsNames) || spec.dnsNames.some((d: unknown) => typeof d !== "string")) return `${what}: spec.dnsNames must be a list of names`;
+    return undefined;
+  }
+  if (obj.kind === "ClusterIssuer" || obj.kind === "Issuer") {
+    const types = ["acme", "ca", "vault", "selfSigned", "venafi"].filter((t) => spec[t] !== undefined);
+    if (types.length !== 1) return `${what}: exactly one issuer type, got ${types.join(", ") || "none"}`;
+    if (spec.acme && (typeof spec.acme.server !== "string" || typeof spec.acme.privateKeySecretRef?.name !== "string")) return `${what}: spec.acme.server and spec.acme.privateKeySecretRef.name are required`;
+    if (spec.ca && typeof spec.ca.secretName !== "string") return `${what}: spec.ca.secretName is required`;
+    return undefined;
+  }
+  return `${what}: no upstream schema known (add @kubernetes-models/cert-manager)`;
+}
+
 /** Validates an object against its upstream schema; returns the error, or undefined when valid. */
 export function schemaError(obj: K8sDoc): string | undefined {
   const schema = schemaFor(obj.apiVersion, obj.kind);
+  if (!schema && obj.apiVersion.startsWith("cert-manager.io/")) return certManagerShape(obj);
   if (!schema) return `${obj.apiVersion} ${obj.kind}: no upstream schema known (add its model package to scripts/render.ts)`;
   try {
     new schema.model({ ...obj, apiVersion: schema.apiVersion }).validate();

@@ -5,8 +5,12 @@ import { trafficPlan, trafficTable } from "../components/traffic";
 import { endpoints } from "../components/lib/endpoints";
 import { PROFILES } from "../components/lib/profiles";
 
-// The plan is the same in every environment (namespaces, labels and ports do not differ).
-const ctx = { environment: "oci" as const, profile: PROFILES.oci, endpoints: endpoints({ environment: "oci", domain: "example.org", nodeAddress: "10.0.1.11" }) };
+// The plan is the same in every environment (namespaces, labels and ports do not differ), except
+// the ACME flows, which only a Let's Encrypt issuer has: shown, as on oci's default.
+const ctx = {
+  environment: "oci" as const, profile: PROFILES.oci, endpoints: endpoints({ environment: "oci", domain: "example.org", nodeAddress: "10.0.1.11" }),
+  tls: { issuer: "letsencrypt" as const, acmeEmail: "admin@example.org" },
+};
 const table = trafficTable(trafficPlan(ctx));
 if (process.argv.includes("--write")) {
   const file = path.resolve(__dirname, "../README.md");

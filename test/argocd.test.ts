@@ -65,7 +65,7 @@ describe("argoCdValues (pure)", () => {
   it("url from the endpoints, server.insecure behind the gateway, dex/notifications off, own policies, own redis secret", () => {
     const v = values();
     expect(v.configs.cm.url).toBe(ctx.endpoints.argocd.publicUrl);
-    expect(v.configs.cm.url).toBe("http://argocd.platform.localhost:8080");
+    expect(v.configs.cm.url).toBe("https://argocd.platform.localhost:8443");
     expect(v.configs.params["server.insecure"]).toBe(true);
     expect(v.dex.enabled).toBe(false);
     expect(v.notifications.enabled).toBe(false);

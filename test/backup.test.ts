@@ -163,7 +163,7 @@ describe("backups in every stack, as `pulumi up` registers them", () => {
 
 describe("the backup pods", () => {
   const ctx = testContext("oci");
-  const backup = parseConfig(configSource({ domain: "p.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example" }), "oci").backup;
+  const backup = parseConfig(configSource({ domain: "p.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example", acmeEmail: "admin@example.org" }), "oci").backup;
 
   it("PM-07 at most one runs at a time: distinct hourly slots, and every Job is over (late start plus deadline) before the next slot", () => {
     const hours = Object.values(SCHEDULES).map((s) => /^0 (\d+) \* \* \*$/.exec(s)![1]);
@@ -230,10 +230,10 @@ describe("the backup pods", () => {
 });
 
 describe("backup config keys (validated before anything is registered, naming the key)", () => {
-  const OCI = { domain: "p.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example" };
+  const OCI = { domain: "p.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example", acmeEmail: "admin@example.org" };
   const source = (values: Record<string, string>, secrets: Record<string, string> = {}): ConfigSource => configSource(values, secrets);
   const parse = (env: string, values: Record<string, string>, secrets: Record<string, string> = {}) =>
-    parseConfig(source(env === "oci" ? { ...OCI, ...values } : env === "homelab" ? { domain: "h.example.com", hostAddress: "192.0.2.10", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHti2OleQg5G0MHLhX1RVjYSi3xH/ocsHLq0NbtQ6yaa", ...values } : values, env === "homelab" ? { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----\n", ...secrets } : secrets), env);
+    parseConfig(source(env === "oci" ? { ...OCI, ...values } : env === "homelab" ? { domain: "h.example.com", hostAddress: "192.0.2.10", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHti2OleQg5G0MHLhX1RVjYSi3xH/ocsHLq0NbtQ6yaa", acmeEmail: "admin@example.org", ...values } : values, env === "homelab" ? { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----\n", ...secrets } : secrets), env);
   const fails = (env: string, values: Record<string, string>, key: string, secrets: Record<string, string> = {}) => {
     expect(() => parse(env, values, secrets)).toThrow(ConfigError);
     expect(() => parse(env, values, secrets)).toThrow(new RegExp(`^${key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `));

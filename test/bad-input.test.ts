@@ -9,8 +9,8 @@ import { runStack, runStackError, TEST_SECRETS } from "./helpers/stack";
 type Env = "oci" | "homelab" | "dev";
 
 const BASE: Record<Env, Record<string, string>> = {
-  oci: { domain: "platform.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example" },
-  homelab: { domain: "homelab.example.com", hostAddress: "192.0.2.10", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHti2OleQg5G0MHLhX1RVjYSi3xH/ocsHLq0NbtQ6yaa" },
+  oci: { domain: "platform.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example", acmeEmail: "admin@example.org" },
+  homelab: { domain: "homelab.example.com", hostAddress: "192.0.2.10", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHti2OleQg5G0MHLhX1RVjYSi3xH/ocsHLq0NbtQ6yaa", acmeEmail: "admin@example.org" },
   dev: {},
 };
 const PRIVATE_KEY = TEST_SECRETS.homelab["platform:sshPrivateKey"];
@@ -219,7 +219,7 @@ const BAD: Row[] = [
 ];
 
 /** Values that must pass (an over-strict rule is a defect too). */
-const GOOD: { what: string; env: Env; set?: Record<string, string>; secret?: Record<string, string> }[] = [
+const GOOD: { what: string; env: Env; set?: Record<string, string | undefined>; secret?: Record<string, string> }[] = [
   { what: "adminCidr a /32", env: "oci", set: { adminCidr: "203.0.113.7/32" } },
   { what: "adminCidr a /16 (the widest public range)", env: "oci", set: { adminCidr: "198.51.0.0/16" } },
   { what: "adminCidr a private /8 on homelab (a LAN, not routed)", env: "homelab", set: { adminCidr: "10.0.0.0/8" } },
@@ -237,8 +237,8 @@ const GOOD: { what: string; env: Env; set?: Record<string, string>; secret?: Rec
   { what: "sshPublicKey a security key (sk-ssh-ed25519)", env: "oci", set: { sshPublicKey: SK } },
   { what: "ubuntuVersion 22.04", env: "oci", set: { ubuntuVersion: "22.04" } },
   { what: "ubuntuVersion 26.04", env: "oci", set: { ubuntuVersion: "26.04" } },
-  { what: "domain .internal on oci (private, a platform CA covers it)", env: "oci", set: { domain: "platform.internal" } },
-  { what: "domain home.arpa on homelab", env: "homelab", set: { domain: "lab.home.arpa" } },
+  { what: "domain .internal on oci (private, a platform CA covers it)", env: "oci", set: { domain: "platform.internal", acmeEmail: undefined } },
+  { what: "domain home.arpa on homelab", env: "homelab", set: { domain: "lab.home.arpa", acmeEmail: undefined } },
   { what: "domain platform.localhost on dev", env: "dev", set: { domain: "platform.localhost" } },
   { what: "every password key set with --secret", env: "dev", secret: Object.fromEntries(["giteaAdminPassword", "argocdAdminPassword", "guestPassword", "registryPassword", "databasePassword", "backupPassword"].map((k) => [k, GOOD_PW])) },
   { what: "a passphrase of words", env: "dev", secret: { giteaAdminPassword: "correct horse battery staple" } },

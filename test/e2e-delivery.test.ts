@@ -11,7 +11,8 @@ import { needs } from "./helpers/binaries";
 
 // The scripts run for real with bash, jq and git (base tools for the rest).
 const e2eTools = needs("jq", "git");
-const GATEWAY = "http://127.0.0.1:8080";
+// The app through the gateway, under its https URL (components/tls; lib.sh sends it to loopback).
+const GATEWAY = "https://app.platform.localhost:8443";
 const API = "http://127.0.0.1:30300/api/v1/repos/platform/platform-apps";
 const IMAGE = "registry.platform.internal:5000/platform/sample-api";
 const BUMP = "b0".repeat(20);
@@ -66,7 +67,7 @@ function gitea(bare: string, tag: string, n: number, run: "success" | "failure" 
     { cmd: "kubectl", match: "get applications.argoproj.io sample-app", responses: [application("a0".repeat(20)), application(BUMP)] },
   ];
 }
-const serving = (version: string): FakeRule => ({ cmd: "curl", match: `^GET ${esc(GATEWAY)}/ host=app\\.platform\\.localhost:8080$`, responses: [http(200, { service: "sample-api", version, host: "sample-api-x" })] });
+const serving = (version: string): FakeRule => ({ cmd: "curl", match: `^GET ${esc(GATEWAY)}/ host=app\\.platform\\.localhost:8443$`, responses: [http(200, { service: "sample-api", version, host: "sample-api-x" })] });
 const analysis = (phase: string, failed: number) => kube({ items: [
   { metadata: { name: "sample-api-7f-2-1", creationTimestamp: "2026-01-01T10:00:00Z" }, status: { phase: "Successful" } },
   { metadata: { name: "sample-api-9c-3-1", creationTimestamp: "2026-01-01T11:00:00Z" }, status: { phase, metricResults: [{ name: "success-rate", successful: 0, failed }] } },
@@ -217,12 +218,12 @@ e2eTools.describe("traffic.sh", () => {
     const b = new Sandbox();
     boxes.push(b);
     b.on({ cmd: "curl", match: "host=app", responses: [http(200), http(500), http(0)] });
-    const r = b.run("traffic.sh", [`${GATEWAY}/`, "app.platform.localhost:8080", path.join(b.e2eDir, "t.log"), "2", "0.05"]);
+    const r = b.run("traffic.sh", [`${GATEWAY}/`, "app.platform.localhost:8443", path.join(b.e2eDir, "t.log"), "2", "0.05"]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.ms).toBeGreaterThan(900);
     expect(r.ms).toBeLessThan(8000);
     const codes = b.read("t.log").trim().split("\n");
     expect(codes.slice(0, 3)).toEqual(["200", "500", "000"]);
-    expect(b.calls("curl")[0].key).toBe(`GET ${GATEWAY}/ host=app.platform.localhost:8080`);
+    expect(b.calls("curl")[0].key).toBe(`GET ${GATEWAY}/ host=app.platform.localhost:8443`);
   });
 });

@@ -17,7 +17,8 @@ import { testContext } from "./helpers/context";
 
 // The scripts run for real with bash, jq and git (base tools for the rest).
 const e2eTools = needs("jq", "git");
-const GATEWAY = "http://127.0.0.1:8080";
+// Every gateway request goes to loopback (--connect-to) under the host's own https URL (components/tls).
+const gw = (h: string) => `https://${h}.platform.localhost:8443`;
 const API = "http://127.0.0.1:30300/api/v1/repos/platform/platform-apps";
 const IMAGE = "registry.platform.internal:5000/platform/sample-api";
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -73,8 +74,17 @@ e2eTools.describe("e2e probes against fakes", () => {
       const r = shell(box(), "load_outputs; printf '%s\\n' \"$E2E_ENVIRONMENT\" \"$GATEWAY\" \"$HOST_GIT\" \"$HOST_APP\" \"$GITEA_API\" \"$REGISTRY_HOST\"");
       expect(r.stderr).toBe("");
       expect(r.stdout.trim().split("\n")).toEqual([
-        "dev", "127.0.0.1:8080", "git.platform.localhost:8080", "app.platform.localhost:8080", "http://127.0.0.1:30300", "registry.platform.internal:5000",
+        "dev", "127.0.0.1:8443", "git.platform.localhost:8443", "app.platform.localhost:8443", "http://127.0.0.1:30300", "registry.platform.internal:5000",
       ]);
+    });
+
+    it("#13 gateway requests go over HTTPS to loopback, trusting the platform CA from the stack outputs", () => {
+      const r = shell(box(), "load_outputs; printf '%s\\n' \"${GW_CURL[@]}\"; head -n 1 \"$E2E_CA\"");
+      expect(r.stderr).toBe("");
+      const lines = r.stdout.trim().split("\n");
+      expect(lines.slice(0, 3)).toEqual(["--connect-to", "::127.0.0.1:8443", "--cacert"]);
+      expect(lines[3]).toMatch(/platform-ca\.crt$/);
+      expect(lines[4]).toBe("-----BEGIN CERTIFICATE-----");
     });
 
     it("poll stops at its deadline naming what it waited for and the last state; a fatal check stops at once", () => {
@@ -243,13 +253,13 @@ e2eTools.describe("e2e probes against fakes", () => {
   });
 
   describe("probe-guest.sh (PM-05)", () => {
-    const host = "host=argocd\\.platform\\.localhost:8080";
+    const host = "host=argocd\\.platform\\.localhost:8443";
     function argocd(b: Sandbox, login: object[], sync = 403) {
       return b.on(
-        { cmd: "curl", match: `^POST ${esc(GATEWAY)}/api/v1/session ${host}$`, responses: login },
-        { cmd: "curl", match: `^GET ${esc(GATEWAY)}/api/v1/session/userinfo ${host} bearer$`, responses: [http(200, { loggedIn: true, username: "guest", iss: "argocd" })] },
-        { cmd: "curl", match: `^GET ${esc(GATEWAY)}/api/v1/applications ${host} bearer$`, responses: [http(200, { items: [{ metadata: { name: "root" } }, { metadata: { name: "sample-app" } }] })] },
-        { cmd: "curl", match: `^POST ${esc(GATEWAY)}/api/v1/applications/sample-app/sync ${host} bearer$`, responses: [http(sync, { error: "permission denied", code: 7 })] },
+        { cmd: "curl", match: `^POST ${esc(gw("argocd"))}/api/v1/session ${host}$`, responses: login },
+        { cmd: "curl", match: `^GET ${esc(gw("argocd"))}/api/v1/session/userinfo ${host} bearer$`, responses: [http(200, { loggedIn: true, username: "guest", iss: "argocd" })] },
+        { cmd: "curl", match: `^GET ${esc(gw("argocd"))}/api/v1/applications ${host} bearer$`, responses: [http(200, { items: [{ metadata: { name: "root" } }, { metadata: { name: "sample-app" } }] })] },
+        { cmd: "curl", match: `^POST ${esc(gw("argocd"))}/api/v1/applications/sample-app/sync ${host} bearer$`, responses: [http(sync, { error: "permission denied", code: 7 })] },
       );
     }
 
@@ -342,7 +352,7 @@ e2eTools.describe("e2e probes against fakes", () => {
   });
 
   describe("probe-monitoring.sh (PM-20, PM-35)", () => {
-    const host = "host=prometheus\\.platform\\.localhost:8080";
+    const host = "host=prometheus\\.platform\\.localhost:8443";
     const target = (labels: object, health: string, lastError = "") => ({ labels, health, lastError });
     const up = [
       target({ job: "kube-state-metrics", instance: "kube-state-metrics.monitoring.svc:8080" }, "up"),
@@ -353,9 +363,9 @@ e2eTools.describe("e2e probes against fakes", () => {
     function prometheus(b: Sandbox, targets: object[][], kiali = 200) {
       return b.on(
         { cmd: "kubectl", match: "get deployment", responses: [kube({ status: { availableReplicas: 1 } })] },
-        { cmd: "curl", match: `^GET ${esc(GATEWAY)}/api/v1/targets\\?state=active ${host}$`, responses: targets.map((t) => http(200, { status: "success", data: { activeTargets: t } })) },
-        { cmd: "curl", match: `^GET ${esc(GATEWAY)}/api/v1/query\\?query=${esc(curlEncode('count(kube_pod_info{namespace="sample-app"})'))} ${host}$`, responses: [http(200, { status: "success", data: { resultType: "vector", result: [{ metric: {}, value: [1, "3"] }] } })] },
-        { cmd: "curl", match: `^GET ${esc(GATEWAY)}/healthz host=kiali\\.platform\\.localhost:8080$`, responses: [http(kiali)] },
+        { cmd: "curl", match: `^GET ${esc(gw("prometheus"))}/api/v1/targets\\?state=active ${host}$`, responses: targets.map((t) => http(200, { status: "success", data: { activeTargets: t } })) },
+        { cmd: "curl", match: `^GET ${esc(gw("prometheus"))}/api/v1/query\\?query=${esc(curlEncode('count(kube_pod_info{namespace="sample-app"})'))} ${host}$`, responses: [http(200, { status: "success", data: { resultType: "vector", result: [{ metric: {}, value: [1, "3"] }] } })] },
+        { cmd: "curl", match: `^GET ${esc(gw("kiali"))}/healthz host=kiali\\.platform\\.localhost:8443$`, responses: [http(kiali)] },
       );
     }
 
@@ -388,15 +398,15 @@ e2eTools.describe("e2e probes against fakes", () => {
   });
 
   describe("probe-gateway.sh (PM-38)", () => {
-    const hosts = ["git", "argocd", "kiali", "prometheus", "app"].map((h) => `${h}.platform.localhost:8080`);
+    const hosts = ["git", "argocd", "kiali", "prometheus", "app"].map((h) => `${h}.platform.localhost:8443`);
 
     it("asks the gateway for every published host with its Host header and passes when all answer 200", () => {
-      const b = box().on({ cmd: "curl", match: `^GET ${esc(GATEWAY)}/`, responses: [http(200)] });
+      const b = box().on({ cmd: "curl", match: "^GET https://", responses: [http(200)] });
       const r = b.run("probe-gateway.sh");
       expect(r.status, r.stderr).toBe(0);
       expect(b.calls("curl").map((c) => c.key)).toEqual([
-        `GET ${GATEWAY}/api/healthz host=${hosts[0]}`, `GET ${GATEWAY}/healthz host=${hosts[1]}`, `GET ${GATEWAY}/healthz host=${hosts[2]}`,
-        `GET ${GATEWAY}/-/ready host=${hosts[3]}`, `GET ${GATEWAY}/health host=${hosts[4]}`,
+        `GET https://${hosts[0]}/api/healthz host=${hosts[0]}`, `GET https://${hosts[1]}/healthz host=${hosts[1]}`, `GET https://${hosts[2]}/healthz host=${hosts[2]}`,
+        `GET https://${hosts[3]}/-/ready host=${hosts[3]}`, `GET https://${hosts[4]}/health host=${hosts[4]}`,
       ]);
     });
 

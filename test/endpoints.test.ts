@@ -5,14 +5,14 @@ import { unwrap } from "./helpers/mocks";
 describe("endpoints: one place for every address and port", () => {
   it("PM-40 every URL derives from the environment, the domain and the node address", async () => {
     const oci = endpoints({ environment: "oci", domain: "platform.example.com", nodeAddress: "10.0.1.11" });
-    expect(oci.gitea.publicUrl).toBe("http://git.platform.example.com");
+    expect(oci.gitea.publicUrl).toBe("https://git.platform.example.com");
     expect(oci.gitea.internalUrl).toBe("http://gitea-http.gitea.svc.cluster.local:3000");
     expect(await unwrap(oci.gitea.runnerUrl)).toBe("http://10.0.1.11:30300");
     expect(oci.registry.host).toBe(`${REGISTRY_NAME}:5000`);
     expect(oci.registry.nodeMirror).toBe("http://127.0.0.1:30500");
     expect(oci.prometheus.internalUrl).toBe("http://prometheus-server.monitoring.svc.cluster.local:80");
     const dev = endpoints({ environment: "dev", domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" });
-    expect(dev.argocd.publicUrl).toBe("http://argocd.platform.localhost:8080");
+    expect(dev.argocd.publicUrl).toBe("https://argocd.platform.localhost:8443");
     expect(await unwrap(dev.gitea.runnerUrl)).toBe("http://k3d-platform-server-0:30300");
   });
 

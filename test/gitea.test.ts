@@ -187,7 +187,7 @@ describe("Gitea component under mocks", () => {
     expect(chart.inputs.chart).toBe("gitea");
     expect(chart.inputs.namespace).toBe("gitea");
     expect(chart.inputs.values.gitea.config.repository.DEFAULT_BRANCH).toBe("main");
-    expect(chart.inputs.values.gitea.config.server.ROOT_URL).toBe("http://git.platform.localhost:8080/");
+    expect(chart.inputs.values.gitea.config.server.ROOT_URL).toBe("https://git.platform.localhost:8443/");
 
     const sa = find(created, "kubernetes:core/v1:ServiceAccount");
     expect(sa.inputs.automountServiceAccountToken).toBe(false);

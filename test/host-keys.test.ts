@@ -53,7 +53,7 @@ describe("#13.4 host key lines", () => {
 
 describe("#13.4 platform:sshHostKey (homelab)", () => {
   const src = (config: Record<string, string>) => configSource(config, { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----\n" });
-  const HOMELAB = { domain: "homelab.example.com", hostAddress: "192.0.2.10", sshPort: "2222" };
+  const HOMELAB = { domain: "homelab.example.com", hostAddress: "192.0.2.10", sshPort: "2222", acmeEmail: "admin@example.org" };
 
   it("missing: says it is required and exactly how to get and check it", () => {
     expect(() => parseConfig(src(HOMELAB), "homelab")).toThrow(

@@ -46,10 +46,12 @@ describe("Istio values", () => {
 
   it("PM-37 the platform Gateway names its port; UI VirtualServices use hostnames and FQDNs from the endpoints object", () => {
     const objs = platformRoutes(ctx);
-    const gw = objs.find((o) => o.kind === "Gateway")!;
+    const gw = objs.find((o) => o.kind === "Gateway" && o.metadata.name === "platform-http")!;
     expect(gw.spec.servers[0].port).toEqual({ name: "http", number: 80, protocol: "HTTP" });
     expect(gw.spec.servers[0].hosts).toEqual(["*.platform.localhost"]);
-    const vs = Object.fromEntries(objs.filter((o) => o.kind === "VirtualService").map((o) => [o.metadata.name, o.spec]));
+    const https = objs.find((o) => o.kind === "Gateway" && o.metadata.name === "platform")!;
+    expect(https.spec.servers.map((s: any) => s.port.name)).toEqual(["https-gitea", "https-argocd", "https-kiali", "https-prometheus", "https-app"]);
+    const vs = Object.fromEntries(objs.filter((o) => o.kind === "VirtualService" && o.metadata.name !== "https-redirect").map((o) => [o.metadata.name, o.spec]));
     const ep = ctx.endpoints;
     const dest = (name: string) => vs[name].http[0].route[0].destination;
     expect(vs.gitea.hosts).toEqual([ep.hostnames.git]);
@@ -119,10 +121,10 @@ describe("Istio component under mocks", () => {
     expect(installed.find((c) => c.inputs.chart === "base")!.inputs.version).toBe(charts.istioBase.version);
     expect([istio.base, istio.istiod, istio.gateway].every((r) => r instanceof pulumi.Resource)).toBe(true);
     const gateways = findAll(created, "kubernetes:networking.istio.io/v1:Gateway");
-    expect(gateways).toHaveLength(1);
-    expect(gateways[0].inputs.spec.selector).toEqual({ istio: "ingressgateway" });
+    expect(gateways.map((g) => g.inputs.metadata.name).sort()).toEqual(["platform", "platform-http"]);
+    for (const g of gateways) expect(g.inputs.spec.selector).toEqual({ istio: "ingressgateway" });
     expect(findAll(created, "kubernetes:networking.istio.io/v1:VirtualService").map((c) => c.inputs.metadata.name).sort())
-      .toEqual(["argocd", "gitea", "kiali", "prometheus"]);
+      .toEqual(["argocd", "gitea", "https-redirect", "kiali", "prometheus"]);
   });
 
   it("no churn: the base and istiod charts both receive base.validationFailurePolicy Fail", async () => {

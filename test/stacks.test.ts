@@ -76,10 +76,10 @@ describe("whole stacks under mocks (the program as `pulumi up` runs it)", () => 
 
   it("PM-40 URLs come from the endpoints object, per environment", async () => {
     const dev = (await runStack("dev")).outputs.urls as any;
-    expect(dev.gitea).toBe("http://git.platform.localhost:8080");
+    expect(dev.gitea).toBe("https://git.platform.localhost:8443");
     expect(dev.registry).toBe("registry.platform.internal:5000");
     const oci = (await runStack("oci")).outputs.urls as any;
-    expect(oci.argocd).toBe("http://argocd.platform.example.com");
+    expect(oci.argocd).toBe("https://argocd.platform.example.com");
     expect(oci.giteaNodePort).toMatch(/^http:\/\/10\.0\.1\.\d+:30300$/);
   });
 });

@@ -5,6 +5,7 @@ import { Environment, Profile } from "./profiles";
 import { Endpoints } from "./endpoints";
 import type { TrafficOptions } from "../traffic";
 import type { BackupConfig } from "../backup/settings";
+import type { TlsConfig } from "../../config";
 
 export interface ClusterContext {
   readonly environment: Environment;
@@ -14,4 +15,6 @@ export interface ClusterContext {
   readonly traffic?: TrafficOptions;
   /** Where backups go (config.ts); the traffic plan and the Backups component read it. Absent: the environment's default target. */
   readonly backup?: BackupConfig;
+  /** Who signs the UIs' certificates (config.ts). Absent: the platform CA. */
+  readonly tls?: TlsConfig;
 }

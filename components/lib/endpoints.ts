@@ -88,12 +88,23 @@ export interface Endpoints {
   /** kiali (kiali-server chart, instance "kiali"). */
   readonly kiali: ServiceEndpoint & { readonly publicUrl: string };
   readonly prometheus: ServiceEndpoint & { readonly targetPort: number; readonly publicUrl: string };
+  /** The sample app through the gateway. */
+  readonly app: { readonly publicUrl: string };
   readonly rollouts: { readonly namespace: string };
 }
 
 function svc(namespace: string, service: string, port: number): ServiceEndpoint {
   const fqdn = `${service}.${namespace}.svc.cluster.local`;
   return { namespace, service, port, fqdn, internalUrl: `http://${fqdn}:${port}` };
+}
+
+/** Browsers reach every UI over HTTPS (components/tls); plain HTTP only redirects there. */
+export const PUBLIC_SCHEME = "https";
+
+/** The one way a public URL is built: scheme, host and the environment's HTTPS port (443 is left out). */
+export function publicUrl(environment: Environment, host: string): string {
+  const port = PROFILES[environment].ingressHttpsPort;
+  return `${PUBLIC_SCHEME}://${host}${port === 443 ? "" : `:${port}`}`;
 }
 
 /** The image registry name; `.internal` is reserved for private use (ICANN, 2024), so it never leaks to public DNS. */
@@ -104,9 +115,7 @@ export function endpoints(args: EndpointsArgs): Endpoints {
   checkNodePorts(ports);
   const hp = hostPorts(args.environment);
   checkUniquePorts({ ...hp, ...ports }, "host and NodePort plan");
-  const httpPort = PROFILES[args.environment].ingressHttpPort;
-  const suffix = httpPort === 80 ? "" : `:${httpPort}`;
-  const url = (host: string) => `http://${host}${suffix}`;
+  const url = (host: string) => publicUrl(args.environment, host);
   const hostnames = {
     git: `git.${args.domain}`,
     argocd: `argocd.${args.domain}`,
@@ -130,6 +139,7 @@ export function endpoints(args: EndpointsArgs): Endpoints {
     argocd: { ...svc("argocd", "argocd-server", 80), publicUrl: url(hostnames.argocd) },
     kiali: { ...svc("istio-system", "kiali", 20001), publicUrl: url(hostnames.kiali) },
     prometheus: { ...svc("monitoring", "prometheus-server", 80), targetPort: 9090, publicUrl: url(hostnames.prometheus) },
+    app: { publicUrl: url(hostnames.app) },
     rollouts: { namespace: "argo-rollouts" },
   };
 }

@@ -20,7 +20,8 @@ export type ContainerKey =
   | "istiod" | "istioGateway" | "istioProxy" | "kiali"
   | "prometheus" | "prometheusReload" | "kubeStateMetrics"
   | "sampleApi" | "samplePostgres" | "samplePasswordSync"
-  | "backupJob" | "backupRestic" | "backupGiteaDump" | "backupSqlite" | "backupPgDump" | "restServer";
+  | "backupJob" | "backupRestic" | "backupGiteaDump" | "backupSqlite" | "backupPgDump" | "restServer"
+  | "certManagerController" | "certManagerWebhook" | "certManagerCainjector" | "certManagerStartupCheck" | "acmeSolver";
 
 const r = (cpu: string, memory: string, memoryLimit: string): Resources => ({
   requests: { cpu, memory },
@@ -91,6 +92,19 @@ const STANDARD: Record<ContainerKey, Resources> = {
   backupPgDump: r("10m", "32Mi", "128Mi"),
   // restic/rest-server (host-path target only): an idle HTTP server in front of a directory.
   restServer: r("10m", "32Mi", "128Mi"),
+  // cert-manager v1.21 (components/tls): the chart sets no resources (values.yaml `resources: {}`).
+  // The controller watches Certificates, Orders, Challenges and the Secrets they own: five
+  // certificates here, renewed every 60 days, so idle nearly always.
+  certManagerController: r("10m", "64Mi", "256Mi"),
+  // Answers admission calls for cert-manager's own kinds only (a handful per renewal).
+  certManagerWebhook: r("5m", "32Mi", "128Mi"),
+  // Patches caBundle into the webhook configurations; caches only what it injects.
+  certManagerCainjector: r("5m", "64Mi", "256Mi"),
+  // startupapicheck: one short Job per install or upgrade (not a long-running container: not budgeted).
+  certManagerStartupCheck: r("5m", "32Mi", "64Mi"),
+  // HTTP-01 solver pods (controller flags --acme-http01-solver-resource-*; upstream default
+  // 10m/64Mi, limit 100m/64Mi): a static file server, one pod per pending challenge.
+  acmeSolver: r("5m", "32Mi", "64Mi"),
 };
 
 /**

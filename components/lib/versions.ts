@@ -36,6 +36,13 @@ export const charts = {
   kiali: { repo: "https://kiali.org/helm-charts", chart: "kiali-server", version: "2.29.0" },
   /** prometheus-community/helm-charts charts/prometheus/Chart.yaml: 29.27.0 (Prometheus v3.14.0). */
   prometheus: { repo: "https://prometheus-community.github.io/helm-charts", chart: "prometheus", version: "29.27.0" },
+  /**
+   * cert-manager/cert-manager releases: v1.21.2, the newest stable patch (1.21 line, 2026-07; v1.21.2 per its
+   * release notes as quoted in sylva-projects/sylva-core!9292). Chart read at release-1.21 (2026-08-21,
+   * deploy/charts/cert-manager identical to tag v1.21.1). Images quay.io/jetstack/cert-manager-* at the
+   * chart's appVersion, multi-arch (amd64, arm64, arm, ppc64le, s390x).
+   */
+  certManager: { repo: "https://charts.jetstack.io", chart: "cert-manager", version: "v1.21.2" },
 } as const satisfies Record<string, ChartPin>;
 
 // Images are pinned by tag AND by the digest of their multi-arch index (manifest list), never a

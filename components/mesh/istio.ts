@@ -67,6 +67,13 @@ export function istiodValues(ctx: ClusterContext): Record<string, unknown> {
       // Sidecars serve app + Envoy metrics on 15020 (plaintext even under STRICT mTLS).
       enablePrometheusMerge: true,
       defaultConfig: { holdApplicationUntilProxyStarts: true },
+      // Kubernetes Ingress support, for cert-manager's HTTP-01 solver only (components/tls): Ingresses
+      // of IngressClass "istio", served by our gateway pods and reported with its Service's address.
+      // These are the 1.30.3 defaults (pkg/config/mesh/mesh.go) except the selector, made explicit.
+      ingressControllerMode: "STRICT",
+      ingressClass: ISTIO_INGRESS_CLASS,
+      ingressSelector: GATEWAY_SELECTOR.istio,
+      ingressService: GATEWAY_RELEASE,
     },
     global: {
       istioNamespace: ISTIO_NAMESPACE,
@@ -98,24 +105,85 @@ export function gatewayValues(ctx: ClusterContext): Record<string, unknown> {
   };
 }
 
+/** The HTTP-only Gateway: it redirects to HTTPS and carries the ACME HTTP-01 challenges (components/tls). */
+export const PLATFORM_HTTP_GATEWAY_NAME = "platform-http";
+/** Istio's Kubernetes Ingress support handles Ingresses of this class (cert-manager's HTTP-01 solver). */
+export const ISTIO_INGRESS_CLASS = "istio";
+/** TLS below 1.2 is refused on every HTTPS server. */
+export const GATEWAY_MIN_TLS = "TLSV1_2";
+
+/** The UIs the gateway publishes: short name (port and Secret names), host, backend. */
+export function publishedHosts(ctx: ClusterContext): { readonly name: string; readonly host: string }[] {
+  const h = ctx.endpoints.hostnames;
+  return [
+    { name: "gitea", host: h.git }, { name: "argocd", host: h.argocd }, { name: "kiali", host: h.kiali },
+    { name: "prometheus", host: h.prometheus }, { name: "app", host: h.app },
+  ];
+}
+
+/** The Secret (in istio-system, next to the gateway pods) holding one host's certificate (components/tls). */
+export function tlsSecretName(name: string): string {
+  return `${name}-tls`;
+}
+
 /**
- * The platform Gateway (HTTP, every host under the domain) and the UI VirtualServices. Dev URLs
- * carry :8080 in the Host header; gateway routes ignore the port when matching hosts
- * (istio/istio 1.30.3 pilot/pkg/networking/core/gateway.go: IgnorePortInHostMatching).
+ * The IngressClass Istio's ingress controller answers to (controller istio.io/ingress-controller,
+ * istio/istio 1.30.3 pilot/pkg/config/kube/ingress/virtualservices.go). cert-manager's HTTP-01
+ * solver creates an Ingress of this class; istiod turns it into a Gateway on port 80 that selects
+ * `istio: ingressgateway` (meshConfig ingressSelector/ingressService unset: the default selector,
+ * gateways.go getIngressGatewaySelector) and a VirtualService for the challenge path.
+ */
+export function istioIngressClass(): K8sObject {
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "IngressClass",
+    metadata: { name: ISTIO_INGRESS_CLASS },
+    spec: { controller: "istio.io/ingress-controller" },
+  };
+}
+
+/**
+ * Two Gateways on the one ingress deployment. `platform` serves HTTPS, one server per host with
+ * that host's certificate (credentialName: a Secret in the gateway's namespace); the UIs bind to
+ * it only. `platform-http` serves port 80 and its one VirtualService redirects every request to
+ * HTTPS. Not `tls.httpsRedirect` on the server: that sets Envoy's require_tls on the whole virtual
+ * host and would redirect cert-manager's `/.well-known/acme-challenge/<token>` too. The challenge
+ * reaches the solver because istiod merges the redirect and the solver Ingress's route into one
+ * virtual host per host name, and moves catch-all routes (prefix "/") after the others
+ * (istio/istio 1.30.3 pilot/pkg/networking/core/gateway.go buildGatewayHTTPRouteConfig,
+ * route/route.go SortVHostRoutes): the solver's exact path wins, everything else redirects.
+ * Dev URLs carry the port in the Host header; gateway routes ignore it (IgnorePortInHostMatching).
  */
 export function platformRoutes(ctx: ClusterContext): K8sObject[] {
   const ep = ctx.endpoints;
   const h = ep.hostnames;
-  const gw = gateway({
+  const hosts = publishedHosts(ctx);
+  const https = gateway({
     name: PLATFORM_GATEWAY_NAME, namespace: ISTIO_NAMESPACE,
+    servers: hosts.map(({ name, host }) => ({
+      port: { name: `https-${name}`, number: 443, protocol: "HTTPS" as const }, hosts: [host],
+      tls: { mode: "SIMPLE", credentialName: tlsSecretName(name), minProtocolVersion: GATEWAY_MIN_TLS },
+    })),
+  });
+  const http = gateway({
+    name: PLATFORM_HTTP_GATEWAY_NAME, namespace: ISTIO_NAMESPACE,
     servers: [{ port: { name: "http", number: 80, protocol: "HTTP" }, hosts: [`*.${ep.domain}`] }],
+  });
+  // Host names listed, not *.<domain>: the solver's route lands in the same virtual host only then.
+  const redirect = virtualService({
+    name: "https-redirect", namespace: ISTIO_NAMESPACE, hosts: hosts.map((x) => x.host),
+    gateways: [`${ISTIO_NAMESPACE}/${PLATFORM_HTTP_GATEWAY_NAME}`],
+    // 308 keeps the method and body (a git push over http, a form POST); 443 is left out of Location.
+    http: [{ name: "https-redirect", redirect: { scheme: "https", port: ctx.profile.ingressHttpsPort, redirectCode: 308 } }],
   });
   const ui = (name: string, host: string, destination: string, port: number, timeout?: string) => virtualService({
     name, namespace: ISTIO_NAMESPACE, hosts: [host], gateways: [PLATFORM_GATEWAY],
     http: [{ name: "default", route: [{ host: destination, port }], ...(timeout ? { timeout } : {}) }],
   });
   return [
-    gw,
+    https,
+    http,
+    redirect,
     // Git over HTTP can stream large packs: no route timeout.
     ui("gitea", h.git, ep.gitea.fqdn, ep.gitea.port),
     ui("argocd", h.argocd, ep.argocd.fqdn, ep.argocd.port),
@@ -152,6 +220,7 @@ export class Istio extends pulumi.ComponentResource {
     // image: auto in the gateway Deployment is filled in by istiod's webhook: istiod first.
     this.gateway = chart("gateway", charts.istioGateway, GATEWAY_RELEASE, gatewayValues(ctx), [this.istiod]);
     for (const obj of platformRoutes(ctx)) registerObject(obj, overlays, { parent: this, dependsOn: [this.base, this.gateway] });
+    registerObject(istioIngressClass(), overlays, { parent: this, dependsOn: [this.istiod] });
     this.registerOutputs({ namespace: this.namespace });
   }
 }

@@ -90,7 +90,10 @@ export interface HttpRoute {
   readonly name?: string;
   /** Istio HTTPMatchRequest list, e.g. [{ uri: { prefix: "/" } }]. */
   readonly match?: readonly Record<string, unknown>[];
-  readonly route: readonly RouteDestination[];
+  /** Destinations; absent exactly when `redirect` is set. */
+  readonly route?: readonly RouteDestination[];
+  /** Istio HTTPRedirect instead of a route, e.g. { scheme: "https", port: 443, redirectCode: 308 }. */
+  readonly redirect?: { readonly scheme?: "http" | "https"; readonly port?: number; readonly redirectCode?: number };
   readonly retries?: Retries;
   /** Whole-request timeout, e.g. "10s". */
   readonly timeout?: string;
@@ -105,7 +108,20 @@ export interface VirtualServiceArgs {
   readonly http: readonly HttpRoute[];
 }
 
+function redirectRoute(r: HttpRoute, what: string): Record<string, unknown> {
+  const rd = r.redirect!;
+  if (r.route !== undefined || r.retries || r.timeout) throw new Error(`${what}: a redirect has no destinations, retries or timeout`);
+  if (rd.port !== undefined && (!Number.isInteger(rd.port) || rd.port < 1 || rd.port > 65535)) throw new Error(`${what}: redirect port ${rd.port} is not a port`);
+  if (rd.redirectCode !== undefined && ![301, 302, 303, 307, 308].includes(rd.redirectCode)) throw new Error(`${what}: redirectCode ${rd.redirectCode} is not a redirect`);
+  const out: Record<string, unknown> = {};
+  if (r.name !== undefined) { checkName(r.name, `${what} name`); out.name = r.name; }
+  if (r.match) out.match = r.match.map((m) => ({ ...m }));
+  out.redirect = { ...rd };
+  return out;
+}
+
 function httpRoute(r: HttpRoute, what: string): Record<string, unknown> {
+  if (r.redirect) return redirectRoute(r, what);
   if (!r.route?.length) throw new Error(`${what}: at least one destination`);
   const weights = r.route.map((d) => d.weight);
   const weighted = weights.some((w) => w !== undefined);

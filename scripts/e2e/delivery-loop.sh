@@ -110,7 +110,7 @@ poll "$sync_timeout" "$manifest bumped to $image:$tag on main" check_bump
 
 # 4. Traffic through the gateway, then Argo CD on the bump commit.
 : > "$traffic_log"
-bash "$here/traffic.sh" "http://$GATEWAY/" "$HOST_APP" "$traffic_log" "$(( sync_timeout + rollout_timeout + 120 ))" "${E2E_TRAFFIC_INTERVAL:-0.2}" &
+bash "$here/traffic.sh" "$URL_APP/" "$HOST_APP" "$traffic_log" "$(( sync_timeout + rollout_timeout + 120 ))" "${E2E_TRAFFIC_INTERVAL:-0.2}" "${GW_CURL[@]}" &
 traffic_pid=$!
 trap 'kill "$traffic_pid" 2>/dev/null || true' EXIT
 
@@ -178,7 +178,7 @@ want="$([ "$mode" = good ] && printf '%s' "$version" || printf '%s' "$stable_ver
 check_serving() {
   local i code got
   for i in 1 2 3 4 5 6 7 8 9 10; do
-    code="$(http GET "http://$GATEWAY/" -H "Host: $HOST_APP")"
+    code="$(http GET "$URL_APP/" -H "Host: $HOST_APP" "${GW_CURL[@]}")"
     got="$(jq -r '.version // empty' "$E2E_BODY" 2>/dev/null || true)"
     [ "$code" = 200 ] && [ "$got" = "$want" ] || { LAST="request $i: HTTP $code version ${got:-none}"; return 1; }
   done

@@ -128,7 +128,14 @@ load_outputs() {
   [ -z "$missing" ] || fail "stack outputs lack $missing"
   fields="$(jq -r '[.environment, .urls.gitea, .urls.argocd, .urls.kiali, .urls.prometheus, .urls.app, .urls.registry, .urls.giteaNodePort] | @tsv' "$E2E_OUTPUTS")"
   IFS=$'\t' read -r E2E_ENVIRONMENT URL_GIT URL_ARGOCD URL_KIALI URL_PROMETHEUS URL_APP REGISTRY_HOST URL_GITEA_NODEPORT <<<"$fields"
+  # The UIs are HTTPS (components/tls): every gateway request goes to loopback with --connect-to, so
+  # the URL keeps the host's name for SNI and the certificate check, against the platform CA the
+  # stack exports (dev; absent where a public CA signs).
   GATEWAY="127.0.0.1:$(url_port "$URL_GIT")"
+  E2E_CA="$E2E_DIR/platform-ca.crt"
+  jq -r '.platformCaCertificate // empty' "$E2E_OUTPUTS" > "$E2E_CA"
+  GW_CURL=(--connect-to "::$GATEWAY")
+  if [ -s "$E2E_CA" ]; then GW_CURL+=(--cacert "$E2E_CA"); fi
   HOST_GIT="$(url_authority "$URL_GIT")"
   HOST_ARGOCD="$(url_authority "$URL_ARGOCD")"
   HOST_KIALI="$(url_authority "$URL_KIALI")"

@@ -20,7 +20,7 @@ $HOST_APP|/health"
 check() {
   local host path code failing="" ok=""
   while IFS='|' read -r host path; do
-    code="$(http GET "http://$GATEWAY$path" -H "Host: $host")"
+    code="$(http GET "https://$host$path" -H "Host: $host" "${GW_CURL[@]}")"
     if [ "$code" = 200 ]; then ok="$ok $host"; else failing="$failing $host$path=$code"; fi
   done <<<"$ROUTES"
   [ -z "$failing" ] || { LAST="not answering:$failing"; return 1; }

@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 load_outputs
 
 timeout="${E2E_PROBE_TIMEOUT:-300}"
-base="http://$GATEWAY"
+base="$URL_PROMETHEUS"
 # name|namespace|deployment|jq filter selecting its scrape targets
 TARGETS="kube-state-metrics|$E2E_MONITORING_NS|kube-state-metrics|.labels.job == \"kube-state-metrics\"
 prometheus|$E2E_MONITORING_NS|prometheus-server|.labels.job == \"prometheus\"
@@ -29,7 +29,7 @@ check_deployments() {
 
 check_targets() {
   local code name ns deploy filter down=""
-  code="$(http GET "$base/api/v1/targets?state=active" -H "Host: $HOST_PROMETHEUS")"
+  code="$(http GET "$base/api/v1/targets?state=active" -H "Host: $HOST_PROMETHEUS" "${GW_CURL[@]}")"
   [ "$code" = 200 ] || { LAST="GET /api/v1/targets: HTTP $code"; return 1; }
   cp "$E2E_BODY" "$E2E_DIR/prometheus-targets.json"
   while IFS='|' read -r name ns deploy filter; do
@@ -42,7 +42,7 @@ check_targets() {
 
 check_ksm_scope() {
   local code
-  code="$(http GET "$base/api/v1/query" -H "Host: $HOST_PROMETHEUS" -G --data-urlencode "query=count(kube_pod_info{namespace=\"$E2E_APP_NS\"})")"
+  code="$(http GET "$base/api/v1/query" -H "Host: $HOST_PROMETHEUS" "${GW_CURL[@]}" -G --data-urlencode "query=count(kube_pod_info{namespace=\"$E2E_APP_NS\"})")"
   [ "$code" = 200 ] || { LAST="query kube_pod_info: HTTP $code"; return 1; }
   jq -e '(.data.result[0].value[1] // "0" | tonumber) > 0' "$E2E_BODY" >/dev/null \
     || { LAST="kube-state-metrics reports no pod in $E2E_APP_NS"; return 1; }
@@ -50,7 +50,7 @@ check_ksm_scope() {
 
 check_kiali() {
   local code
-  code="$(http GET "$base/healthz" -H "Host: $HOST_KIALI")"
+  code="$(http GET "$URL_KIALI/healthz" -H "Host: $HOST_KIALI" "${GW_CURL[@]}")"
   [ "$code" = 200 ] || { LAST="Kiali /healthz through the gateway: HTTP $code"; return 1; }
 }
 

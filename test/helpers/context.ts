@@ -2,6 +2,7 @@
 import { ClusterContext } from "../../components/lib/context";
 import { endpoints } from "../../components/lib/endpoints";
 import { Environment, PROFILES } from "../../components/lib/profiles";
+import { isPrivateDomain, TlsConfig } from "../../config";
 
 const DEFAULTS: Record<Environment, { domain: string; nodeAddress: string }> = {
   dev: { domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" },
@@ -9,7 +10,9 @@ const DEFAULTS: Record<Environment, { domain: string; nodeAddress: string }> = {
   homelab: { domain: "example.org", nodeAddress: "192.0.2.10" },
 };
 
-export function testContext(environment: Environment = "dev", overrides: { domain?: string; nodeAddress?: string } = {}): ClusterContext {
+export function testContext(environment: Environment = "dev", overrides: { domain?: string; nodeAddress?: string; tls?: TlsConfig } = {}): ClusterContext {
   const { domain, nodeAddress } = { ...DEFAULTS[environment], ...overrides };
-  return { environment, profile: PROFILES[environment], endpoints: endpoints({ environment, domain, nodeAddress }) };
+  // The issuer config.ts gives that domain by default (Let's Encrypt for a public one, with a contact).
+  const tls: TlsConfig = overrides.tls ?? (isPrivateDomain(domain) ? { issuer: "platform-ca" } : { issuer: "letsencrypt", acmeEmail: "admin@example.org" });
+  return { environment, profile: PROFILES[environment], endpoints: endpoints({ environment, domain, nodeAddress }), tls };
 }

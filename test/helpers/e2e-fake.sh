@@ -55,7 +55,7 @@ if [ "$cmd" = curl ]; then
           fi
         done < "$1"
         shift ;;
-      --connect-timeout|--max-time|-m|--retry|--retry-delay|-A|--resolve) shift ;;
+      --connect-timeout|--max-time|-m|--retry|--retry-delay|-A|--resolve|--connect-to|--cacert) shift ;;
       --fail) fail=1 ;;
       --get) get=1 ;;
       -*) if [[ "$a" =~ ^-[A-Za-z]+$ ]]; then [[ "$a" == *f* ]] && fail=1; [[ "$a" == *G* ]] && get=1; fi ;;

@@ -99,6 +99,10 @@ export function mocks(created: Created[], options: MockOptions = {}): pulumiType
           }
           state.publicKeyOpenssh = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAImock";
           state.privateKeyOpenssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n";
+          state.privateKeyPem = `-----BEGIN PRIVATE KEY-----\nmock-${args.name}-pem\n-----END PRIVATE KEY-----\n`;
+          break;
+        case "tls:index/selfSignedCert:SelfSignedCert":
+          state.certPem = `-----BEGIN CERTIFICATE-----\nmock-${args.name}\n-----END CERTIFICATE-----\n`;
           break;
         case "oci:Identity/customerSecretKey:CustomerSecretKey":
           // The secret half of the S3 key pair, returned once at creation (the id is the access key).
