@@ -156,8 +156,8 @@ describe("Argo CD objects (pure)", () => {
     expect(allowed(all, pod(ARGOCD_PODS.controller), gitea, 3000)).toBe(false);
     expect(allowed(all, pod(ARGOCD_PODS.repoServer), { ip: "140.82.112.3" }, 443)).toBe(true);
     expect(allowed(all, pod(ARGOCD_PODS.controller), { ip: "140.82.112.3" }, 443)).toBe(false);
-    for (const c of ["controller", "server", "applicationSet"] as const) expect(allowed(all, pod(ARGOCD_PODS[c]), { ip: "10.0.1.11" }, 6443), c).toBe(true);
-    expect(allowed(all, pod(ARGOCD_PODS.redis), { ip: "10.0.1.11" }, 6443)).toBe(false);
+    for (const c of ["controller", "server", "applicationSet"] as const) expect(allowed(all, pod(ARGOCD_PODS[c]), { ip: "172.18.0.3" }, 6443), c).toBe(true);
+    expect(allowed(all, pod(ARGOCD_PODS.redis), { ip: "172.18.0.3" }, 6443)).toBe(false);
     expect(allowed(all, pod(ARGOCD_PODS.controller), pod(ARGOCD_PODS.repoServer), 8081)).toBe(true);
     expect(allowed(all, pod(ARGOCD_PODS.server), pod(ARGOCD_PODS.redis), 6379)).toBe(true);
     expect(allowed(all, gitea, pod(ARGOCD_PODS.server), 8080)).toBe(true);

@@ -88,14 +88,14 @@ describe("Istio values", () => {
     const prometheus = { namespace: "monitoring", labels: { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/component": "server" } };
     // A sidecar anywhere reaches xDS; its own namespace must allow the egress (the sample app's does).
     expect(allowed(all.filter((p) => p.metadata.namespace === "istio-system"), userPod, istiod, 15012)).toBe(true);
-    expect(allowed(all, { ip: "10.0.1.11" }, istiod, 15017)).toBe(true);
+    expect(allowed(all, { ip: "172.18.0.3" }, istiod, 15017)).toBe(true);
     expect(allowed(all, { ip: "203.0.113.9" }, gw, 443)).toBe(true);
     expect(allowed(all, { ip: "203.0.113.9" }, gw, 15020)).toBe(false);
     expect(allowed(all, prometheus, gw, 15020)).toBe(true);
     expect(allowed(all, prometheus, istiod, 15014)).toBe(true);
-    expect(allowed(all, istiod, { ip: "10.0.1.11" }, 6443)).toBe(true);
+    expect(allowed(all, istiod, { ip: "172.18.0.3" }, 6443)).toBe(true);
     expect(allowed(all, gw, istiod, 15012)).toBe(true);
-    expect(allowed(all, gw, { ip: "10.0.1.11" }, 6443)).toBe(false);
+    expect(allowed(all, gw, { ip: "172.18.0.3" }, 6443)).toBe(false);
   });
 });
 

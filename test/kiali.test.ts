@@ -83,7 +83,7 @@ describe("Kiali values", () => {
     expect(allowed(all, { namespace: "istio-system", labels: { istio: "ingressgateway" } }, kiali, 20001)).toBe(true);
     expect(allowed(all, kiali, prometheus, 9090)).toBe(true);
     expect(allowed(all, kiali, { namespace: "istio-system", labels: { app: "istiod" } }, 15014)).toBe(true);
-    expect(allowed(all, kiali, { ip: "10.0.1.11" }, 6443)).toBe(true);
+    expect(allowed(all, kiali, { ip: "172.18.0.3" }, 6443)).toBe(true);
     expect(allowed(all, prometheus, kiali, 9090)).toBe(true);
     expect(allowed(all, { namespace: "sample-app", labels: { app: "x" } }, kiali, 20001)).toBe(false);
   });

@@ -47,7 +47,7 @@ describe("kube-state-metrics objects", () => {
     const ksm = { namespace: "monitoring", labels: { ...KSM_PODS } };
     expect(allowed(all, { namespace: "monitoring", labels: { ...PROMETHEUS_SERVER_PODS } }, ksm, KSM_PORTS.metrics)).toBe(true);
     expect(allowed(all, { namespace: "sample-app", labels: {} }, ksm, KSM_PORTS.metrics)).toBe(false);
-    expect(allowed(all, ksm, { ip: "10.0.1.11" }, 6443)).toBe(true);
+    expect(allowed(all, ksm, { ip: "172.18.0.3" }, 6443)).toBe(true);
   });
 
   it("upstream ports and probes, hardened, pinned image, resources from sizes.ts", () => {

@@ -2,6 +2,7 @@
 import { ClusterContext } from "../../components/lib/context";
 import { endpoints } from "../../components/lib/endpoints";
 import { Environment, PROFILES } from "../../components/lib/profiles";
+import { trafficOptions } from "../../components/traffic-options";
 
 const DEFAULTS: Record<Environment, { domain: string; nodeAddress: string }> = {
   dev: { domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" },
@@ -11,5 +12,7 @@ const DEFAULTS: Record<Environment, { domain: string; nodeAddress: string }> = {
 
 export function testContext(environment: Environment = "dev", overrides: { domain?: string; nodeAddress?: string } = {}): ClusterContext {
   const { domain, nodeAddress } = { ...DEFAULTS[environment], ...overrides };
-  return { environment, profile: PROFILES[environment], endpoints: endpoints({ environment, domain, nodeAddress }) };
+  // The traffic inputs the Platform derives from config (homelab: the host address).
+  const traffic = trafficOptions({ environment, hostAddress: environment === "homelab" ? nodeAddress : undefined });
+  return { environment, profile: PROFILES[environment], endpoints: endpoints({ environment, domain, nodeAddress }), traffic };
 }
