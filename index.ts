@@ -20,7 +20,8 @@ export const urls = {
   gitea: ep.gitea.publicUrl,
   argocd: ep.argocd.publicUrl,
   kiali: ep.kiali.publicUrl,
-  prometheus: ep.prometheus.publicUrl,
+  /** Not published: after `kubectl -n monitoring port-forward svc/prometheus-server 9090:80`. */
+  prometheus: ep.prometheus.localUrl,
   app: `http://${ep.hostnames.app}${ep.hostPorts.ingressHttp === 80 ? "" : `:${ep.hostPorts.ingressHttp}`}`,
   giteaNodePort: ep.gitea.runnerUrl,
   registry: ep.registry.host,
@@ -44,5 +45,6 @@ export const nextSteps = [
   "pulumi stack output kubeconfig --show-secrets > kubeconfig && export KUBECONFIG=$PWD/kubeconfig",
   "kubectl get nodes && kubectl -n argocd get applications",
   "pulumi stack output credentials --show-secrets",
+  `Prometheus (not published): ${ep.prometheus.portForward}, then ${ep.prometheus.localUrl}`,
   "kubectl argo rollouts get rollout sample-api -n sample-app --watch",
 ];

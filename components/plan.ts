@@ -33,7 +33,6 @@ export const PLATFORM_CONTAINERS: readonly { key: ContainerKey; component: strin
   { key: "istioGateway", component: "istio" },
   { key: "kiali", component: "kiali" },
   { key: "prometheus", component: "prometheus" },
-  { key: "prometheusReload", component: "prometheus" },
   { key: "kubeStateMetrics", component: "kube-state-metrics" },
   // The sample app: 2 stable replicas, each with an Istio sidecar, and Postgres with one.
   { key: "sampleApi", component: "sample-app", replicas: 2 },

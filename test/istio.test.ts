@@ -58,8 +58,10 @@ describe("Istio values", () => {
     expect(dest("argocd")).toEqual({ host: "argocd-server.argocd.svc.cluster.local", port: { number: 80 } });
     expect(vs.kiali.hosts).toEqual([ep.hostnames.kiali]);
     expect(dest("kiali")).toEqual({ host: "kiali.istio-system.svc.cluster.local", port: { number: 20001 } });
-    expect(vs.prometheus.hosts).toEqual([ep.hostnames.prometheus]);
-    expect(dest("prometheus")).toEqual({ host: ep.prometheus.fqdn, port: { number: ep.prometheus.port } });
+    // #13: Prometheus has no authentication of its own: not on the gateway.
+    expect(vs.prometheus).toBeUndefined();
+    expect(Object.keys(vs).sort()).toEqual(["argocd", "gitea", "kiali"]);
+    expect(JSON.stringify(objs)).not.toContain("prometheus");
     for (const spec of Object.values(vs)) expect(spec.gateways).toEqual([PLATFORM_GATEWAY]);
   });
 
@@ -122,7 +124,7 @@ describe("Istio component under mocks", () => {
     expect(gateways).toHaveLength(1);
     expect(gateways[0].inputs.spec.selector).toEqual({ istio: "ingressgateway" });
     expect(findAll(created, "kubernetes:networking.istio.io/v1:VirtualService").map((c) => c.inputs.metadata.name).sort())
-      .toEqual(["argocd", "gitea", "kiali", "prometheus"]);
+      .toEqual(["argocd", "gitea", "kiali"]);
   });
 
   it("no churn: the base and istiod charts both receive base.validationFailurePolicy Fail", async () => {

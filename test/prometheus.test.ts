@@ -36,7 +36,6 @@ describe("Prometheus values", () => {
     expect(dev.server.retention).toBe(PROFILES.dev.prometheusRetention);
     expect(oci.server.retention).toBe(PROFILES.oci.prometheusRetention);
     expect(dev.server.resources).toEqual(sizeOf("small", "prometheus"));
-    expect(dev.configmapReload.prometheus.resources).toEqual(sizeOf("small", "prometheusReload"));
     expect(dev.server.persistentVolume).toEqual({ enabled: true, size: "2Gi" });
     expect(oci.server.persistentVolume.size).toBe("10Gi");
     expect(prometheusValues({ ctx, storageSize: "5Gi" }) as any).toMatchObject({ server: { persistentVolume: { size: "5Gi" } } });

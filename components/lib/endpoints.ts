@@ -70,7 +70,7 @@ export interface Endpoints {
   readonly domain: string;
   readonly ports: PortPlan;
   readonly hostPorts: Record<string, number>;
-  readonly hostnames: { readonly git: string; readonly argocd: string; readonly kiali: string; readonly prometheus: string; readonly app: string };
+  readonly hostnames: { readonly git: string; readonly argocd: string; readonly kiali: string; readonly app: string };
   readonly gitea: ServiceEndpoint & {
     /** What browsers use, through the Istio gateway. */
     readonly publicUrl: string;
@@ -87,7 +87,8 @@ export interface Endpoints {
   readonly argocd: ServiceEndpoint & { readonly publicUrl: string };
   /** kiali (kiali-server chart, instance "kiali"). */
   readonly kiali: ServiceEndpoint & { readonly publicUrl: string };
-  readonly prometheus: ServiceEndpoint & { readonly targetPort: number; readonly publicUrl: string };
+  /** Not published on the gateway (issue 13): users reach it with `portForward`, on `localUrl`. */
+  readonly prometheus: ServiceEndpoint & { readonly targetPort: number; readonly portForward: string; readonly localUrl: string };
   readonly rollouts: { readonly namespace: string };
 }
 
@@ -111,7 +112,6 @@ export function endpoints(args: EndpointsArgs): Endpoints {
     git: `git.${args.domain}`,
     argocd: `argocd.${args.domain}`,
     kiali: `kiali.${args.domain}`,
-    prometheus: `prometheus.${args.domain}`,
     app: `app.${args.domain}`,
   };
   const registry = svc("registry", "registry", 5000);
@@ -129,7 +129,10 @@ export function endpoints(args: EndpointsArgs): Endpoints {
     registry: { ...registry, host: `${REGISTRY_NAME}:${registry.port}`, nodeMirror: `http://127.0.0.1:${ports.registry}` },
     argocd: { ...svc("argocd", "argocd-server", 80), publicUrl: url(hostnames.argocd) },
     kiali: { ...svc("istio-system", "kiali", 20001), publicUrl: url(hostnames.kiali) },
-    prometheus: { ...svc("monitoring", "prometheus-server", 80), targetPort: 9090, publicUrl: url(hostnames.prometheus) },
+    prometheus: {
+      ...svc("monitoring", "prometheus-server", 80), targetPort: 9090,
+      portForward: "kubectl -n monitoring port-forward svc/prometheus-server 9090:80", localUrl: "http://127.0.0.1:9090",
+    },
     rollouts: { namespace: "argo-rollouts" },
   };
 }
