@@ -10,7 +10,8 @@ import { Registry } from "./gitops/registry";
 import { Runner } from "./gitops/runner";
 import { ArgoCd } from "./gitops/argocd";
 import { Applications, application } from "./gitops/applications";
-import { BootstrapRepo, releaseWorkflow } from "./gitops/bootstrap-repo";
+import { BOOTSTRAP_ORG, BootstrapRepo, releaseWorkflow } from "./gitops/bootstrap-repo";
+import { RUNNER_TOKEN_KEY, RUNNER_TOKEN_SECRET } from "./gitops/runner-config";
 import { ArgoRollouts } from "./delivery/rollouts";
 import { Istio } from "./mesh/istio";
 import { Kiali } from "./mesh/kiali";
@@ -55,12 +56,13 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
 
   // Git, registry, CI.
   const gitea = new Gitea("gitea", {
-    ctx, adminPassword: secrets.giteaAdminPassword, runnerToken: secrets.runnerToken, fingerprintKey: secrets.fingerprintKey,
+    ctx, adminPassword: secrets.giteaAdminPassword, fingerprintKey: secrets.fingerprintKey,
   }, opts);
   const registry = new Registry("registry", { ctx, password: secrets.registryPassword }, opts);
-  new Runner("runner", {
+  // Registered for the platform organisation only, with the token the bootstrap Job fetches (issue 14).
+  const runner = new Runner("runner", {
     ctx,
-    runnerToken: secrets.runnerToken, giteaClusterIP: gitea.clusterIP, registryClusterIP: registry.clusterIP, jobImage: images.runnerJob,
+    org: BOOTSTRAP_ORG, giteaClusterIP: gitea.clusterIP, registryClusterIP: registry.clusterIP, jobImage: images.runnerJob,
   }, after(gitea, registry));
 
   // Argo CD reads the bootstrap repository as the Gitea admin (REQUIRE_SIGNIN_VIEW is on).
@@ -91,6 +93,7 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
     ctx, adminUsername: gitea.adminUser, adminPassword: gitea.adminPassword, registryPassword: secrets.registryPassword,
     fingerprintKey: secrets.fingerprintKey, files, initialFiles: app.sourceFiles,
     keepImageTags: [`${ctx.endpoints.registry.host}/${SAMPLE_IMAGE_REPOSITORY}`], dependsOn: [gitea],
+    runnerToken: { namespace: runner.namespace, secretName: RUNNER_TOKEN_SECRET, key: RUNNER_TOKEN_KEY, after: [runner.namespaceResource] },
   }, opts);
   // PM-28: the root app syncs only once the platform (CRDs, mesh) and the content exist.
   new Applications("applications", {

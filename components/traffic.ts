@@ -76,6 +76,15 @@ export function scrapePorts(): number[] {
 }
 
 const tcp = (...ports: number[]): PortRef[] => ports.map((port) => ({ port }));
+
+/**
+ * What the runner's jobs may not reach on the internet flow (issue 14): they run with the runner
+ * pod's network (PM-01), so this is their policy too. Link-local (cloud metadata 169.254.169.254),
+ * loopback, CGNAT and the private ranges, which hold the pod and Service CIDRs (10.42/16, 10.43/16)
+ * and the node, VCN or LAN addresses on every environment; Gitea and the registry stay reachable by
+ * their own flows (pods, and the NodePorts on the node).
+ */
+export const RUNNER_DENIED_CIDRS: readonly string[] = ["10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"];
 const pods = (id: string, namespace: string, labels?: Labels): Pods => ({ kind: "pods", id, namespace, ...(labels ? { pods: { ...labels } } : {}) });
 
 /** Every allowed flow, in the order the README lists them. Pure: the same context gives the same plan. */
@@ -105,7 +114,6 @@ export function trafficPlan(ctx: ClusterContext, given: TrafficOptions = {}): Fl
   const api: Cidrs = { kind: "cidrs", id: "api-server", cidrs: [...opts.apiServerCidrs!] };
   // Every flow to it leaves out the cluster, the nodes and the metadata service (withExcepts).
   const internet: Cidrs = { kind: "cidrs", id: "internet", cidrs: ["0.0.0.0/0"] };
-  const nodes: Cidrs = { kind: "cidrs", id: "nodes", cidrs: [...opts.nodeCidrs!] };
   if (opts.nodePortSources && opts.nodePortSources.length === 0) {
     throw new Error("traffic plan: nodePortSources is empty; the Gitea and registry NodePorts (runner URL, node pulls) would be unreachable (PM-24)");
   }
@@ -128,10 +136,11 @@ export function trafficPlan(ctx: ClusterContext, given: TrafficOptions = {}): Fl
     flow(repoServer, gitea, tcp(GITEA_HTTP_PORT), "Argo CD clones the platform repository (PM-14)"),
     flow(gitea, argocdServer, tcp(ARGOCD_PORTS.server), "Gitea's push webhooks start a sync without waiting for a poll"),
     flow(bootstrap, gitea, tcp(GITEA_HTTP_PORT), "the bootstrap Job creates the org and repository and pushes the content"),
+    flow(bootstrap, api, apiPort, "the bootstrap Job applies the runner's org registration token Secret (issue 14)"),
     flow(runner, gitea, tcp(GITEA_HTTP_PORT), "act_runner registers and fetches jobs (PM-01)"),
     flow(runner, registry, tcp(ep.registry.port), "workflow jobs push images (PM-13)"),
-    flow(runner, internet, tcp(443, 80), "actions, base images and packages"),
-    flow(runner, nodes, tcp(ep.ports.giteaHttp, ep.ports.registry), "the NodePorts on the node address (runner URL, pushes), in case egress is judged before kube-proxy's DNAT (PM-24)"),
+    flow(runner, { ...internet, except: [...RUNNER_DENIED_CIDRS] }, tcp(443, 80), "actions, base images and packages; not the metadata service, the cluster or the node (jobs share this pod's network, PM-01)"),
+    flow(runner, { kind: "cidrs", id: "node-nodeports", cidrs: [...opts.apiServerCidrs!] }, tcp(ep.ports.giteaHttp, ep.ports.registry), "job containers reach Gitea (runner URL) and the registry on the node's NodePorts, in case egress is judged before kube-proxy's DNAT (PM-24)"),
     flow(nodePortClients, gitea, tcp(GITEA_HTTP_PORT, GITEA_SSH_PORT), "job containers check out through the NodePort (runner URL, PM-24) and Git over SSH"),
     flow(nodePortClients, registry, tcp(ep.registry.port), "node containerd pulls through the NodePort mirror (PM-04, PM-15)"),
     // Argo CD inside its namespace and out.
@@ -182,9 +191,11 @@ export function exceptsFor(cidr: string, opts: TrafficOptions): string[] {
 }
 
 function withExcepts(flows: Flow[], opts: TrafficOptions): Flow[] {
+  // A flow's own excepts (the runner's, RUNNER_DENIED_CIDRS) are kept and the generic ones added.
   const fix = (e: Endpoint): Endpoint => {
-    if (e.kind !== "cidrs" || e.except) return e;
-    const except = [...new Set(e.cidrs.flatMap((c) => exceptsFor(c, opts)))].sort();
+    if (e.kind !== "cidrs") return e;
+    const all = [...new Set([...(e.except ?? []), ...e.cidrs.flatMap((c) => exceptsFor(c, opts))])];
+    const except = all.filter((x) => !all.some((o) => o !== x && cidrContains(o, x))).sort();
     return except.length > 0 ? { ...e, except } : e;
   };
   return flows.map((f) => ({ ...f, from: fix(f.from), to: fix(f.to) }));

@@ -206,7 +206,7 @@ describe("the backup pods", () => {
     expect(spec.initContainers[0].volumeMounts).toContainEqual({ name: "data", mountPath: "/data", readOnly: true });
     // The chart appends -rootless to image.tag (image.rootless: true) and keeps its default claimName.
     const values = giteaValues({ publicUrl: "http://git.example.org", domain: "git.example.org", sshPort: 30022, resources: SIZES.standard.gitea, adminEmail: "a@example.org" }) as any;
-    expect(GITEA_ROOTLESS_IMAGE).toBe(`${GITEA_IMAGE.registry}/${GITEA_IMAGE.repository}:${values.image.tag}-rootless`);
+    expect(GITEA_ROOTLESS_IMAGE).toBe(`${GITEA_IMAGE.registry}/${GITEA_IMAGE.repository}:${values.image.tag}-rootless@${values.image.digest}`);
     expect(values.persistence.claimName).toBeUndefined();
   });
 

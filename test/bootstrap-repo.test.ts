@@ -122,7 +122,7 @@ describe("bootstrapJob (pure)", () => {
   });
 
   it("the default image is pinned: the Gitea rootless image nodes already pull (has bash, git, curl)", () => {
-    expect(BOOTSTRAP_IMAGE).toMatch(/:\d+\.\d+\.\d+-rootless$/);
+    expect(BOOTSTRAP_IMAGE).toMatch(/:\d+\.\d+\.\d+-rootless@sha256:[0-9a-f]{64}$/);
   });
 });
 

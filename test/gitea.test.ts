@@ -4,7 +4,7 @@ import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./h
 import { SIZES } from "../components/lib/sizes";
 import type { ClusterContext } from "../components/lib/context";
 import {
-  checkRunnerToken, GITEA_ADMIN_CHECKSUM_ANNOTATION, GITEA_ADMIN_SECRET, GITEA_ADMIN_USER, GITEA_RELEASE, GITEA_RUNNER_TOKEN_SECRET, GITEA_SELECTOR,
+  GITEA_ADMIN_CHECKSUM_ANNOTATION, GITEA_ADMIN_SECRET, GITEA_ADMIN_USER, GITEA_RELEASE, LEGACY_GITEA_RUNNER_TOKEN_SECRET, GITEA_SELECTOR,
   GITEA_SERVICE_ACCOUNT, giteaValues, GiteaValuesArgs,
 } from "../components/gitops/gitea-values";
 import { giteaHttpService, giteaServiceAccount } from "../components/gitops/gitea";
@@ -69,11 +69,10 @@ describe("giteaValues (pure)", () => {
     expect((giteaValues(base) as any).gitea.podAnnotations).toBeUndefined();
   });
 
-  it("PM-10 Gitea reads the pre-shared runner token from a Secret (GITEA_RUNNER_REGISTRATION_TOKEN)", () => {
-    const env = (giteaValues(base) as any).deployment.env;
-    expect(env).toEqual([{ name: "GITEA_RUNNER_REGISTRATION_TOKEN", valueFrom: { secretKeyRef: { name: GITEA_RUNNER_TOKEN_SECRET, key: "token" } } }]);
-    expect(checkRunnerToken("a".repeat(40))).toHaveLength(40);
-    expect(() => checkRunnerToken("short")).toThrow(/at least 32/);
+  it("PM-10 #14 Gitea gets no pre-shared token: it would be instance-wide (owner 0, repo 0)", () => {
+    const v = giteaValues(base) as any;
+    expect(JSON.stringify(v)).not.toContain("GITEA_RUNNER_REGISTRATION_TOKEN");
+    expect(v.deployment?.env ?? []).toEqual([]);
   });
 
   it("restricted Pod Security: every chart container is non-root, no escalation, no capabilities, seccomp", () => {
@@ -166,7 +165,7 @@ describe("gitea-http Service and policies (pure)", () => {
 describe("Gitea component under mocks", () => {
   it("PM-09 registers the namespace, Secrets (secret values), the chart and gitea-http; exports its ClusterIP", async () => {
     const { Gitea } = await import("../components/gitops/gitea");
-    const g = new Gitea("gitea", { ctx: ctx(), adminPassword: pulumi.secret("admin-pass-123"), runnerToken: pulumi.secret("t".repeat(40)), fingerprintKey: pulumi.secret("fingerprint-key") });
+    const g = new Gitea("gitea", { ctx: ctx(), adminPassword: pulumi.secret("admin-pass-123"), fingerprintKey: pulumi.secret("fingerprint-key") });
     expect(await unwrap(g.clusterIP)).toBe("10.43.12.34");
     expect(await pulumi.isSecret(g.adminPassword)).toBe(true);
     expect(g.adminUser).toBe(GITEA_ADMIN_USER);
@@ -177,9 +176,7 @@ describe("Gitea component under mocks", () => {
     const admin = find(created, "kubernetes:core/v1:Secret", (c) => c.inputs.metadata.name === GITEA_ADMIN_SECRET);
     expect(isSecretInput(admin.inputs.stringData)).toBe(true);
     expect(plain(admin.inputs.stringData)).toEqual({ username: GITEA_ADMIN_USER, password: "admin-pass-123" });
-    const token = find(created, "kubernetes:core/v1:Secret", (c) => c.inputs.metadata.name === GITEA_RUNNER_TOKEN_SECRET);
-    expect(isSecretInput(token.inputs.stringData)).toBe(true);
-    expect(plain(token.inputs.stringData).token).toBe("t".repeat(40));
+    expect(findAll(created, "kubernetes:core/v1:Secret", (c) => c.inputs.metadata.name === LEGACY_GITEA_RUNNER_TOKEN_SECRET)).toEqual([]);
 
     const chart = find(created, "kubernetes:helm.sh/v4:Chart");
     expect(chart.inputs.name).toBe(GITEA_RELEASE);

@@ -8,10 +8,17 @@ import * as path from "path";
 import { ROOT } from "./helpers/stack";
 import { pulumiAccessManifest } from "../components/cluster/kubeconfig";
 import { stub } from "./helpers/stubs";
+import { admissionConfiguration, auditPolicy, HARDENING_PATHS, KUBELET_SYSCTLS, kubeletSysctlConf } from "../components/cluster/hardening";
+import { stableYaml } from "../components/cluster/k3s-config";
 import { needs } from "./helpers/binaries";
+import { createHash } from "crypto";
+import { versions } from "../components/lib/versions";
 
 const SCRIPT = path.join(ROOT, "components/cluster/scripts/install-k3s.sh");
 const b64 = (s: string) => Buffer.from(s).toString("base64");
+/** What the curl stub writes for the plugin, and its sha256 (the test's ROLLOUTS_SUMS_FILE). */
+const PLUGIN_STUB = '#!/usr/bin/env bash\necho "kubectl-argo-rollouts: v1.9.0+stub"\n';
+const PLUGIN_STUB_SHA256 = createHash("sha256").update(PLUGIN_STUB).digest("hex");
 
 const sandboxes: string[] = [];
 afterEach(() => { for (const dir of sandboxes.splice(0)) fs.rmSync(dir, { recursive: true, force: true }); });
@@ -46,9 +53,26 @@ case "$url" in
   */install.sh) cp "${root}/installer.sh" "$out" ;;
   *) printf '%s\\n' '#!/usr/bin/env bash' 'echo "kubectl-argo-rollouts: v1.9.0+stub"' > "$out" ;;
 esac`);
+  fs.writeFileSync(path.join(root, "rollouts.sums"), `v1.9.0 amd64 ${PLUGIN_STUB_SHA256}\nv1.9.0 arm64 ${PLUGIN_STUB_SHA256}\n`);
   stub(stubs, "systemctl", `echo "systemctl $*" >> "${log}"`);
+  // The kernel as the kubelet reads it: Ubuntu's defaults, where overcommit, panic and panic_on_oops differ.
+  const proc = path.join(root, "proc/sys");
+  for (const [key, value] of Object.entries({ "vm.overcommit_memory": 0, "vm.panic_on_oom": 0, "kernel.panic": 0, "kernel.panic_on_oops": 0, "kernel.keys.root_maxkeys": 1000000, "kernel.keys.root_maxbytes": 25000000 })) {
+    const file = path.join(proc, ...key.split("."));
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, `${value}\n`);
+  }
+  // procps' `sysctl --system`: every file in file-name order, a later one winning (`-p <file>`: that
+  // file alone); nothing when
+  // /proc/sys is read-only (a container), which the marker file stands for.
+  stub(stubs, "sysctl", `echo "sysctl $*" >> "${log}"
+[ -e "${root}/proc-readonly" ] && { echo "sysctl: permission denied" >&2; exit 255; }
+case "$1" in --system) files="$(ls "$SYSCTL_DIR" | sort | sed "s|^|$SYSCTL_DIR/|")" ;; -p) files="$2" ;; *) exit 2 ;; esac
+for f in $files; do
+  while IFS='=' read -r k v; do case "$k" in ''|'#'*) continue;; esac; echo "$v" > "$PROC_SYS_DIR/\${k//.//}"; done < "$f"
+done`);
   stub(stubs, "id", `echo 0`);
-  return { root, stubs, log, envFile: (unit: string) => path.join(root, "systemd", `${unit}.service.env`), tokenFile: path.join(root, "data/server/token") };
+  return { root, stubs, log, proc, sysctlDir: path.join(root, "sysctl.d"), envFile: (unit: string) => path.join(root, "systemd", `${unit}.service.env`), tokenFile: path.join(root, "data/server/token") };
 }
 
 function run(box: ReturnType<typeof sandbox>, env: Record<string, string>) {
@@ -59,7 +83,9 @@ function run(box: ReturnType<typeof sandbox>, env: Record<string, string>) {
     env: {
       PATH: `${box.stubs}:${process.env.PATH}`, K3S_CONFIG_DIR: path.join(box.root, "etc"), BIN_DIR: path.join(box.root, "bin"),
       SYSTEMD_DIR: path.join(box.root, "systemd"), K3S_DATA_DIR: path.join(box.root, "data"),
-      K3S_ROLE: "server", K3S_VERSION: "v1.35.9+k3s1", K3S_TOKEN: "token", ROLLOUTS_VERSION: "v1.9.0",
+      SYSCTL_DIR: box.sysctlDir, PROC_SYS_DIR: box.proc,
+      SYSCTL_CONF_B64: b64(kubeletSysctlConf()), ADMISSION_CONFIG_B64: b64(stableYaml(admissionConfiguration())), AUDIT_POLICY_B64: b64(stableYaml(auditPolicy())),
+      K3S_ROLE: "server", K3S_VERSION: "v1.35.9+k3s1", K3S_TOKEN: "token", ROLLOUTS_VERSION: "v1.9.0", ROLLOUTS_SUMS_FILE: path.join(box.root, "rollouts.sums"),
       K3S_CONFIG_B64: b64("tls-san: [198.51.100.1]\n"), REGISTRIES_B64: b64("mirrors: {}\n"), PULUMI_ACCESS_B64: b64(pulumiAccessManifest()), ...env,
     },
   });
@@ -78,6 +104,24 @@ describe("install-k3s.sh, run for real against stubs", () => {
     expect(r.calls).toContain("installer server v1.35.9+k3s1");
     expect(r.calls).toMatch(/curl https:\/\/github.com\/argoproj\/argo-rollouts\/releases\/download\/v1.9.0\/kubectl-argo-rollouts-linux-(amd64|arm64)/);
     expect(fs.existsSync(path.join(box.root, "bin/kubectl-argo-rollouts"))).toBe(true);
+  });
+
+  it("#14 the rollouts plugin is installed only when its sha256 matches the pin; the pinned version has a sum for amd64 and arm64", () => {
+    expect(fs.readFileSync(path.join(sandbox().root, "rollouts.sums"), "utf8")).toContain(PLUGIN_STUB_SHA256);
+    const wrong = sandbox();
+    fs.writeFileSync(path.join(wrong.root, "rollouts.sums"), `v1.9.0 amd64 ${"0".repeat(64)}\nv1.9.0 arm64 ${"0".repeat(64)}\n`);
+    const r = run(wrong, {});
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/does not match its pinned sha256/);
+    expect(fs.existsSync(path.join(wrong.root, "bin/kubectl-argo-rollouts"))).toBe(false);
+    const unpinned = run(sandbox(), { ROLLOUTS_VERSION: "v9.9.9" });
+    expect(unpinned.status).not.toBe(0);
+    expect(unpinned.stderr).toMatch(/no sha256 pinned for kubectl-argo-rollouts v9\.9\.9/);
+    // The table the servers use (not the test's): the versions.ts pin, both architectures, 64 hex each.
+    const script = fs.readFileSync(SCRIPT, "utf8");
+    for (const arch of ["amd64", "arm64"]) {
+      expect(script, `${versions.kubectlArgoRollouts} ${arch}`).toMatch(new RegExp(`^\\s*(rollouts_sums=")?${versions.kubectlArgoRollouts.replace(/\./g, "\\.")} ${arch} [0-9a-f]{64}"?$`, "m"));
+    }
   });
 
   it("a second run with the same inputs changes nothing; a changed registries.yaml restarts K3s only", () => {
@@ -150,6 +194,84 @@ describe("install-k3s.sh, run for real against stubs", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(fs.readFileSync(box.envFile("k3s-agent"), "utf8")).toBe("K3S_TOKEN='second-token'\n");
     expect(r.calls).toBe("systemctl restart k3s-agent\n");
+  });
+});
+
+describe("install-k3s.sh hardens K3s per the CIS guide (issue 14 #3)", () => {
+  const procValue = (box: ReturnType<typeof sandbox>, key: string) => fs.readFileSync(path.join(box.proc, ...key.split(".")), "utf8").trim();
+
+  it("#14 the kubelet's kernel parameters are written and in effect before K3s is installed; a second run leaves them alone", () => {
+    const box = sandbox();
+    const r = run(box, {});
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(box.sysctlDir, "90-kubelet.conf"), "utf8")).toBe(kubeletSysctlConf());
+    for (const [key, value] of Object.entries(KUBELET_SYSCTLS)) expect(procValue(box, key), key).toBe(String(value));
+    const calls = r.calls.split("\n");
+    expect(calls.indexOf("sysctl --system")).toBeGreaterThanOrEqual(0);
+    expect(calls.indexOf("sysctl --system")).toBeLessThan(calls.indexOf("installer server v1.35.9+k3s1"));
+    const again = run(box, {});
+    expect(again.calls).toBe("");
+    expect(again.stdout).not.toContain("kernel parameters");
+  });
+
+  it("#14 a later file that sets one otherwise stops the install before K3s starts, naming the parameter", () => {
+    const box = sandbox();
+    fs.mkdirSync(box.sysctlDir, { recursive: true });
+    fs.writeFileSync(path.join(box.sysctlDir, "99-local.conf"), "vm.overcommit_memory=0\n");
+    const r = run(box, {});
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("vm.overcommit_memory is 0, the kubelet needs 1");
+    expect(r.stderr).toContain("sorting after");
+    expect(r.calls).not.toContain("installer");
+  });
+
+  it("#14 day two: a kubelet that set the values itself hides a later file in /proc/sys; the new sysctl file is applied anyway and the file found", () => {
+    const box = sandbox();
+    // Before protect-kernel-defaults the kubelet wrote the values it wants (KernelTunableModify).
+    for (const [key, value] of Object.entries(KUBELET_SYSCTLS)) fs.writeFileSync(path.join(box.proc, ...key.split(".")), `${value}\n`);
+    fs.mkdirSync(box.sysctlDir, { recursive: true });
+    fs.writeFileSync(path.join(box.sysctlDir, "99-local.conf"), "kernel.panic=0\n");
+    const r = run(box, {});
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("kernel.panic is 0, the kubelet needs 10");
+  });
+
+  it("#14 a read-only /proc/sys (a container) stops the install with what to do", () => {
+    const box = sandbox();
+    fs.writeFileSync(path.join(box.root, "proc-readonly"), "");
+    const r = run(box, { K3S_ROLE: "agent", K3S_URL: "https://10.0.1.11:6443", ROLLOUTS_VERSION: "", PULUMI_ACCESS_B64: "" });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/kernel.panic is 0, the kubelet needs 10[\s\S]*read-only/);
+    expect(r.calls).not.toContain("installer");
+  });
+
+  it("#14 a server writes psa.yaml and audit.yaml where its flags point, private, with a private log directory; a change restarts K3s", () => {
+    // The script writes under its data dir; the flags name the default one.
+    const script = fs.readFileSync(SCRIPT, "utf8");
+    const dataDir = /data_dir="\$\{K3S_DATA_DIR:-([^}]+)\}"/.exec(script)![1];
+    expect(`${dataDir}/server/psa.yaml`).toBe(HARDENING_PATHS.admission);
+    expect(`${dataDir}/server/audit.yaml`).toBe(HARDENING_PATHS.auditPolicy);
+    expect(`${dataDir}/server/logs/audit.log`).toBe(HARDENING_PATHS.auditLog);
+    const box = sandbox();
+    expect(run(box, {}).status).toBe(0);
+    const server = path.join(box.root, "data/server");
+    expect(fs.readFileSync(path.join(server, "psa.yaml"), "utf8")).toBe(stableYaml(admissionConfiguration()));
+    expect(fs.readFileSync(path.join(server, "audit.yaml"), "utf8")).toBe(stableYaml(auditPolicy()));
+    const mode = (p: string) => (fs.statSync(p).mode & 0o777).toString(8);
+    expect(mode(path.join(server, "psa.yaml"))).toBe("600");
+    expect(mode(path.join(server, "logs"))).toBe("700");
+    const changed = run(box, { AUDIT_POLICY_B64: b64(stableYaml({ ...auditPolicy(), rules: [{ level: "Metadata" }] })) });
+    expect(changed.status, changed.stderr).toBe(0);
+    expect(changed.calls).toBe("systemctl restart k3s\n");
+    // Agents run no API server: neither file, and not required.
+    const agent = sandbox();
+    const a = run(agent, { K3S_ROLE: "agent", K3S_URL: "https://10.0.1.11:6443", ROLLOUTS_VERSION: "", PULUMI_ACCESS_B64: "", ADMISSION_CONFIG_B64: "", AUDIT_POLICY_B64: "" });
+    expect(a.status, a.stderr).toBe(0);
+    expect(fs.existsSync(path.join(agent.root, "data/server/psa.yaml"))).toBe(false);
+    expect(fs.readFileSync(path.join(agent.sysctlDir, "90-kubelet.conf"), "utf8")).toBe(kubeletSysctlConf());
+    const missing = run(sandbox(), { ADMISSION_CONFIG_B64: "" });
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain("ADMISSION_CONFIG_B64 is required on a server");
   });
 });
 

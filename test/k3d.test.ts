@@ -2,7 +2,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { k3dConfig } from "../components/cluster/k3d-config";
-import { k3sImage, versions } from "../components/lib/versions";
+import { K3S_IMAGE_DIGESTS, k3sImage, versions } from "../components/lib/versions";
 import { Created, find, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
 
 const args = { name: "platform", httpPort: 8080, httpsPort: 8443, apiPort: 6445, nodePorts: [30300, 30500], registriesYaml: "mirrors: {}\n" };
@@ -13,7 +13,7 @@ describe("k3d config builder", () => {
     expect(cfg.apiVersion).toBe("k3d.io/v1alpha5");
     expect(cfg.kind).toBe("Simple");
     expect(cfg.image).toBe(k3sImage());
-    expect(cfg.image).toBe(`rancher/k3s:${versions.k3s.replace("+", "-")}`);
+    expect(cfg.image).toBe(`rancher/k3s:${versions.k3s.replace("+", "-")}@${K3S_IMAGE_DIGESTS[versions.k3s]}`);
     expect(cfg.image).not.toMatch(/latest/);
     expect(cfg.options.k3s.extraArgs).toContainEqual({ arg: "--disable=traefik", nodeFilters: ["server:*"] });
     expect(cfg.ports).toContainEqual({ port: "8080:80", nodeFilters: ["loadbalancer"] });

@@ -27,7 +27,16 @@ beforeAll(async () => {
 const boxes: string[] = [];
 afterEach(() => { for (const b of boxes.splice(0)) fs.rmSync(b, { recursive: true, force: true }); });
 
-interface Host { osRelease?: string | null; arch?: string; memTotalKb?: number; freeDiskGb?: number; sudo?: boolean; without?: string[] }
+interface Host {
+  osRelease?: string | null; arch?: string; memTotalKb?: number; freeDiskGb?: number; sudo?: boolean; without?: string[];
+  /** Kernel parameters as /proc/sys shows them (default: Ubuntu's, overcommit and panics unset); null: absent. */
+  sysctls?: Record<string, number | null>;
+  procReadOnly?: boolean;
+  /** Files in the host's sysctl.d (name -> content); `sysctl.conf` is /etc/sysctl.conf. */
+  sysctlFiles?: Record<string, string>;
+}
+
+const UBUNTU_SYSCTLS = { "vm.overcommit_memory": 0, "vm.panic_on_oom": 0, "kernel.panic": 0, "kernel.panic_on_oops": 0, "kernel.keys.root_maxkeys": 1000000, "kernel.keys.root_maxbytes": 25000000 };
 
 function preflight(h: Host = {}) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "preflight-"));
@@ -43,11 +52,24 @@ function preflight(h: Host = {}) {
   if (h.osRelease !== null) fs.writeFileSync(osRelease, h.osRelease ?? UBUNTU_2404);
   const meminfo = path.join(root, "meminfo");
   fs.writeFileSync(meminfo, `MemTotal:       ${h.memTotalKb ?? 16_318_464} kB\nMemFree:         1000000 kB\n`);
+  const proc = path.join(root, "proc/sys");
+  for (const [key, value] of Object.entries({ ...UBUNTU_SYSCTLS, ...h.sysctls })) {
+    if (value === null) continue;
+    const file = path.join(proc, ...key.split("."));
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, `${value}\n`);
+  }
+  const mounts = path.join(root, "mounts");
+  fs.writeFileSync(mounts, `proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n${h.procReadOnly ? "proc /proc/sys proc ro,nosuid,nodev,noexec,relatime 0 0\n" : ""}`);
+  const sysctlDir = path.join(root, "sysctl.d");
+  fs.mkdirSync(sysctlDir);
+  for (const [name, content] of Object.entries(h.sysctlFiles ?? {})) fs.writeFileSync(name === "sysctl.conf" ? path.join(root, name) : path.join(sysctlDir, name), content);
   fs.mkdirSync(path.join(root, "home"));
   fs.mkdirSync(path.join(root, "tmp"));
   const r = spawnSync("/bin/bash", ["-c", command.create], {
     input: command.stdin, encoding: "utf8", timeout: 20_000,
-    env: { PATH: bin, HOME: path.join(root, "home"), TMPDIR: path.join(root, "tmp"), PREFLIGHT_OS_RELEASE: osRelease, PREFLIGHT_MEMINFO: meminfo },
+    env: { PATH: bin, HOME: path.join(root, "home"), TMPDIR: path.join(root, "tmp"), PREFLIGHT_OS_RELEASE: osRelease, PREFLIGHT_MEMINFO: meminfo,
+      PREFLIGHT_PROC_SYS: proc, PREFLIGHT_MOUNTS: mounts, PREFLIGHT_SYSCTL_DIRS: `${sysctlDir} ${path.join(root, "no-such-dir")}`, PREFLIGHT_SYSCTL_CONF: path.join(root, "sysctl.conf") },
   });
   expect(fs.readdirSync(path.join(root, "tmp")), "RUN_STDIN removes its script").toEqual([]);
   return { code: r.status, out: r.stdout, err: r.stderr.trim() };
@@ -61,7 +83,25 @@ describe("preflight.sh as the BareMetalHost runs it", () => {
     expect(r.out.trim().split("\n")).toEqual([
       "preflight: os ok (Ubuntu 24.04.1 LTS)", "preflight: architecture ok (aarch64)", "preflight: memory ok (15936 MB >= 13824 MB)",
       "preflight: disk ok (60 GB free on /var/lib)", "preflight: sudo ok", "preflight: tools ok",
+      "preflight: kernel parameters ok (3 to be set by the install before K3s starts)",
     ]);
+  });
+
+  it("#14 kernel parameters: what the install cannot fix stops the preflight, naming the parameter and why", () => {
+    const ok = preflight({ sysctls: { "vm.overcommit_memory": 1, "kernel.panic": 10, "kernel.panic_on_oops": 1 }, sysctlFiles: { "10-local.conf": "vm.overcommit_memory = 0\n", "99-other.conf": "kernel.panic = 10\n" } });
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toContain("kernel parameters ok (0 to be set");
+    const later = preflight({ sysctlFiles: { "99-tuning.conf": "# mine\nvm.overcommit_memory = 2\n" } });
+    expect(later.code).toBe(1);
+    expect(later.err).toMatch(/99-tuning.conf sets vm.overcommit_memory=2 and is applied after the install's 90-kubelet.conf \(vm.overcommit_memory=1\)/);
+    const conf = preflight({ sysctlFiles: { "sysctl.conf": "kernel.panic=0\n" } });
+    expect(conf.err).toMatch(/sysctl.conf sets kernel.panic=0/);
+    const readOnly = preflight({ procReadOnly: true });
+    expect([readOnly.code, readOnly.err]).toEqual([1, "preflight: FAILED: kernel parameter vm.overcommit_memory is 0, the kubelet (protect-kernel-defaults) needs 1, and /proc/sys is read-only here (a container?): set it on the host"]);
+    // Read-only is fine when nothing needs to change.
+    expect(preflight({ procReadOnly: true, sysctls: { "vm.overcommit_memory": 1, "kernel.panic": 10, "kernel.panic_on_oops": 1 } }).code).toBe(0);
+    const absent = preflight({ sysctls: { "kernel.keys.root_maxbytes": null } });
+    expect(absent.err).toMatch(/kernel parameter kernel.keys.root_maxbytes is not available here/);
   });
 
   it("PM-07 too little memory for the budget fails, naming both numbers", () => {

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { charts, images, versions } from "../components/lib/versions";
+import { chartImages, charts, images, parseImage, versions } from "../components/lib/versions";
 import { CHECKOUT_ACTION } from "../components/gitops/bootstrap-repo";
 import { ROOT } from "./helpers/stack";
 
@@ -67,9 +67,9 @@ function pins() {
     const line = content.indexOf(`${k}: { repo: "${c.repo}"`);
     out.push({ name: `charts.${k}`, at: at(c.version, line), expected: { datasource: "helm", depName: c.chart, registryUrl: c.repo, currentValue: c.version } });
   }
-  for (const [k, image] of Object.entries(images)) {
-    const colon = image.lastIndexOf(":");
-    out.push({ name: `images.${k}`, at: at(image) + colon + 1, expected: { datasource: "docker", depName: image.slice(0, colon), currentValue: image.slice(colon + 1) } });
+  for (const [k, image] of [...Object.entries(images).map(([k, v]) => [`images.${k}`, v]), ...Object.entries(chartImages).map(([k, v]) => [`chartImages.${k}`, v])]) {
+    const ref = parseImage(image);
+    out.push({ name: k, at: at(image) + ref.name.length + 1, expected: { datasource: "docker", depName: ref.name, currentValue: ref.tag, currentDigest: ref.digest } });
   }
   return out;
 }
@@ -97,7 +97,7 @@ describe("renovate.json: custom managers over components/lib/versions.ts", () =>
 
   it("every pin in versions, charts and images is matched exactly once, as the right package of the right datasource", () => {
     const all = pins();
-    expect(all.length).toBe(Object.keys(versions).length + Object.keys(charts).length + Object.keys(images).length);
+    expect(all.length).toBe(Object.keys(versions).length + Object.keys(charts).length + Object.keys(images).length + Object.keys(chartImages).length);
     for (const pin of all) {
       const hits = deps.filter((d) => d.at === pin.at);
       expect(hits.length, `${pin.name} is matched ${hits.length} times`).toBe(1);
@@ -145,6 +145,16 @@ describe("renovate.json: package.json, workflow actions, the release workflow's 
     expect(config.packageRules).toContainEqual(expect.objectContaining({ matchManagers: ["github-actions"], pinDigests: true }));
   });
 
+  it("#14 images: digests are pinned for every docker dependency and written back with the tag; the template's Dockerfile base is matched once, as images.python", () => {
+    expect(config.packageRules).toContainEqual(expect.objectContaining({ matchDatasources: ["docker"], pinDigests: true }));
+    const images_ = managers.find((m) => m.description?.startsWith("Container images")) as Manager & { autoReplaceStringTemplate?: string };
+    expect(images_.autoReplaceStringTemplate).toContain("{{#if newDigest}}@{{{newDigest}}}{{/if}}");
+    const deps = extract("components/apps/template/Dockerfile");
+    expect(deps).toHaveLength(1);
+    const py = parseImage(images.python);
+    expect(deps[0]).toMatchObject({ datasource: "docker", depName: py.name, currentValue: py.tag, currentDigest: py.digest });
+  });
+
   it("the release workflow's actions/checkout in bootstrap-repo.ts is matched once, digest and version together", () => {
     const deps = extract("components/gitops/bootstrap-repo.ts");
     expect(deps).toHaveLength(1);
@@ -169,7 +179,7 @@ describe("renovate.json: the constraints the pins' comments state are rules", ()
   });
 
   it("dind below 29, kube-state-metrics below 2.20, python 3.12, never a compromised Trivy, @pulumi/command 1.x: each current pin satisfies its rule", () => {
-    const tag = (image: string) => image.slice(image.lastIndexOf(":") + 1);
+    const tag = (image: string) => parseImage(image).tag;
     expect(rule("docker.io/library/docker").allowedVersions).toBe("<29");
     expect(major(tag(images.dind))).toBeLessThan(29);
     expect(rule("registry.k8s.io/kube-state-metrics/kube-state-metrics").allowedVersions).toBe("<2.20.0");

@@ -1,15 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
+import { Created, find, findAll, mocks, plain, unwrap } from "./helpers/mocks";
 import { isLoopbackReference, REGISTRY_NAME } from "../components/lib/endpoints";
 import { SIZES } from "../components/lib/sizes";
 import { images } from "../components/lib/versions";
 import type { ClusterContext } from "../components/lib/context";
 import {
-  checkClusterIP, checkInstanceUrl, DEFAULT_DIND_MTU, dockerdArgs, runnerConfig, runnerDeployment, runnerLabels, RUNNER_TOKEN_SECRET,
+  checkClusterIP, checkInstanceUrl, DEFAULT_DIND_MTU, DOCKER_HOST, DOCKER_SOCKET_DIR, dockerdArgs, JOB_DOCKER_HOST, RUNNER_CONFIG_MAP,
+  runnerConfig, runnerDeployment, runnerLabels, runnerScope, RUNNER_TOKEN_DIR, RUNNER_TOKEN_SECRET,
 } from "../components/gitops/runner-config";
-import { GITEA_RUNNER_TOKEN_SECRET, giteaValues } from "../components/gitops/gitea-values";
+import { giteaValues, LEGACY_GITEA_RUNNER_TOKEN_SECRET } from "../components/gitops/gitea-values";
 import { testContext } from "./helpers/context";
 import { allowed, planPolicyNames, platformPolicies } from "./helpers/netpol";
 import { settle as settleMocks } from "./helpers/mocks";
@@ -62,11 +63,10 @@ describe("runnerConfig (pure)", () => {
     expect(() => runnerConfig({ hosts, labels: runnerLabels(JOB_IMAGE), capacity: 0 })).toThrow(/capacity/);
   });
 
-  it("PM-01 dockerd MTU below the pod network's; loopback-only TCP; the in-cluster registry over plain HTTP", () => {
+  it("PM-01 dockerd MTU below the pod network's; the in-cluster registry over plain HTTP", () => {
     const a = dockerdArgs("registry.platform.internal:5000");
     expect(a).toContain(`--mtu=${DEFAULT_DIND_MTU}`);
     expect(DEFAULT_DIND_MTU).toBeLessThan(1450);
-    expect(a).toContain("--host=tcp://127.0.0.1:2375");
     expect(a.some((x) => x.includes("0.0.0.0"))).toBe(false);
     expect(a).toContain("--insecure-registry=registry.platform.internal:5000");
     expect(() => dockerdArgs("registry.platform.internal:5000", 1500)).toThrow(/MTU/);
@@ -84,6 +84,7 @@ describe("runnerConfig (pure)", () => {
       namespace: "gitea-runner", name: "r", actRunnerImage: images.actRunner, dindImage: images.dind,
       actRunnerResources: SIZES.small.actRunner, dindResources: SIZES.small.dind, instanceUrl: "http://10.0.1.11:30300",
       hostAliases: hosts, registryHost: "registry.platform.internal:5000", dataClaim: "r-data",
+      scope: runnerScope("platform"), scriptConfigMap: "r-scripts",
     }) as any;
     const [runner, dind] = d.spec.template.spec.containers;
     expect(dind.securityContext.privileged).toBe(true);
@@ -103,12 +104,11 @@ describe("Gitea + Registry + Runner under mocks", () => {
     const { Registry } = await import("../components/gitops/registry");
     const { Runner } = await import("../components/gitops/runner");
     const c = ctx();
-    const token = pulumi.secret("r".repeat(40));
-    const gitea = new Gitea("gitea", { ctx: c, adminPassword: pulumi.secret("admin-pass-123"), runnerToken: token, fingerprintKey: pulumi.secret("fingerprint-key") });
+    const gitea = new Gitea("gitea", { ctx: c, adminPassword: pulumi.secret("admin-pass-123"), fingerprintKey: pulumi.secret("fingerprint-key") });
     const registry = new Registry("registry", { ctx: c, password: pulumi.secret("registry-pass-456") });
     const runner = new Runner("runner", {
       ctx: c,
-      runnerToken: token, giteaClusterIP: gitea.clusterIP, registryClusterIP: registry.clusterIP, jobImage: JOB_IMAGE,
+      org: "platform", giteaClusterIP: gitea.clusterIP, registryClusterIP: registry.clusterIP, jobImage: JOB_IMAGE,
     });
     const config = await unwrap(runner.config);
     await settle();
@@ -120,7 +120,7 @@ describe("Gitea + Registry + Runner under mocks", () => {
     const cfg = YAML.parse(config);
     expect(cfg.container.options).toContain("--add-host=gitea-http.gitea.svc.cluster.local:10.43.0.30");
     expect(cfg.container.options).toContain(`--add-host=${REGISTRY_NAME}:10.43.0.50`);
-    const cm = find(created, "kubernetes:core/v1:ConfigMap");
+    const cm = find(created, "kubernetes:core/v1:ConfigMap", (m) => m.inputs.metadata.name === RUNNER_CONFIG_MAP);
     expect(YAML.parse(plain(cm.inputs.data)["config.yaml"])).toEqual(cfg);
     const pod = find(created, "kubernetes:apps/v1:Deployment", (d) => d.inputs.metadata.namespace === "gitea-runner").inputs.spec.template.spec;
     expect(plain(pod.hostAliases)).toEqual([
@@ -139,24 +139,53 @@ describe("Gitea + Registry + Runner under mocks", () => {
     expect(url).toBe("http://k3d-platform-server-0:30300");
     expect(isLoopbackReference(url)).toBe(false);
     expect(url).not.toBe(c.endpoints.gitea.internalUrl);
-    expect(env.find((e: any) => e.name === "DOCKER_HOST").value).toBe("tcp://127.0.0.1:2375");
+    expect(env.find((e: any) => e.name === "DOCKER_HOST").value).toBe(DOCKER_HOST);
   });
 
-  it("PM-10 Gitea and the runner read the same stack-provisioned token from Secrets, never a literal", async () => {
+  it("PM-10 #14 no instance-wide token: Gitea gets none, the stack declares no token Secret, the runner reads the org token the bootstrap Job writes", async () => {
     await build();
-    const secrets = findAll(created, "kubernetes:core/v1:Secret", (s) => [GITEA_RUNNER_TOKEN_SECRET, RUNNER_TOKEN_SECRET].includes(s.inputs.metadata.name));
-    expect(secrets).toHaveLength(2);
-    for (const s of secrets) {
-      expect(isSecretInput(s.inputs.stringData)).toBe(true);
-      expect(plain(s.inputs.stringData).token).toBe("r".repeat(40));
-    }
-    const runnerEnv = find(created, "kubernetes:apps/v1:Deployment", (d) => d.inputs.metadata.namespace === "gitea-runner").inputs.spec.template.spec.containers[0].env;
-    expect(runnerEnv.find((e: any) => e.name === "GITEA_RUNNER_REGISTRATION_TOKEN")).toEqual({
-      name: "GITEA_RUNNER_REGISTRATION_TOKEN", valueFrom: { secretKeyRef: { name: RUNNER_TOKEN_SECRET, key: "token" } },
-    });
+    // The stack owns neither the old pre-shared Secrets nor the registration Secret (the Job applies it).
+    const names = findAll(created, "kubernetes:core/v1:Secret").map((s) => s.inputs.metadata.name);
+    for (const n of [LEGACY_GITEA_RUNNER_TOKEN_SECRET, "act-runner-token", RUNNER_TOKEN_SECRET]) expect(names).not.toContain(n);
     const gitea = find(created, "kubernetes:helm.sh/v4:Chart").inputs.values;
-    expect(gitea.deployment.env[0].valueFrom.secretKeyRef.name).toBe(GITEA_RUNNER_TOKEN_SECRET);
-    expect(JSON.stringify(plain(runnerEnv))).not.toContain("r".repeat(40));
+    expect(JSON.stringify(plain(gitea))).not.toContain("GITEA_RUNNER_REGISTRATION_TOKEN");
+    const pod = plain(find(created, "kubernetes:apps/v1:Deployment", (d) => d.inputs.metadata.namespace === "gitea-runner").inputs.spec.template.spec);
+    const env = pod.containers[0].env;
+    expect(env.find((e: any) => e.name === "GITEA_RUNNER_REGISTRATION_TOKEN")).toBeUndefined();
+    expect(env.find((e: any) => e.name === "GITEA_RUNNER_REGISTRATION_TOKEN_FILE").value).toBe(`${RUNNER_TOKEN_DIR}/token`);
+    expect(env.find((e: any) => e.name === "RUNNER_SCOPE").value).toBe("org:platform");
+    expect(pod.volumes.find((v: any) => v.name === "registration").secret).toEqual({ secretName: RUNNER_TOKEN_SECRET, optional: true, defaultMode: 0o440 });
+    expect(pod.containers[0].command).toEqual(["/sbin/tini", "--", "/bin/bash", "/scripts/runner-start.sh"]);
+    const scripts = find(created, "kubernetes:core/v1:ConfigMap", (m) => m.inputs.metadata.name === pod.volumes.find((v: any) => v.name === "scripts").configMap.name);
+    expect(plain(scripts.inputs.data)["runner-start.sh"]).toContain("exec \"$RUN_SH\"");
+    expect(() => runnerScope("")).toThrow(/issue 14/);
+  });
+
+  it("#14 the Docker daemon listens on a unix socket shared by the two containers only: no TCP, no host path", async () => {
+    await build();
+    const pod = plain(find(created, "kubernetes:apps/v1:Deployment", (d) => d.inputs.metadata.namespace === "gitea-runner").inputs.spec.template.spec);
+    const [runner, dind] = pod.containers;
+    // First "dockerd": docker-library's dockerd-entrypoint.sh adds its default --host=tcp://0.0.0.0:2375
+    // (2376 with TLS) only when the first argument is a flag or there is none.
+    expect(dind.args[0]).toBe("dockerd");
+    const hosts = dind.args.filter((a: string) => a.startsWith("--host=") || a === "-H");
+    expect(hosts).toEqual([`--host=unix://${DOCKER_SOCKET_DIR}/docker.sock`]);
+    expect(dind.args.join(" ")).not.toMatch(/tcp:\/\/|fd:\/\/|:237[56]/);
+    expect(dind.args).toContain("--group=1000");
+    expect(dind.args).toContain("--icc=false");
+    // No listener means no port: nothing in the pod spec publishes one.
+    for (const c of pod.containers) expect(c.ports ?? []).toEqual([]);
+    expect(JSON.stringify(dind.env)).toContain("DOCKER_TLS_CERTDIR");
+    const socket = pod.volumes.find((v: any) => v.name === "docker-socket");
+    expect(socket.emptyDir).toBeDefined();
+    expect(pod.volumes.every((v: any) => v.hostPath === undefined)).toBe(true);
+    for (const c of [runner, dind]) expect(c.volumeMounts.find((m: any) => m.name === "docker-socket").mountPath).toBe(DOCKER_SOCKET_DIR);
+    expect(runner.env.find((e: any) => e.name === "DOCKER_HOST").value).toBe(DOCKER_HOST);
+    // act mounts the socket into job containers at /var/run/docker.sock; jobs stay unprivileged.
+    const cfg = YAML.parse(plain(find(created, "kubernetes:core/v1:ConfigMap", (m) => m.inputs.metadata.name === RUNNER_CONFIG_MAP).inputs.data)["config.yaml"]);
+    expect(cfg.container.docker_host).toBe(DOCKER_HOST);
+    expect(cfg.runner.envs.DOCKER_HOST).toBe(JOB_DOCKER_HOST);
+    expect(cfg.container).toMatchObject({ privileged: false, valid_volumes: [], network: "host" });
   });
 
   it("runner namespace is privileged (dind) with default deny and only the egress it needs", async () => {
@@ -191,7 +220,7 @@ describe("Gitea + Registry + Runner under mocks", () => {
       }
     };
     for (const r of created) walk(plain(r.inputs));
-    const cfg = YAML.parse(plain(find(created, "kubernetes:core/v1:ConfigMap").inputs.data)["config.yaml"]);
+    const cfg = YAML.parse(plain(find(created, "kubernetes:core/v1:ConfigMap", (m) => m.inputs.metadata.name === RUNNER_CONFIG_MAP).inputs.data)["config.yaml"]);
     refs.push(...cfg.runner.labels.map((l: string) => l.split("docker://")[1]));
     walk(giteaValues({ publicUrl: c.endpoints.gitea.publicUrl, domain: "git.platform.localhost", sshPort: 30022, resources: SIZES.small.gitea, adminEmail: "a@b.c" }));
     expect(refs).toEqual(expect.arrayContaining([images.actRunner, images.dind, images.registry, JOB_IMAGE]));

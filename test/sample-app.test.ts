@@ -288,7 +288,7 @@ describe("app template (seeded into Gitea under app/)", () => {
 
   it("the Dockerfile's base image is the python pin in versions.ts (multi-arch slim)", () => {
     expect(/^ARG PYTHON_IMAGE=(\S+)$/m.exec(files.Dockerfile)![1]).toBe(images.python);
-    expect(images.python).toMatch(/python:3\.12\.\d+-slim$/);
+    expect(images.python).toMatch(/python:3\.12\.\d+-slim@sha256:[0-9a-f]{64}$/);
   });
 
   it("appSourceFiles walks the template deterministically and skips build artefacts", () => {

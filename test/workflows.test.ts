@@ -140,7 +140,7 @@ describe("PR review: the render diff, for every pull request, without credential
     for (const [file, wf] of all.filter(([f]) => f.startsWith(".gitea"))) {
       for (const [id, job] of Object.entries(wf.jobs)) expect(names, `${file} ${id}`).toContain(job["runs-on"]);
     }
-    expect(images.runnerJob).toMatch(/^docker\.io\/library\/node:24\.[\d.]+-bookworm$/);
+    expect(images.runnerJob).toMatch(/^docker\.io\/library\/node:24\.[\d.]+-bookworm@sha256:[0-9a-f]{64}$/);
     // The job image has git, node and npm, but no shellcheck: the preview jobs run neither it nor the tests.
     for (const s of steps(load(FILES.giteaPreview))) expect(s.run ?? "", s.name).not.toMatch(/shellcheck|npm test|\.ci\/run/);
     for (const f of ["scripts/render-diff-pr.sh", "scripts/preview-gate.sh"]) expect(text(f), f).not.toMatch(/shellcheck/);

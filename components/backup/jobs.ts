@@ -21,7 +21,7 @@ export const BACKUP_COMPONENTS: readonly BackupComponent[] = ["gitea", "registry
 /** Gitea's volume (helm-gitea values.yaml persistence.claimName). */
 export const GITEA_CLAIM = "gitea-shared-storage";
 /** The rootless image the chart runs (image.rootless appends the suffix), so dump and server agree. */
-export const GITEA_ROOTLESS_IMAGE = images.gitea.endsWith("-rootless") ? images.gitea : `${images.gitea}-rootless`;
+export const GITEA_ROOTLESS_IMAGE = images.gitea;
 /** K3s's server directory on the node (docs.k3s.io: db/ and token are what to back up). */
 export const K3S_SERVER_DIR = "/var/lib/rancher/k3s/server";
 

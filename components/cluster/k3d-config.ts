@@ -1,5 +1,28 @@
 // Pure builder for the dev cluster's k3d config file (k3d.io/v1alpha5, kind: Simple).
 import { k3sImage } from "../lib/versions";
+import { admissionConfiguration, auditPolicy, HARDENING_PATHS, hardenedApiServerArgs, hardenedControllerManagerArgs, hardenedKubeletArgs } from "./hardening";
+import { stableYaml } from "./k3s-config";
+
+/**
+ * What of the CIS hardening (cluster/hardening.ts) k3d can carry: the same admission configuration and
+ * audit policy, written into the server node container by k3d (`files`, embedded), and the same API
+ * server, controller-manager and kubelet flags. Not protect-kernel-defaults: the kubelet in a node
+ * container reads the Docker host's kernel parameters, which the stack does not own.
+ */
+export function k3dHardening(): { files: Record<string, unknown>[]; extraArgs: { arg: string; nodeFilters: string[] }[] } {
+  const servers = ["server:*"];
+  return {
+    files: [
+      { description: "Pod Security and EventRateLimit admission (CIS)", source: stableYaml(admissionConfiguration()), destination: HARDENING_PATHS.admission, nodeFilters: servers },
+      { description: "API server audit policy (CIS)", source: stableYaml(auditPolicy()), destination: HARDENING_PATHS.auditPolicy, nodeFilters: servers },
+    ],
+    extraArgs: [
+      ...hardenedApiServerArgs().map((a) => ({ arg: `--kube-apiserver-arg=${a}`, nodeFilters: servers })),
+      ...hardenedControllerManagerArgs().map((a) => ({ arg: `--kube-controller-manager-arg=${a}`, nodeFilters: servers })),
+      ...hardenedKubeletArgs().map((a) => ({ arg: `--kubelet-arg=${a}`, nodeFilters: ["server:*", "agent:*"] })),
+    ],
+  };
+}
 
 export interface K3dConfigArgs {
   readonly name: string;
@@ -17,6 +40,7 @@ export interface K3dConfigArgs {
 }
 
 export function k3dConfig(args: K3dConfigArgs): Record<string, unknown> {
+  const hardening = k3dHardening();
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(args.name)) throw new Error(`k3dConfig: invalid cluster name "${args.name}"`);
   return {
     apiVersion: "k3d.io/v1alpha5",
@@ -32,12 +56,14 @@ export function k3dConfig(args: K3dConfigArgs): Record<string, unknown> {
       ...args.nodePorts.map((p) => ({ port: `127.0.0.1:${p}:${p}`, nodeFilters: ["server:0"] })),
     ],
     ...(args.registriesYaml !== undefined ? { registries: { config: args.registriesYaml } } : {}),
+    files: hardening.files,
     options: {
       k3s: {
         extraArgs: [
           // Istio's gateway is the ingress (same as K3s on oci/homelab).
           { arg: "--disable=traefik", nodeFilters: ["server:*"] },
           { arg: "--secrets-encryption", nodeFilters: ["server:*"] },
+          ...hardening.extraArgs,
         ],
       },
       kubeconfig: { updateDefaultKubeconfig: false, switchCurrentContext: false },

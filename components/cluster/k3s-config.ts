@@ -1,5 +1,6 @@
 // Pure builders for the files K3s reads: /etc/rancher/k3s/config.yaml and registries.yaml.
 import * as YAML from "yaml";
+import { hardenedApiServerArgs, hardenedControllerManagerArgs, hardenedKubeletArgs } from "./hardening";
 
 /**
  * The pod and Service ranges: K3s's defaults (--cluster-cidr, --service-cidr; docs.k3s.io
@@ -70,6 +71,7 @@ export function allocatable(cpus: number, memoryGb: number): { cpuMillis: number
 
 export function kubeletArgs(r: Reservations): string[] {
   return [
+    ...hardenedKubeletArgs(),
     `system-reserved=cpu=${r.systemReserved.cpuMillis}m,memory=${r.systemReserved.memoryMi}Mi`,
     `kube-reserved=cpu=${r.kubeReserved.cpuMillis}m,memory=${r.kubeReserved.memoryMi}Mi`,
     `eviction-hard=memory.available<${r.evictionHardMi}Mi,nodefs.available<10%,imagefs.available<10%`,
@@ -103,6 +105,11 @@ export function k3sServerConfig(args: K3sServerConfigArgs): Record<string, unkno
     "tls-san": [...args.tlsSans],
     // Secrets at rest encrypted (K3s CIS hardening guide).
     "secrets-encryption": true,
+    // CIS 4.2.6: the kubelet exits unless the kernel parameters are as it expects; the install sets
+    // them first (hardening.ts KUBELET_SYSCTLS).
+    "protect-kernel-defaults": true,
+    "kube-apiserver-arg": hardenedApiServerArgs(),
+    "kube-controller-manager-arg": hardenedControllerManagerArgs(),
     // Istio's ingress gateway is the ingress; traefik would fight it for 80/443.
     disable: ["traefik"],
     "kubelet-arg": kubeletArgs(kubeletReservations(args.nodeCpus, args.nodeMemoryGb)),
@@ -113,7 +120,7 @@ export function k3sServerConfig(args: K3sServerConfigArgs): Record<string, unkno
 
 /** config.yaml for an agent; the server URL and token come from the environment (K3S_URL, K3S_TOKEN). */
 export function k3sAgentConfig(nodeCpus: number, nodeMemoryGb: number): Record<string, unknown> {
-  return { "kubelet-arg": kubeletArgs(kubeletReservations(nodeCpus, nodeMemoryGb)) };
+  return { "protect-kernel-defaults": true, "kubelet-arg": kubeletArgs(kubeletReservations(nodeCpus, nodeMemoryGb)) };
 }
 
 export interface RegistryMirrorArgs {

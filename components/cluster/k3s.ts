@@ -8,6 +8,7 @@ import { ChangeGuard } from "../lib/guard";
 import { Latch } from "../lib/latch";
 import { readScript, scriptWithEnv, RUN_STDIN_AS_ROOT } from "../lib/scripts";
 import { versions } from "../lib/versions";
+import { admissionConfiguration, auditPolicy, kubeletSysctlConf } from "./hardening";
 import { k3sAgentConfig, k3sServerConfig, registriesYaml, stableYaml } from "./k3s-config";
 import { parseCredentials, PULUMI_ACCESS, pulumiAccessManifest, tokenKubeconfig } from "./kubeconfig";
 
@@ -49,6 +50,14 @@ export const K3S_TOKEN_GUARD_MESSAGE = [
   "`pulumi config set platform:k3sTokenRotated <a value not used before, e.g. today's date>` and `pulumi up`,",
   "which writes the new token to every node's K3s environment and restarts K3s, server first.",
 ].join(" ");
+
+/** What the install writes before K3s starts (CIS hardening, cluster/hardening.ts): every node... */
+const HARDENING_FILES = { SYSCTL_CONF_B64: b64(kubeletSysctlConf()) };
+/** ...and servers: the admission configuration and the audit policy the API server is pointed at. */
+const SERVER_HARDENING_FILES = {
+  ADMISSION_CONFIG_B64: b64(stableYaml(admissionConfiguration())),
+  AUDIT_POLICY_B64: b64(stableYaml(auditPolicy())),
+};
 
 const UNINSTALL = (script: string) =>
   `if [ -x /usr/local/bin/${script} ]; then sudo -n /usr/local/bin/${script}; else echo "K3s is not installed here; nothing to uninstall"; fi`;
@@ -99,7 +108,7 @@ export class K3s extends pulumi.ComponentResource {
       stdin: scriptWithEnv(script, {
         K3S_ROLE: "server", K3S_VERSION: version, K3S_TOKEN: args.token,
         K3S_CONFIG_B64: serverConfig, REGISTRIES_B64: registries, ROLLOUTS_VERSION: versions.kubectlArgoRollouts,
-        PULUMI_ACCESS_B64: b64(pulumiAccessManifest()),
+        PULUMI_ACCESS_B64: b64(pulumiAccessManifest()), ...HARDENING_FILES, ...SERVER_HARDENING_FILES,
       }),
       delete: UNINSTALL("k3s-uninstall.sh"),
     }, {
@@ -119,6 +128,7 @@ export class K3s extends pulumi.ComponentResource {
       stdin: scriptWithEnv(script, {
         K3S_ROLE: "agent", K3S_VERSION: version, K3S_TOKEN: args.token, K3S_URL: serverUrl,
         K3S_CONFIG_B64: b64(stableYaml(k3sAgentConfig(agent.cpus, agent.memoryGb))), REGISTRIES_B64: registries,
+        ...HARDENING_FILES,
       }),
       delete: UNINSTALL("k3s-agent-uninstall.sh"),
       // A new server (machine or install) is a new cluster with a new CA and URL: the install script

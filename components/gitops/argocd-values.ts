@@ -6,6 +6,11 @@ import { ClusterContext } from "../lib/context";
 import { isLoopbackReference } from "../lib/endpoints";
 import { K8sObject, namespace } from "../lib/k8s";
 import { sizeOf } from "../lib/sizes";
+import { chartImages, parseImage, tagWithDigest } from "../lib/versions";
+
+/** repository:tag@digest for each workload (templates/<component>/deployment.yaml); global.image.tag would also go into the version label. */
+const ARGOCD_IMAGE = { repository: parseImage(chartImages.argocd).name, tag: tagWithDigest(chartImages.argocd) };
+const REDIS_IMAGE = { repository: parseImage(chartImages.argocdRedis).name, tag: tagWithDigest(chartImages.argocdRedis) };
 
 /**
  * Default password mtimes for the pure builder. The chart defaults an empty admin mtime to `now`
@@ -137,21 +142,22 @@ export function argoCdValues(args: ArgoCdValuesArgs): Record<string, any> {
         },
       },
     },
-    controller: { replicas: 1, resources: size("argocdController") },
-    server: { replicas: 1, service: { type: "ClusterIP" }, resources: size("argocdServer") },
+    controller: { replicas: 1, image: ARGOCD_IMAGE, resources: size("argocdController") },
+    server: { replicas: 1, image: ARGOCD_IMAGE, service: { type: "ClusterIP" }, resources: size("argocdServer") },
     repoServer: {
       replicas: 1,
+      image: ARGOCD_IMAGE,
       resources: size("argocdRepoServer"),
       livenessProbe: { enabled: true, timeoutSeconds: live.timeoutSeconds, initialDelaySeconds: live.initialDelaySeconds, periodSeconds: 10, failureThreshold: 3 },
     },
     // PM-11: the chart ships these probes disabled (values.yaml redis.*Probe.enabled: false); its
     // scripts (templates/redis/health-configmap.yaml) exit 1 unless redis-cli ping answers PONG.
-    redis: { enabled: true, resources: size("argocdRedis"), readinessProbe: { enabled: true }, livenessProbe: { enabled: true } },
+    redis: { enabled: true, image: REDIS_IMAGE, resources: size("argocdRedis"), readinessProbe: { enabled: true }, livenessProbe: { enabled: true } },
     // A pre-install Helm hook; helm.v4.Chart skips hooks, so the component creates argocd-redis itself.
     redisSecretInit: { enabled: false },
     // Not counted by the budget: 0 replicas (the chart has no enabled flag for it since 9.x).
     // Its probes (tcpSocket on the probe port) are off by default too (PM-11).
-    applicationSet: { replicas: appSetReplicas, resources: size("argocdServer"), readinessProbe: { enabled: true }, livenessProbe: { enabled: true } },
+    applicationSet: { replicas: appSetReplicas, image: ARGOCD_IMAGE, resources: size("argocdServer"), readinessProbe: { enabled: true }, livenessProbe: { enabled: true } },
     dex: { enabled: false },
     notifications: { enabled: false },
   };

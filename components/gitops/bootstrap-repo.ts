@@ -13,7 +13,7 @@ import { registerObject } from "../lib/objects";
 import { applyOverlays } from "../lib/overlays";
 import { readScript } from "../lib/scripts";
 import { stableYaml } from "../cluster/k3s-config";
-import { images } from "../lib/versions";
+import { DOCKER_CLI_SHA256, images } from "../lib/versions";
 import { clusterFingerprint } from "../lib/secrets";
 
 export const BOOTSTRAP_ORG = "platform";
@@ -21,6 +21,8 @@ export const BOOTSTRAP_REPO = "platform-apps";
 /** Name of the access token the Job (re)creates for CI pushes (PM-03). */
 export const CI_TOKEN_NAME = "platform-ci";
 export const SCRIPT = "gitops/scripts/bootstrap-repo.sh";
+/** Fetches the org's runner registration token into the runner's Secret (issue 14); called by SCRIPT. */
+export const RUNNER_TOKEN_SCRIPT = "gitops/scripts/runner-token.sh";
 
 /**
  * Image with bash, git and curl. alpine/git has no curl (alpine-docker/git
@@ -28,7 +30,7 @@ export const SCRIPT = "gitops/scripts/bootstrap-repo.sh";
  * (go-gitea/gitea Dockerfile.rootless: apk add bash ca-certificates dumb-init gettext git curl gnupg;
  * USER 1000:1000; multi-arch): the pin Gitea itself runs, so nodes already have it.
  */
-export const BOOTSTRAP_IMAGE = images.gitea.endsWith("-rootless") ? images.gitea : `${images.gitea}-rootless`;
+export const BOOTSTRAP_IMAGE = images.gitea;
 const IMAGE_UID = 1000;
 
 /** Small and short-lived; sizes.ts has no key for Jobs (the budget counts long-running containers). */
@@ -109,6 +111,42 @@ export interface BootstrapJobArgs {
   readonly waitSeconds?: number;
   /** Images (registry/repository, no tag) whose tag in an owned file is CI's: a re-render keeps Git's tag. @default [] */
   readonly keepImageTags?: readonly string[];
+  /** Where the org's runner registration token goes, and the ServiceAccount (runnerTokenServiceAccount) the pod then runs as. @default none */
+  readonly runnerToken?: RunnerTokenTarget & { readonly serviceAccount: string };
+}
+
+/** The one Secret the bootstrap Job writes the organisation's runner registration token to (issue 14). */
+export interface RunnerTokenTarget {
+  readonly namespace: string;
+  readonly secretName: string;
+  readonly key: string;
+}
+
+/** The Job's ServiceAccount: its only permission is the Role below. */
+export function runnerTokenServiceAccount(jobNamespace: string, name: string): K8sObject {
+  return { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace: jobNamespace }, automountServiceAccountToken: false };
+}
+
+/**
+ * Role and RoleBinding in the runner's namespace: get and patch (server-side apply, which also
+ * creates) of that one Secret by name. Not `create`: a POST cannot be limited by resourceNames
+ * (Kubernetes RBAC docs, "Referring to resources"), while an apply is a PATCH on the named object.
+ */
+export function runnerTokenRbac(jobNamespace: string, serviceAccount: string, target: RunnerTokenTarget): K8sObject[] {
+  const name = `${serviceAccount}-runner-token`;
+  return [
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role",
+      metadata: { name, namespace: target.namespace },
+      rules: [{ apiGroups: [""], resources: ["secrets"], resourceNames: [target.secretName], verbs: ["get", "patch"] }],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding",
+      metadata: { name, namespace: target.namespace },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+      subjects: [{ kind: "ServiceAccount", name: serviceAccount, namespace: jobNamespace }],
+    },
+  ];
 }
 
 /**
@@ -142,6 +180,11 @@ export function bootstrapJob(args: BootstrapJobArgs): K8sObject {
       ? [{ name: "REGISTRY_USERNAME", value: REGISTRY_USER }, fromSecret("REGISTRY_PASSWORD", "registry-password")]
       : []),
     ...((args.keepImageTags ?? []).length > 0 ? [{ name: "KEEP_IMAGE_TAGS", value: [...args.keepImageTags!].join(" ") }] : []),
+    ...(args.runnerToken ? [
+      { name: "RUNNER_TOKEN_NAMESPACE", value: args.runnerToken.namespace },
+      { name: "RUNNER_TOKEN_SECRET", value: args.runnerToken.secretName },
+      { name: "RUNNER_TOKEN_KEY", value: args.runnerToken.key },
+    ] : []),
   ];
   for (const ref of args.keepImageTags ?? []) {
     if (!/^[a-z0-9][a-z0-9._:/-]*$/.test(ref) || /:[^/]*$/.test(ref.split("/").slice(1).join("/"))) {
@@ -159,7 +202,8 @@ export function bootstrapJob(args: BootstrapJobArgs): K8sObject {
         metadata: { labels: { ...JOB_LABELS }, annotations: { "sidecar.istio.io/inject": "false" } },
         spec: {
           restartPolicy: "Never",
-          automountServiceAccountToken: false,
+          // A token only when the Job writes the runner's Secret, for an account allowed nothing else.
+          ...(args.runnerToken ? { serviceAccountName: args.runnerToken.serviceAccount, automountServiceAccountToken: true } : { automountServiceAccountToken: false }),
           securityContext: { ...podSecurityContext(), runAsUser: IMAGE_UID, runAsGroup: IMAGE_UID },
           containers: [{
             name: "bootstrap",
@@ -236,6 +280,8 @@ export function releaseWorkflow(args: ReleaseWorkflowArgs): string {
   checkImage(trivy);
   const dockerVersion = args.dockerCliVersion ?? DOCKER_CLI_VERSION;
   if (!/^\d+\.\d+\.\d+$/.test(dockerVersion)) throw new Error(`releaseWorkflow: docker CLI version must be x.y.z, got "${dockerVersion}"`);
+  const dockerSums = DOCKER_CLI_SHA256[dockerVersion];
+  if (!dockerSums) throw new Error(`releaseWorkflow: no sha256 pinned for Docker CLI ${dockerVersion} (DOCKER_CLI_SHA256 in components/lib/versions.ts)`);
   const appDir = args.appDir ?? "app";
   const org = args.org ?? BOOTSTRAP_ORG;
   const repo = args.repo ?? BOOTSTRAP_REPO;
@@ -255,11 +301,15 @@ export function releaseWorkflow(args: ReleaseWorkflowArgs): string {
           // the later push uses CI_TOKEN alone (PM-03).
           { name: "checkout", uses: CHECKOUT_ACTION, with: { "github-server-url": args.serverUrl, "persist-credentials": false } },
           // The job image (node) has git and node but no docker CLI; the daemon is the runner's dind
-          // (DOCKER_HOST). download.docker.com static builds: x86_64 and aarch64.
+          // (DOCKER_HOST). download.docker.com static builds: x86_64 and aarch64, each checked against
+          // its pinned sha256 before it is unpacked (#14: Docker publishes no checksum file there).
           { name: "docker-cli", shell: "bash", run: bash([
             "if command -v docker >/dev/null; then exit 0; fi",
             'dir="$HOME/.docker-cli"; mkdir -p "$dir"',
-            `curl -fsSL "https://download.docker.com/linux/static/stable/$(uname -m)/docker-${dockerVersion}.tgz" | tar -xz -C "$dir" --strip-components=1 docker/docker`,
+            `case "$(uname -m)" in x86_64) sum=${dockerSums.x86_64} ;; aarch64) sum=${dockerSums.aarch64} ;; *) echo "no pinned Docker CLI for $(uname -m)" >&2; exit 1 ;; esac`,
+            `curl -fsSL -o "$dir/docker.tgz" "https://download.docker.com/linux/static/stable/$(uname -m)/docker-${dockerVersion}.tgz"`,
+            'echo "$sum  $dir/docker.tgz" | sha256sum -c -',
+            'tar -xzf "$dir/docker.tgz" -C "$dir" --strip-components=1 docker/docker && rm -f "$dir/docker.tgz"',
             'echo "$dir" >> "$GITHUB_PATH"',
           ]) },
           { name: "version", id: "version", shell: "bash", run: bash([
@@ -334,6 +384,11 @@ export interface BootstrapRepoArgs {
   readonly image?: string;
   /** Resources the Job must wait for (Gitea). @default [] */
   readonly dependsOn?: readonly pulumi.Resource[];
+  /**
+   * The runner's registration-token Secret (issue 14): the Job fetches the org's token and applies
+   * it there, with a ServiceAccount whose Role allows that one Secret only. `after`: the namespace.
+   */
+  readonly runnerToken?: RunnerTokenTarget & { readonly after: readonly pulumi.Resource[] };
 }
 
 export class BootstrapRepo extends pulumi.ComponentResource {
@@ -353,6 +408,7 @@ export class BootstrapRepo extends pulumi.ComponentResource {
     const after = { parent: this, dependsOn: [...(args.dependsOn ?? [])] };
     this.repoUrl = repoUrl(ctx, org, repo);
     const script = readScript(SCRIPT);
+    const tokenScript = readScript(RUNNER_TOKEN_SCRIPT);
 
     const secret = registerObject({
       apiVersion: "v1", kind: "Secret", metadata: { name: `${name}-credentials`, namespace: ns }, type: "Opaque",
@@ -362,8 +418,15 @@ export class BootstrapRepo extends pulumi.ComponentResource {
       },
     }, overlays, after);
     const scriptCm = registerObject({
-      apiVersion: "v1", kind: "ConfigMap", metadata: { name: `${name}-script`, namespace: ns }, data: { "bootstrap-repo.sh": script },
+      apiVersion: "v1", kind: "ConfigMap", metadata: { name: `${name}-script`, namespace: ns }, data: { "bootstrap-repo.sh": script, "runner-token.sh": tokenScript },
     }, overlays, after);
+    // The Job's own account, allowed only to apply the runner's token Secret (runnerTokenRbac).
+    const target = args.runnerToken;
+    const serviceAccount = `${name}-job`;
+    const rbac = target
+      ? [runnerTokenServiceAccount(ns, serviceAccount), ...runnerTokenRbac(ns, serviceAccount, target)].map((o) =>
+        registerObject(o, overlays, { parent: this, dependsOn: [...after.dependsOn, ...(o.kind === "ServiceAccount" ? [] : target.after)] }))
+      : [];
     if (args.registryPassword && args.fingerprintKey === undefined) throw new Error("BootstrapRepo: registryPassword needs fingerprintKey (a rotation must run the Job again)");
     // The Actions secret REGISTRY_PASSWORD is written only when the Job runs: a new password must
     // give a new Job. Keyed, so the Job's name tells nothing about the password.
@@ -372,7 +435,8 @@ export class BootstrapRepo extends pulumi.ComponentResource {
       : pulumi.output("none");
     const keepTags = [...(args.keepImageTags ?? [])];
     const content = pulumi.all([args.files, registryFingerprint]).apply(([f, registry]) =>
-      contentConfig(f, [script, image, org, repo, String(!!args.registryPassword), `registry=${registry}`, `keep=${keepTags.join(" ")}`], args.initialFiles ?? {}));
+      contentConfig(f, [script, image, org, repo, String(!!args.registryPassword), `registry=${registry}`, `keep=${keepTags.join(" ")}`,
+        ...(target ? [tokenScript, `runner-token=${target.namespace}/${target.secretName}/${target.key}`] : [])], args.initialFiles ?? {}));
     const contentCm = registerObject({
       apiVersion: "v1", kind: "ConfigMap", metadata: { name: `${name}-content`, namespace: ns }, data: content.data,
     }, overlays, after);
@@ -386,10 +450,11 @@ export class BootstrapRepo extends pulumi.ComponentResource {
       ctx, name: this.jobName, namespace: ns, image, secretName: `${name}-credentials`,
       scriptConfigMap: `${name}-script`, contentConfigMap: `${name}-content`, org, repo, withRegistrySecret: !!args.registryPassword,
       keepImageTags: keepTags,
+      ...(target ? { runnerToken: { namespace: target.namespace, secretName: target.secretName, key: target.key, serviceAccount } } : {}),
     }), overlays);
     const { apiVersion: _a, kind: _k, ...jobSpec } = job;
     this.job = new k8s.batch.v1.Job(`job-${ns}-${name}`, jobSpec as k8s.batch.v1.JobArgs, {
-      parent: this, dependsOn: [...after.dependsOn, secret, scriptCm, contentCm],
+      parent: this, dependsOn: [...after.dependsOn, secret, scriptCm, contentCm, ...rbac],
       // Gitea may still be starting: the script waits up to WAIT_SECONDS, Pulumi waits for completion.
       customTimeouts: { create: "25m", update: "25m" },
     });

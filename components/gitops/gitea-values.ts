@@ -4,22 +4,25 @@
 // templates/gitea/deployment.yaml (env, admin existingSecret keys, securityContext use).
 import * as pulumi from "@pulumi/pulumi";
 import { Resources } from "../lib/budget";
-import { images } from "../lib/versions";
+import { images, parseImage } from "../lib/versions";
 
-/** images.gitea split the way the chart takes it (image.registry / repository / tag). */
+/**
+ * images.gitea split the way the chart takes it: image.registry / repository / tag, with
+ * image.rootless appending "-rootless" and image.digest "@<digest>" (templates/_helpers.tpl "gitea.image").
+ */
 export const GITEA_IMAGE = (() => {
-  const m = /^([^/]+)\/(.+):([^:]+)$/.exec(images.gitea);
-  if (!m) throw new Error(`images.gitea must be registry/repository:tag, got ${images.gitea}`);
-  return { registry: m[1], repository: m[2], tag: m[3] };
+  const ref = parseImage(images.gitea);
+  const m = /^([^/]+)\/(.+)$/.exec(ref.name);
+  if (!m || !ref.tag.endsWith("-rootless")) throw new Error(`images.gitea must be registry/repository:<version>-rootless[@digest], got ${images.gitea}`);
+  return { registry: m[1], repository: m[2], tag: ref.tag.slice(0, -"-rootless".length), ...(ref.digest ? { digest: ref.digest } : {}) };
 })();
 
 /** The one admin account the stack declares (PM-09); its password is a platform secret. */
 export const GITEA_ADMIN_USER = "platform-admin";
 /** Secret with keys `username` and `password`, read by the chart through gitea.admin.existingSecret. */
 export const GITEA_ADMIN_SECRET = "gitea-admin";
-/** Secret with key `token`: the pre-shared runner registration token (PM-10), read by Gitea and act_runner. */
-export const GITEA_RUNNER_TOKEN_SECRET = "gitea-runner-token";
-export const GITEA_RUNNER_TOKEN_KEY = "token";
+/** Name of the pre-shared (instance-wide) runner token Secret stacks had before issue 14: no longer declared. */
+export const LEGACY_GITEA_RUNNER_TOKEN_SECRET = "gitea-runner-token";
 /**
  * Helm release name. The chart names its (headless) Services `<fullname>-http`/`-ssh`, and fullname is
  * the release name when it contains "gitea": so "gitea-chart-http", never our "gitea-http".
@@ -45,16 +48,6 @@ export const GITEA_HTTP_PORT = 3000;
 export const GITEA_SSH_PORT = 2222;
 /** Rootless image user (values.yaml podSecurityContext.fsGroup, configure-gitea runAsUser). */
 export const GITEA_UID = 1000;
-/** Gitea refuses a global runner token shorter than this (go-gitea/gitea services/actions/init_test.go "must be at least"). */
-export const MIN_RUNNER_TOKEN_LENGTH = 32;
-
-/** PM-10: Gitea exits at start on a shorter global runner token; fail at preview instead. */
-export function checkRunnerToken(token: string): string {
-  if (token.length < MIN_RUNNER_TOKEN_LENGTH) throw new Error(`runner token has ${token.length} characters; Gitea requires at least ${MIN_RUNNER_TOKEN_LENGTH} (PM-10)`);
-  if (/\s/.test(token)) throw new Error("runner token must not contain whitespace (PM-10)");
-  return token;
-}
-
 /** The Istio ingress gateway pods, as NetworkPolicy peers select them (gateway chart labels istio=ingressgateway). */
 export const INGRESS_GATEWAY = {
   namespace: "istio-system",
@@ -146,9 +139,9 @@ export function giteaValues(args: GiteaValuesArgs): Record<string, unknown> {
     replicaCount: 1,
     // SQLite on a ReadWriteOnce PVC: the old pod must let go before the new one starts.
     strategy: { type: "Recreate" },
-    // Pinned, not the chart's appVersion: the pre-shared runner token needs Gitea >= 1.23.
+    // Pinned, not the chart's appVersion (the org runner-token API: Gitea >= 1.21).
     // `rootless: true` makes the chart append "-rootless" to the tag.
-    image: { registry: GITEA_IMAGE.registry, repository: GITEA_IMAGE.repository, tag: GITEA_IMAGE.tag, rootless: true },
+    image: { registry: GITEA_IMAGE.registry, repository: GITEA_IMAGE.repository, tag: GITEA_IMAGE.tag, rootless: true, ...(GITEA_IMAGE.digest ? { digest: GITEA_IMAGE.digest } : {}) },
     podSecurityContext: {
       fsGroup: GITEA_UID,
       fsGroupChangePolicy: "OnRootMismatch",
@@ -174,14 +167,9 @@ export function giteaValues(args: GiteaValuesArgs): Record<string, unknown> {
     },
     // Our ServiceAccount (GITEA_SERVICE_ACCOUNT) carries the automount setting; the chart only names it.
     serviceAccount: { create: false, name: GITEA_SERVICE_ACCOUNT, automountServiceAccountToken: false },
-    deployment: {
-      // Gitea >= 1.23 reads this at start and accepts it as a global runner registration token
-      // (go-gitea/gitea#32946, backported to 1.23 in #32964): the same Secret feeds act_runner (PM-10).
-      env: [{
-        name: "GITEA_RUNNER_REGISTRATION_TOKEN",
-        valueFrom: { secretKeyRef: { name: GITEA_RUNNER_TOKEN_SECRET, key: GITEA_RUNNER_TOKEN_KEY } },
-      }],
-    },
+    // No GITEA_RUNNER_REGISTRATION_TOKEN: Gitea would accept it as an instance-wide runner token
+    // (services/actions/init.go: owner 0, repo 0). The runner registers for the platform organisation
+    // with the token the bootstrap Job fetches (runner-token.sh; issue 14).
     gitea: {
       ...(args.adminPasswordChecksum !== undefined ? { podAnnotations: { [GITEA_ADMIN_CHECKSUM_ANNOTATION]: args.adminPasswordChecksum } } : {}),
       // PM-09: credentials come from a Secret the stack writes; the chart's default password never applies.

@@ -1,4 +1,4 @@
-// Gitea: the official chart (values from giteaValues), its admin and runner-token Secrets, our own
+// Gitea: the official chart (values from giteaValues), its admin Secret, our own
 // NodePort Service `gitea-http` (the ClusterIP the runner's --add-host needs, PM-01), and the
 // namespace's NetworkPolicies from the traffic plan.
 import * as pulumi from "@pulumi/pulumi";
@@ -12,8 +12,8 @@ import { pinnedChart } from "../lib/charts";
 import { charts } from "../lib/versions";
 import { clusterFingerprint } from "../lib/secrets";
 import {
-  GITEA_ADMIN_SECRET, GITEA_ADMIN_USER, GITEA_HTTP_PORT, GITEA_RELEASE, GITEA_RUNNER_TOKEN_KEY,
-  GITEA_RUNNER_TOKEN_SECRET, GITEA_SELECTOR, GITEA_SERVICE_ACCOUNT, GITEA_SSH_PORT, giteaValues,
+  GITEA_ADMIN_SECRET, GITEA_ADMIN_USER, GITEA_HTTP_PORT, GITEA_RELEASE,
+  GITEA_SELECTOR, GITEA_SERVICE_ACCOUNT, GITEA_SSH_PORT, giteaValues,
 } from "./gitea-values";
 import { policiesIn } from "../traffic";
 
@@ -21,8 +21,6 @@ export interface GiteaArgs {
   readonly ctx: ClusterContext;
   /** Admin password (secret), from platform:giteaAdminPassword or generated (PM-09). */
   readonly adminPassword: pulumi.Input<string>;
-  /** Pre-shared global runner registration token (secret, >= 32 characters), shared with the Runner (PM-10). */
-  readonly runnerToken: pulumi.Input<string>;
   /** Key of the admin password's fingerprint on the pod (PlatformSecrets.fingerprintKey): a rotation rolls the pod. */
   readonly fingerprintKey: pulumi.Input<string>;
   /** Admin e-mail. @default `${GITEA_ADMIN_USER}@<domain>` */
@@ -98,22 +96,13 @@ export class Gitea extends pulumi.ComponentResource {
       metadata: { name: GITEA_ADMIN_SECRET, namespace: ns },
       stringData: { username: GITEA_ADMIN_USER, password: this.adminPassword },
     }, [nsRes]);
-    // checkRunnerToken (>= 32 characters) holds for the generated token (secrets.ts: 40); it is not
-    // applied here because the test mocks return shorter placeholder values.
-    const token = pulumi.secret(args.runnerToken);
-    const tokenSecret = reg({
-      apiVersion: "v1", kind: "Secret", type: "Opaque",
-      metadata: { name: GITEA_RUNNER_TOKEN_SECRET, namespace: ns },
-      stringData: { [GITEA_RUNNER_TOKEN_KEY]: token },
-    }, [nsRes]);
-
     const serviceAccount = reg(giteaServiceAccount(ctx), [nsRes]);
     this.chart = pinnedChart(name, charts.gitea, {
       release: GITEA_RELEASE,
       namespace: ns,
       // PM-21 on dev: the chart's pod securityContext (fsGroup) is dropped like our own PVC workloads'.
       values: overlayChartValues(values, ctx.profile.overlays, [["podSecurityContext"]]),
-    }, { parent: this, dependsOn: [nsRes, adminSecret, tokenSecret, serviceAccount] });
+    }, { parent: this, dependsOn: [nsRes, adminSecret, serviceAccount] });
 
     this.httpService = reg(giteaHttpService(ctx), [nsRes]) as k8s.core.v1.Service;
     this.clusterIP = this.httpService.spec.clusterIP;

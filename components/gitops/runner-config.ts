@@ -6,14 +6,31 @@ import * as pulumi from "@pulumi/pulumi";
 import { Resources } from "../lib/budget";
 import { isLoopbackReference } from "../lib/endpoints";
 import { checkImage, K8sObject, pullPolicyFor } from "../lib/k8s";
-import { GITEA_RUNNER_TOKEN_KEY } from "./gitea-values";
 
 export const RUNNER_NAMESPACE = "gitea-runner";
 export const RUNNER_LABELS: Readonly<Record<string, string>> = { "app.kubernetes.io/name": "act-runner" };
 export const RUNNER_CONFIG_MAP = "act-runner-config";
-export const RUNNER_TOKEN_SECRET = "act-runner-token";
-/** dockerd in the sidecar; TLS is off because it listens on the pod's loopback only. */
-export const DOCKER_HOST = "tcp://127.0.0.1:2375";
+/**
+ * The organisation-scoped registration token: written by the bootstrap Job (which fetches it from
+ * Gitea's API as the org's owner), never by the stack, and read by the runner only while it has no
+ * registration (/data/.runner).
+ */
+export const RUNNER_TOKEN_SECRET = "act-runner-registration";
+export const RUNNER_TOKEN_KEY = "token";
+/** Where the token Secret is mounted (GITEA_RUNNER_REGISTRATION_TOKEN_FILE: scripts/run.sh reads it). */
+export const RUNNER_TOKEN_DIR = "/registration";
+/**
+ * dockerd listens on a unix socket in an emptyDir only the two containers mount: no TCP listener,
+ * so nothing on the network (other pods, the node, jobs of other pods) reaches the daemon. act
+ * bind-mounts this socket into job containers at /var/run/docker.sock (pkg/runner/run_context.go
+ * getDockerDaemonSocketMountPath): jobs reach it there.
+ */
+export const DOCKER_SOCKET_DIR = "/run/dind";
+export const DOCKER_HOST = `unix://${DOCKER_SOCKET_DIR}/docker.sock`;
+/** DOCKER_HOST inside job containers: where act mounts the socket. */
+export const JOB_DOCKER_HOST = "unix:///var/run/docker.sock";
+/** The scope the runner registers for; a /data/.runner from another scope (an older instance-wide registration) is dropped. */
+export const RUNNER_SCOPE_FILE = ".runner-scope";
 /**
  * Below every MTU on the path: OCI VNICs run 9000, but flannel's VXLAN pod network is 50 bytes
  * under the node's uplink (1450 on a 1500 network, 8950 on OCI), and dockerd's default 1500 on a
@@ -62,6 +79,19 @@ export interface RunnerConfigArgs {
   readonly capacity?: number;
 }
 
+export const RUNNER_START_SCRIPT = "runner-start.sh";
+export const RUNNER_START_SCRIPT_PATH = `gitops/scripts/${RUNNER_START_SCRIPT}`;
+
+/** The scope a runner registers for: `org:<name>` (never instance-wide). */
+export function runnerScope(org: string): string {
+  return checkScope(`org:${org}`);
+}
+
+function checkScope(scope: string): string {
+  if (!/^org:[A-Za-z0-9][A-Za-z0-9._-]*$/.test(scope)) throw new Error(`runner: scope "${scope}" must be org:<organisation> (issue 14: not instance-wide)`);
+  return scope;
+}
+
 /** act_runner config.yaml as an object (serialise with stableYaml). */
 export function runnerConfig(args: RunnerConfigArgs): Record<string, unknown> {
   if (args.hosts.length === 0) throw new Error("runnerConfig: at least the Gitea host entry is required (PM-01)");
@@ -87,8 +117,8 @@ export function runnerConfig(args: RunnerConfigArgs): Record<string, unknown> {
       fetch_timeout: "5s",
       fetch_interval: "2s",
       labels: [...args.labels],
-      // Job steps that run `docker` reach the sidecar's daemon through the shared pod network.
-      envs: { DOCKER_HOST },
+      // Job steps that run `docker` reach the sidecar's daemon through the socket act mounts.
+      envs: { DOCKER_HOST: JOB_DOCKER_HOST },
     },
     cache: { enabled: true, dir: "/data/cache", host: "", port: 0 },
     container: {
@@ -104,15 +134,21 @@ export function runnerConfig(args: RunnerConfigArgs): Record<string, unknown> {
   };
 }
 
-/** dockerd flags for the sidecar: loopback-only TCP, MTU under the pod network's, plain-HTTP in-cluster registry. */
+/**
+ * dockerd flags for the sidecar: a unix socket only (group RUNNER_UID, so the non-root act_runner
+ * can use it; no TCP, so no TLS is needed), no inter-container traffic on its bridge, MTU under the
+ * pod network's, plain-HTTP in-cluster registry. Not --userns-remap: it is incompatible with
+ * --network=host (Docker docs, "Isolate containers with a user namespace"), which jobs use (PM-01).
+ */
 export function dockerdArgs(registryHost: string, mtu: number = DEFAULT_DIND_MTU): string[] {
   if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 1450) throw new Error(`dockerdArgs: MTU ${mtu} must be between 1280 and 1450 (below flannel's VXLAN MTU)`);
   if (isLoopbackReference(registryHost) || !/^[a-z0-9.-]+(:\d+)?$/.test(registryHost)) throw new Error(`dockerdArgs: invalid registry host "${registryHost}" (PM-15)`);
   return [
     "dockerd",
-    "--host=unix:///var/run/docker.sock",
     `--host=${DOCKER_HOST}`,
+    `--group=${RUNNER_UID}`,
     "--tls=false",
+    "--icc=false",
     `--mtu=${mtu}`,
     `--default-network-opt=bridge=com.docker.network.driver.mtu=${mtu}`,
     `--insecure-registry=${registryHost}`,
@@ -133,6 +169,10 @@ export interface RunnerWorkloadArgs {
   readonly registryHost: string;
   readonly dataClaim: string;
   readonly mtu?: number;
+  /** Scope the runner registers for, e.g. "org:platform" (runner-start.sh drops a registration of another scope). */
+  readonly scope: string;
+  /** ConfigMap with runner-start.sh. */
+  readonly scriptConfigMap: string;
 }
 
 const exec = (cmd: string[], timing: Record<string, number>) => ({ exec: { command: cmd }, timeoutSeconds: 5, ...timing });
@@ -162,9 +202,14 @@ export function runnerDeployment(args: RunnerWorkloadArgs): K8sObject {
               name: "act-runner",
               image: args.actRunnerImage,
               imagePullPolicy: pullPolicyFor(args.actRunnerImage),
+              // The image's entrypoint is tini + run.sh (act_runner Dockerfile, basic variant).
+              command: ["/sbin/tini", "--", "/bin/bash", `/scripts/${RUNNER_START_SCRIPT}`],
               env: [
                 { name: "GITEA_INSTANCE_URL", value: pulumi.output(args.instanceUrl).apply(checkInstanceUrl) },
-                { name: "GITEA_RUNNER_REGISTRATION_TOKEN", valueFrom: { secretKeyRef: { name: RUNNER_TOKEN_SECRET, key: GITEA_RUNNER_TOKEN_KEY } } },
+                // A file (run.sh reads GITEA_RUNNER_REGISTRATION_TOKEN_FILE), so the pod starts before the
+                // bootstrap Job has written the Secret, and a later token reaches it without a restart.
+                { name: "GITEA_RUNNER_REGISTRATION_TOKEN_FILE", value: `${RUNNER_TOKEN_DIR}/${RUNNER_TOKEN_KEY}` },
+                { name: "RUNNER_SCOPE", value: checkScope(args.scope) },
                 { name: "GITEA_RUNNER_NAME", value: args.name },
                 { name: "CONFIG_FILE", value: "/config/config.yaml" },
                 { name: "DOCKER_HOST", value: DOCKER_HOST },
@@ -174,7 +219,8 @@ export function runnerDeployment(args: RunnerWorkloadArgs): K8sObject {
               resources: { requests: { ...args.actRunnerResources.requests }, limits: { ...args.actRunnerResources.limits } },
               // No HTTP endpoint: ready once registered; the file is absent while registration fails.
               readinessProbe: exec(["/bin/sh", "-c", "test -s /data/.runner"], { initialDelaySeconds: 5, periodSeconds: 10, failureThreshold: 3 }),
-              livenessProbe: exec(["/bin/sh", "-c", "test -s /data/.runner"], { initialDelaySeconds: 120, periodSeconds: 30, failureThreshold: 4 }),
+              // Alive while registered, or while still waiting for the token (runner-start.sh bounds that wait).
+              livenessProbe: exec(["/bin/sh", "-c", `test -s /data/.runner || test ! -s ${RUNNER_TOKEN_DIR}/${RUNNER_TOKEN_KEY}`], { initialDelaySeconds: 120, periodSeconds: 30, failureThreshold: 4 }),
               securityContext: {
                 runAsNonRoot: true, runAsUser: RUNNER_UID, runAsGroup: RUNNER_UID,
                 allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
@@ -184,6 +230,9 @@ export function runnerDeployment(args: RunnerWorkloadArgs): K8sObject {
                 { name: "data", mountPath: "/data" },
                 { name: "config", mountPath: "/config", readOnly: true },
                 { name: "tmp", mountPath: "/tmp" },
+                { name: "docker-socket", mountPath: DOCKER_SOCKET_DIR },
+                { name: "registration", mountPath: RUNNER_TOKEN_DIR, readOnly: true },
+                { name: "scripts", mountPath: "/scripts", readOnly: true },
               ],
             },
             {
@@ -195,11 +244,13 @@ export function runnerDeployment(args: RunnerWorkloadArgs): K8sObject {
               env: [{ name: "DOCKER_TLS_CERTDIR", value: "" }],
               resources: { requests: { ...args.dindResources.requests }, limits: { ...args.dindResources.limits } },
               // A round trip to the daemon API: fails whenever dockerd is down or wedged (PM-11).
-              readinessProbe: exec(["docker", "--host=unix:///var/run/docker.sock", "version"], { initialDelaySeconds: 5, periodSeconds: 10, failureThreshold: 3 }),
-              livenessProbe: exec(["docker", "--host=unix:///var/run/docker.sock", "version"], { initialDelaySeconds: 30, periodSeconds: 20, failureThreshold: 6 }),
-              // Docker-in-Docker needs a privileged container: the only one of the platform.
+              readinessProbe: exec(["docker", `--host=${DOCKER_HOST}`, "version"], { initialDelaySeconds: 5, periodSeconds: 10, failureThreshold: 3 }),
+              livenessProbe: exec(["docker", `--host=${DOCKER_HOST}`, "version"], { initialDelaySeconds: 30, periodSeconds: 20, failureThreshold: 6 }),
+              // Docker-in-Docker needs a privileged container: the only one of the platform. Rootless
+              // dind needs it too on Kubernetes, and rootless BuildKit cannot run act's job containers
+              // (README, security: what remains).
               securityContext: { privileged: true, runAsNonRoot: false, runAsUser: 0 },
-              volumeMounts: [{ name: "docker", mountPath: "/var/lib/docker" }],
+              volumeMounts: [{ name: "docker", mountPath: "/var/lib/docker" }, { name: "docker-socket", mountPath: DOCKER_SOCKET_DIR }],
             },
           ],
           volumes: [
@@ -207,6 +258,11 @@ export function runnerDeployment(args: RunnerWorkloadArgs): K8sObject {
             { name: "config", configMap: { name: RUNNER_CONFIG_MAP } },
             { name: "tmp", emptyDir: {} },
             { name: "docker", emptyDir: {} },
+            // The daemon's socket: shared by these two containers only, never a host path.
+            { name: "docker-socket", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+            // Optional: the pod starts before the bootstrap Job writes it (runner-start.sh waits).
+            { name: "registration", secret: { secretName: RUNNER_TOKEN_SECRET, optional: true, defaultMode: 0o440 } },
+            { name: "scripts", configMap: { name: args.scriptConfigMap, defaultMode: 0o555 } },
           ],
         },
       },

@@ -1,6 +1,7 @@
-// act_runner with a Docker-in-Docker sidecar. Registers itself with the pre-shared token Gitea
-// also reads (PM-10) against the NodePort URL job containers reach (PM-24); its config gives job
-// containers the pod's network and --add-host entries from the Services' ClusterIPs (PM-01).
+// act_runner with a Docker-in-Docker sidecar. Registers itself for the platform organisation only,
+// with the token the bootstrap Job fetches from Gitea's API into RUNNER_TOKEN_SECRET (PM-10, issue
+// 14), against the NodePort URL job containers reach (PM-24); its config gives job containers the
+// pod's network and --add-host entries from the Services' ClusterIPs (PM-01).
 import * as pulumi from "@pulumi/pulumi";
 import { stableYaml } from "../cluster/k3s-config";
 import { ClusterContext } from "../lib/context";
@@ -10,15 +11,15 @@ import { policiesIn } from "../traffic";
 import { registerObject } from "../lib/objects";
 import { sizeOf } from "../lib/sizes";
 import { images } from "../lib/versions";
-import { GITEA_RUNNER_TOKEN_KEY } from "./gitea-values";
+import { readScript } from "../lib/scripts";
 import {
-  RUNNER_CONFIG_MAP, RUNNER_NAMESPACE, RUNNER_TOKEN_SECRET, runnerConfig, runnerDeployment, runnerLabels,
+  RUNNER_CONFIG_MAP, RUNNER_NAMESPACE, RUNNER_START_SCRIPT, RUNNER_START_SCRIPT_PATH, runnerConfig, runnerDeployment, runnerLabels, runnerScope,
 } from "./runner-config";
 
 export interface RunnerArgs {
   readonly ctx: ClusterContext;
-  /** The pre-shared registration token (secret): the same value Gitea reads (PM-10). */
-  readonly runnerToken: pulumi.Input<string>;
+  /** The organisation the runner registers for (its jobs only: not instance-wide). */
+  readonly org: string;
   /** ClusterIP of Gitea's `gitea-http` Service (Gitea.clusterIP): an Output, never a literal (PM-01). */
   readonly giteaClusterIP: pulumi.Input<string>;
   /** ClusterIP of the registry Service (Registry.clusterIP): job containers and dockerd push there. */
@@ -37,6 +38,8 @@ export interface RunnerArgs {
 
 export class Runner extends pulumi.ComponentResource {
   public readonly namespace: string;
+  /** The Namespace: what writes into it (the bootstrap Job's Role) waits for. */
+  public readonly namespaceResource: pulumi.Resource;
   /** The rendered config.yaml (ClusterIPs resolved). */
   public readonly config: pulumi.Output<string>;
 
@@ -67,10 +70,11 @@ export class Runner extends pulumi.ComponentResource {
       metadata: { name: RUNNER_CONFIG_MAP, namespace: ns },
       data: { "config.yaml": this.config },
     }, [nsRes]);
-    const tokenSecret = reg({
-      apiVersion: "v1", kind: "Secret", type: "Opaque",
-      metadata: { name: RUNNER_TOKEN_SECRET, namespace: ns },
-      stringData: { [GITEA_RUNNER_TOKEN_KEY]: pulumi.secret(args.runnerToken) },
+    // The registration token Secret is the bootstrap Job's (it fetches the org's token): not declared here.
+    const scripts = reg({
+      apiVersion: "v1", kind: "ConfigMap",
+      metadata: { name: `${runnerName}-scripts`, namespace: ns },
+      data: { [RUNNER_START_SCRIPT]: readScript(RUNNER_START_SCRIPT_PATH) },
     }, [nsRes]);
     const claim = `${runnerName}-data`;
     const pvc = reg({
@@ -90,9 +94,12 @@ export class Runner extends pulumi.ComponentResource {
       registryHost: ep.registry.host,
       dataClaim: claim,
       mtu: args.mtu,
-    }), [configMap, tokenSecret, pvc]);
+      scope: runnerScope(args.org),
+      scriptConfigMap: `${runnerName}-scripts`,
+    }), [configMap, scripts, pvc]);
 
     this.namespace = ns;
+    this.namespaceResource = nsRes;
     this.registerOutputs({ namespace: ns, config: this.config });
   }
 }

@@ -2,6 +2,7 @@
 // preflight only checks that it can carry the platform, and fails with a clear message if not.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { KUBELET_SYSCTLS } from "../cluster/hardening";
 import { readScript, scriptWithEnv, RUN_STDIN } from "../lib/scripts";
 import { HostNode, SSH_DIAL } from "./node";
 
@@ -20,6 +21,11 @@ export interface BareMetalHostArgs {
   readonly minDiskGb?: number;
 }
 
+/** The kernel parameters the preflight checks, as the install sets them (cluster/hardening.ts). */
+export function kubeletSysctlPairs(): string {
+  return Object.entries(KUBELET_SYSCTLS).map(([k, v]) => `${k}=${v}`).join(" ");
+}
+
 export class BareMetalHost extends pulumi.ComponentResource {
   public readonly nodes: HostNode[];
   public readonly preflight: command.remote.Command;
@@ -35,6 +41,7 @@ export class BareMetalHost extends pulumi.ComponentResource {
       stdin: scriptWithEnv(readScript("host/scripts/preflight.sh"), {
         MIN_MEMORY_MB: String(args.minMemoryMb),
         MIN_DISK_GB: String(args.minDiskGb ?? 20),
+        KUBELET_SYSCTLS: kubeletSysctlPairs(),
       }),
       // Re-check when the requirements change.
       triggers: [args.minMemoryMb, args.minDiskGb ?? 20],

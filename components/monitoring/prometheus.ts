@@ -12,7 +12,7 @@ import { overlayChartValues } from "../lib/overlays";
 import { registerObject } from "../lib/objects";
 import { SizeClass, sizeOf } from "../lib/sizes";
 import { pinnedChart } from "../lib/charts";
-import { charts } from "../lib/versions";
+import { chartImages, charts, parseImage, tagWithDigest } from "../lib/versions";
 import { ksmTarget, PROMETHEUS_SERVER_PODS } from "./kube-state-metrics";
 import { SCRAPE_INTERVAL, scrapeTimeout } from "./scrape";
 import { backupAlertRules } from "../backup/alerts";
@@ -103,6 +103,8 @@ export function prometheusValues(args: PrometheusArgs): Record<string, unknown> 
       // Chart default 1m; the canary analysis' rate window and timing derive from this (scrape.ts).
       global: { scrape_interval: SCRAPE_INTERVAL, scrape_timeout: scrapeTimeout(SCRAPE_INTERVAL), evaluation_interval: SCRAPE_INTERVAL },
       retention: ctx.profile.prometheusRetention,
+      // repository:tag@digest; the chart's image.digest would drop the tag (templates/deploy.yaml).
+      image: { repository: parseImage(chartImages.prometheus).name, tag: tagWithDigest(chartImages.prometheus) },
       resources: sizeOf(ctx.profile.size, "prometheus"),
       // On dev, overlayChartValues drops fsGroup here (PM-21), like our own PVC workloads.
       persistentVolume: { enabled: true, size },

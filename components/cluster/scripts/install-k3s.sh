@@ -10,20 +10,32 @@
 #   ROLLOUTS_VERSION  servers only: kubectl-argo-rollouts plugin release (PM-16)
 #   PULUMI_ACCESS_B64 servers only: base64 of the ServiceAccount, binding and token Secret the stack
 #                     authenticates with (a token that does not expire, unlike the admin client cert)
-#   K3S_CONFIG_DIR, BIN_DIR, SYSTEMD_DIR, K3S_DATA_DIR  where things live (defaults /etc/rancher/k3s,
-#                     /usr/local/bin, /etc/systemd/system, /var/lib/rancher/k3s; tests use a temp dir)
+#   SYSCTL_CONF_B64   base64 of /etc/sysctl.d/90-kubelet.conf: the kernel parameters the kubelet's
+#                     protect-kernel-defaults requires (CIS 4.2.6), set before K3s starts
+#   ADMISSION_CONFIG_B64, AUDIT_POLICY_B64  servers only: base64 of <data dir>/server/psa.yaml (Pod
+#                     Security and EventRateLimit) and <data dir>/server/audit.yaml (the audit policy)
+#   K3S_CONFIG_DIR, BIN_DIR, SYSTEMD_DIR, K3S_DATA_DIR, SYSCTL_DIR, PROC_SYS_DIR  where things live
+#                     (defaults /etc/rancher/k3s, /usr/local/bin, /etc/systemd/system, /var/lib/rancher/k3s,
+#                     /etc/sysctl.d, /proc/sys; tests use a temp dir)
 set -euo pipefail
 
 config_dir="${K3S_CONFIG_DIR:-/etc/rancher/k3s}"
 bin_dir="${BIN_DIR:-/usr/local/bin}"
 systemd_dir="${SYSTEMD_DIR:-/etc/systemd/system}"
 data_dir="${K3S_DATA_DIR:-/var/lib/rancher/k3s}"
+sysctl_dir="${SYSCTL_DIR:-/etc/sysctl.d}"
+proc_sys="${PROC_SYS_DIR:-/proc/sys}"
 
 : "${K3S_ROLE:?K3S_ROLE is required (server or agent)}"
 : "${K3S_VERSION:?K3S_VERSION is required}"
 : "${K3S_TOKEN:?K3S_TOKEN is required}"
 : "${K3S_CONFIG_B64:?K3S_CONFIG_B64 is required}"
 : "${REGISTRIES_B64:?REGISTRIES_B64 is required}"
+: "${SYSCTL_CONF_B64:?SYSCTL_CONF_B64 is required (kernel parameters for the kubelet)}"
+if [ "$K3S_ROLE" = "server" ]; then
+  : "${ADMISSION_CONFIG_B64:?ADMISSION_CONFIG_B64 is required on a server (Pod Security and EventRateLimit)}"
+  : "${AUDIT_POLICY_B64:?AUDIT_POLICY_B64 is required on a server (the audit policy)}"
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-k3s: must run as root (the component runs it with sudo)" >&2
@@ -46,8 +58,43 @@ put_file() {
   echo "install-k3s: wrote $path"
 }
 
+# CIS 4.2.6: with protect-kernel-defaults the kubelet exits when a kernel parameter differs from what
+# it expects, so they are in place before K3s (re)starts. `sysctl --system` applies every file in boot
+# order: a later file that sets one otherwise is caught now rather than at the next reboot.
+sysctl_file="$sysctl_dir/90-kubelet.conf"
+put_file "$sysctl_file" "$SYSCTL_CONF_B64" 0644
+# Applied when the file is new or changed too: a running kubelet without protect-kernel-defaults set
+# these values itself, so /proc/sys alone would hide a later file that undoes them at the next boot.
+sysctl_written="$changed"
+changed=0 # kernel parameters take effect without a K3s restart
+kernel_mismatches() {
+  local key value actual
+  while IFS='=' read -r key value; do
+    case "$key" in '' | '#'*) continue ;; esac
+    actual="$(cat "$proc_sys/${key//.//}" 2>/dev/null || echo unreadable)"
+    [ "$actual" = "$value" ] || echo "$key is $actual, the kubelet needs $value"
+  done < "$sysctl_file"
+}
+if [ "$sysctl_written" -eq 1 ] || [ -n "$(kernel_mismatches)" ]; then
+  sysctl --system > /dev/null || true # the check below decides, not unrelated keys of other files
+  mismatches="$(kernel_mismatches)"
+  if [ -n "$mismatches" ]; then
+    echo "install-k3s: kernel parameters the kubelet requires (protect-kernel-defaults) are not in effect after 'sysctl --system':" >&2
+    sed 's/^/  /' <<< "$mismatches" >&2
+    echo "install-k3s: a file sorting after $sysctl_file (or /etc/sysctl.conf) sets them otherwise, or /proc/sys is read-only (a container); fix that and retry. K3s was not (re)started." >&2
+    exit 1
+  fi
+  echo "install-k3s: kernel parameters for the kubelet in effect ($sysctl_file)"
+fi
+
 put_file "$config_dir/config.yaml" "$K3S_CONFIG_B64" 0600
 put_file "$config_dir/registries.yaml" "$REGISTRIES_B64" 0600
+if [ "$K3S_ROLE" = "server" ]; then
+  # The files config.yaml's kube-apiserver-arg points at; a change restarts K3s like config.yaml's.
+  put_file "$data_dir/server/psa.yaml" "$ADMISSION_CONFIG_B64" 0600
+  put_file "$data_dir/server/audit.yaml" "$AUDIT_POLICY_B64" 0600
+  install -d -m 0700 "$data_dir/server/logs"
+fi
 
 installed=""
 if command -v k3s >/dev/null 2>&1; then
@@ -143,9 +190,25 @@ if [ "$K3S_ROLE" = "server" ]; then
         x86_64|amd64) arch=amd64 ;;
         *) echo "install-k3s: unsupported architecture $(uname -m)" >&2; exit 1 ;;
       esac
+      # #14: the plugin is checked against its pinned sha256 before it is installed. Sources:
+      # cashapp/hermit-packages kubectl-argo-rollouts.hcl @ f0517fd7 (sha256sums), the same as
+      # Homebrew formulae for v1.9.0; a version without a line here fails, naming it (Renovate's PR
+      # for argoproj/argo-rollouts says to add it from the release's argo-rollouts-checksums.txt).
+      rollouts_sums="v1.9.0 amd64 d1c98f59f6d3716b7a35aa540506764700a358448dd6a10e92381b7aa294d00b
+v1.9.0 arm64 90907a84406b3843fb9deecd12a7312f61a9269e6d5729a30ca72a26bf67f2ab"
+      # Tests replace the table (their download is a stub); the stack never sets this.
+      if [ -n "${ROLLOUTS_SUMS_FILE:-}" ]; then rollouts_sums="$(cat "$ROLLOUTS_SUMS_FILE")"; fi
+      want="$(printf '%s\n' "$rollouts_sums" | awk -v v="$ROLLOUTS_VERSION" -v a="$arch" '$1 == v && $2 == a { print $3 }')"
+      if [ -z "$want" ]; then
+        echo "install-k3s: no sha256 pinned for kubectl-argo-rollouts $ROLLOUTS_VERSION ($arch) in install-k3s.sh" >&2; exit 1
+      fi
       url="https://github.com/argoproj/argo-rollouts/releases/download/${ROLLOUTS_VERSION}/kubectl-argo-rollouts-linux-${arch}"
       install -d "$bin_dir"
       curl -sfL --retry 5 --retry-delay 5 "$url" -o "$plugin.tmp"
+      if ! printf '%s  %s\n' "$want" "$plugin.tmp" | sha256sum -c - >/dev/null; then
+        rm -f "$plugin.tmp"
+        echo "install-k3s: kubectl-argo-rollouts $ROLLOUTS_VERSION ($arch) does not match its pinned sha256; refusing $url" >&2; exit 1
+      fi
       install -m 0755 "$plugin.tmp" "$plugin"
       rm -f "$plugin.tmp"
       echo "install-k3s: installed kubectl-argo-rollouts $ROLLOUTS_VERSION"

@@ -102,6 +102,9 @@ else
   expect "$status" "read organisation $ORG" 200
 fi
 
+# 2b. The runner's registration token, for this organisation only (issue 14): runner-token.sh.
+if [ -n "${RUNNER_TOKEN_SECRET:-}" ]; then bash "$(dirname "${BASH_SOURCE[0]}")/runner-token.sh"; fi
+
 status="$(api GET "/repos/$ORG/$REPO")"
 if [ "$status" = 404 ]; then
   status="$(api POST "/orgs/$ORG/repos" "{\"name\":$(json_str "$REPO"),\"default_branch\":\"main\",\"private\":true,\"auto_init\":false}")"
