@@ -2,6 +2,7 @@
 // before any resource is registered; components only ever see the typed PlatformConfig.
 import * as pulumi from "@pulumi/pulumi";
 import { ENVIRONMENTS, Environment, PROFILES, Profile } from "./components/lib/profiles";
+import { hostKeyHelp, parseHostKey } from "./components/host/host-keys";
 import { BackupConfig, BackupTarget, DEFAULT_HOST_PATH, DEFAULT_RETENTION, DEFAULT_S3_REGION, ociBucketName } from "./components/backup/settings";
 
 /**
@@ -36,6 +37,8 @@ export interface HomelabConfig {
   readonly sshUser: string;
   readonly sshPort: number;
   readonly sshPrivateKey: pulumi.Output<string>;
+  /** The host's SSH host key ("ssh-ed25519 AAAA..."), pinned on every connection (#13.4). */
+  readonly sshHostKey: string;
 }
 
 export interface DevConfig {
@@ -87,6 +90,7 @@ export const CONFIG_KEYS = [
   "compartmentId", "ocpus", "memoryGb", "nodeCount", "bootVolumeGb", "ubuntuVersion",
   "availabilityDomainIndex", "allowPaidShapes", "sshPublicKey", "sshPrivateKey", "replaceNode",
   "hostAddress", "sshUser", "sshPort",
+  "sshHostKey",
   "clusterName",
   "giteaAdminPassword", "argocdAdminPassword", "guestPassword", "registryPassword", "k3sToken",
   "databasePassword",
@@ -222,7 +226,20 @@ function parseHomelab(src: ConfigSource): HomelabConfig {
   if (sshPrivateKey === undefined) {
     throw new ConfigError("sshPrivateKey", "is required when environment is homelab: pulumi config set --secret platform:sshPrivateKey < ~/.ssh/id_ed25519");
   }
-  return { hostAddress, sshUser, sshPort, sshPrivateKey };
+  const sshHostKey = parseSshHostKey(src, hostAddress, sshPort);
+  return { hostAddress, sshUser, sshPort, sshPrivateKey, sshHostKey };
+}
+
+/** platform:sshHostKey: required on homelab, one public host key line, as ssh-keyscan prints it. */
+function parseSshHostKey(src: ConfigSource, hostAddress: string, sshPort: number): string {
+  const raw = src.get("sshHostKey");
+  const help = hostKeyHelp(hostAddress, sshPort);
+  if (raw === undefined) {
+    throw new ConfigError("sshHostKey", `is required when environment is homelab: Pulumi pins the host's SSH key so that no one in between gets the K3s token; ${help}`);
+  }
+  const parsed = parseHostKey(raw);
+  if ("error" in parsed) throw new ConfigError("sshHostKey", `${parsed.error}; ${help}`);
+  return parsed.key;
 }
 
 /** Pure validation: raw keys in, typed config out, or a ConfigError naming the key. */

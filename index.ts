@@ -16,6 +16,8 @@ export const apiServer = platform.apiServer;
 /** Admin kubeconfig: `pulumi stack output kubeconfig --show-secrets > kubeconfig`. */
 export const kubeconfig = pulumi.secret(platform.kubeconfig);
 export const nodeAddresses = platform.nodeAddresses;
+/** The nodes' pinned SSH host keys, as known_hosts lines: `pulumi stack output sshHostKeys --json | jq -r '.[]' >> ~/.ssh/known_hosts`. */
+export const sshHostKeys = platform.sshHostKeys;
 export const urls = {
   gitea: ep.gitea.publicUrl,
   argocd: ep.argocd.publicUrl,

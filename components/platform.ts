@@ -29,6 +29,8 @@ export class Platform extends pulumi.ComponentResource {
   public readonly nodeAddresses: pulumi.Output<string[]>;
   /** Gitea's admin user name (its password is in `secrets`). */
   public readonly giteaAdminUser: string;
+  /** known_hosts lines of the nodes' pinned SSH host keys (oci, homelab). */
+  public readonly sshHostKeys: pulumi.Output<string[]>;
   /** Private key generated for the OCI nodes (secret), when none was configured. */
   public readonly sshPrivateKey?: pulumi.Output<string>;
 
@@ -47,13 +49,15 @@ export class Platform extends pulumi.ComponentResource {
       const server = args.plan.nodes[0];
       const host = new BareMetalHost("homelab", {
         address: cfg.homelab.hostAddress, user: cfg.homelab.sshUser, port: cfg.homelab.sshPort,
-        privateKey: cfg.homelab.sshPrivateKey, cpus: server.cpus, memoryGb: server.memoryGb,
+        privateKey: cfg.homelab.sshPrivateKey, hostKey: cfg.homelab.sshHostKey, adminCidr: cfg.adminCidr, cpus: server.cpus, memoryGb: server.memoryGb,
         // The host must really have (nearly) the memory the budget was checked against.
         minMemoryMb: Math.floor(server.memoryGb * 1024 * 0.9),
       }, { parent: this });
       nodes = host.nodes;
     }
     this.nodeAddresses = pulumi.all(nodes.map((n) => n.publicAddress));
+    this.sshHostKeys = pulumi.all(nodes.map((n) => pulumi.all([n.publicAddress, n.connection.port, n.connection.hostKey])
+      .apply(([address, port, key]) => `${port && port !== 22 ? `[${address}]:${port}` : address} ${key}`)));
 
     // Addresses (PM-40): job containers and nodes reach Gitea's NodePort on the server's private
     // address; on dev, on the k3d server container, whose name k3d adds to CoreDNS.

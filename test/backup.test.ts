@@ -234,7 +234,7 @@ describe("backup config keys (validated before anything is registered, naming th
     get: (k) => values[k], getSecret: (k) => (k in secrets ? pulumi.secret(secrets[k]) : undefined),
   });
   const parse = (env: string, values: Record<string, string>, secrets: Record<string, string> = {}) =>
-    parseConfig(source(env === "oci" ? { ...OCI, ...values } : env === "homelab" ? { domain: "h.example.com", hostAddress: "192.0.2.10", ...values } : values, env === "homelab" ? { sshPrivateKey: "k", ...secrets } : secrets), env);
+    parseConfig(source(env === "oci" ? { ...OCI, ...values } : env === "homelab" ? { domain: "h.example.com", hostAddress: "192.0.2.10", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHti2OleQg5G0MHLhX1RVjYSi3xH/ocsHLq0NbtQ6yaa", ...values } : values, env === "homelab" ? { sshPrivateKey: "k", ...secrets } : secrets), env);
   const fails = (env: string, values: Record<string, string>, key: string, secrets: Record<string, string> = {}) => {
     expect(() => parse(env, values, secrets)).toThrow(ConfigError);
     expect(() => parse(env, values, secrets)).toThrow(new RegExp(`^${key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `));

@@ -12,7 +12,7 @@ import { ROOT, stackFileConfig, TEST_SECRETS } from "./helpers/stack";
 const cfgFor = (stack: string, values: Record<string, string> = {}, secrets: Record<string, string> = {}) =>
   parseConfig({ get: (k) => values[k], getSecret: (k) => (k in secrets ? pulumi.secret(secrets[k]) : undefined) }, stack);
 const OCI = { domain: "p.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example" };
-const HOMELAB = { domain: "h.example.com", hostAddress: "192.0.2.10" };
+const HOMELAB = { domain: "h.example.com", hostAddress: "192.0.2.10", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHti2OleQg5G0MHLhX1RVjYSi3xH/ocsHLq0NbtQ6yaa" };
 
 describe("resource budget (PM-07)", () => {
   it("quantities parse", () => {

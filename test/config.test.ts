@@ -11,7 +11,7 @@ function source(values: Record<string, string>, secrets: Record<string, string> 
 }
 
 const OCI = { domain: "platform.example.com", adminCidr: "203.0.113.7/32", compartmentId: "ocid1.compartment.oc1..example", "oci:region": "eu-frankfurt-1", backupOciUserOcid: "ocid1.user.oc1..example" };
-const HOMELAB = { domain: "homelab.example.com", hostAddress: "192.0.2.10" };
+const HOMELAB = { domain: "homelab.example.com", hostAddress: "192.0.2.10", sshHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHti2OleQg5G0MHLhX1RVjYSi3xH/ocsHLq0NbtQ6yaa" };
 const KEY = { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" };
 
 describe("config contract: valid input", () => {

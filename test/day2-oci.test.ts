@@ -337,7 +337,7 @@ async function hostUnderMocks(launchKeys: string, keys: { sshPublicKey: string; 
   pulumi.runtime.setMocks({
     newResource(args) {
       const r = base.newResource(args) as { id: string; state: Record<string, any> };
-      if (args.type === INSTANCE) r.state.metadata = { ...r.state.metadata, ssh_authorized_keys: launchKeys };
+      if (args.type === INSTANCE) r.state.metadata = { ...plain(r.state.metadata), ssh_authorized_keys: launchKeys };
       return r;
     },
     call: (args) => base.call(args),

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { cloudInit } from "../components/host/cloud-init";
 import { ingressRules } from "../components/host/oci-host";
-import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
+import { Created, find, findAll, isSecretInput, MOCK_HOST_KEY, mocks, plain, unwrap } from "./helpers/mocks";
 import { settle as settleMocks } from "./helpers/mocks";
 
 describe("OCI network and cloud-init builders", () => {
@@ -58,7 +58,7 @@ describe("hosts under mocks", () => {
     expect(i.inputs.shapeConfig).toEqual({ ocpus: 2, memoryInGbs: 12 });
     expect(i.inputs.sourceDetails).toMatchObject({ sourceType: "image", sourceId: "ocid1.image.oc1..mock-newest", bootVolumeSizeInGbs: "100" });
     expect(i.inputs.createVnicDetails.assignPublicIp).toBe("true");
-    expect(Buffer.from(i.inputs.metadata.user_data, "base64").toString()).toMatch(/^#cloud-config/);
+    expect(Buffer.from(plain(i.inputs.metadata).user_data, "base64").toString()).toMatch(/^#cloud-config/);
     expect(findAll(created, "command:remote:Command", (c) => /cloud-init$/.test(c.name))).toHaveLength(2);
   });
 
@@ -66,7 +66,7 @@ describe("hosts under mocks", () => {
     const { OciHost } = await import("../components/host/oci-host");
     const host = new OciHost("oci", { ...base, nodeCount: 1 });
     await settle();
-    find(created, "tls:index/privateKey:PrivateKey");
+    find(created, "tls:index/privateKey:PrivateKey", (c) => c.name === "oci-ssh");
     expect(await pulumi.isSecret(host.generatedPrivateKey!)).toBe(true);
     const wait = find(created, "command:remote:Command", (c) => /cloud-init$/.test(c.name));
     // @pulumi/command marks the whole connection secret; the key must be in it.
@@ -80,12 +80,12 @@ describe("hosts under mocks", () => {
     const host = new OciHost("oci", { ...base, nodeCount: 1, sshPublicKey: "ssh-ed25519 AAAAuser me@laptop", sshPrivateKey: pulumi.secret("user-private") });
     await unwrap(host.publicIps);
     await settle();
-    find(created, "tls:index/privateKey:PrivateKey");
-    expect(find(created, "oci:Core/instance:Instance").inputs.metadata.ssh_authorized_keys).toBe("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAImock\nssh-ed25519 AAAAuser me@laptop\n");
+    find(created, "tls:index/privateKey:PrivateKey", (c) => c.name === "oci-ssh");
+    expect(plain(find(created, "oci:Core/instance:Instance").inputs.metadata).ssh_authorized_keys).toBe("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAImock\nssh-ed25519 AAAAuser me@laptop\n");
     expect(host.generatedPrivateKey).toBeUndefined();
     const commands = findAll(created, "command:remote:Command");
     // A node this program launched trusts the stack's key: no command connects with the user's.
-    expect(commands.map((c) => c.name).sort()).toEqual(["oci-server-0-cloud-init", "oci-server-0-ssh-keys", "oci-server-0-stack-key"]);
+    expect(commands.map((c) => c.name).sort()).toEqual(["oci-server-0-cloud-init", "oci-server-0-host-key", "oci-server-0-ssh-keys", "oci-server-0-stack-key"]);
     expect(commands.every((c) => plain(c.inputs.connection).privateKey.includes("OPENSSH PRIVATE KEY"))).toBe(true);
     expect(host.nodes[0].connection.privateKey).toBeDefined();
     expect(plain(await unwrap(pulumi.output(host.nodes[0].connection.privateKey)))).toContain("OPENSSH PRIVATE KEY");
@@ -93,10 +93,10 @@ describe("hosts under mocks", () => {
 
   it("BareMetalHost: preflight over SSH with retries, checks fed on stdin", async () => {
     const { BareMetalHost } = await import("../components/host/bare-metal-host");
-    new BareMetalHost("homelab", { address: "192.0.2.10", user: "ubuntu", port: 22, privateKey: pulumi.secret("k"), cpus: 4, memoryGb: 15, minMemoryMb: 13824 });
+    new BareMetalHost("homelab", { address: "192.0.2.10", user: "ubuntu", port: 22, privateKey: pulumi.secret("k"), hostKey: MOCK_HOST_KEY.pub, cpus: 4, memoryGb: 15, minMemoryMb: 13824 });
     await settle();
-    const pre = find(created, "command:remote:Command");
-    expect(plain(pre.inputs.connection)).toMatchObject({ host: "192.0.2.10", user: "ubuntu", port: 22, dialErrorLimit: 30 });
+    const pre = find(created, "command:remote:Command", (c) => c.name === "homelab-preflight");
+    expect(plain(pre.inputs.connection)).toMatchObject({ host: "192.0.2.10", user: "ubuntu", port: 22, dialErrorLimit: 30, hostKey: MOCK_HOST_KEY.pub });
     const stdin: string = plain(pre.inputs.stdin);
     expect(stdin).toContain("preflight: FAILED");
     expect(stdin).toContain(Buffer.from("13824").toString("base64"));

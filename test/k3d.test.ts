@@ -16,7 +16,7 @@ describe("k3d config builder", () => {
     expect(cfg.image).toBe(`rancher/k3s:${versions.k3s.replace("+", "-")}@${K3S_IMAGE_DIGESTS[versions.k3s]}`);
     expect(cfg.image).not.toMatch(/latest/);
     expect(cfg.options.k3s.extraArgs).toContainEqual({ arg: "--disable=traefik", nodeFilters: ["server:*"] });
-    expect(cfg.ports).toContainEqual({ port: "8080:80", nodeFilters: ["loadbalancer"] });
+    expect(cfg.ports).toContainEqual({ port: "127.0.0.1:8080:80", nodeFilters: ["loadbalancer"] });
     expect(cfg.ports).toContainEqual({ port: "127.0.0.1:30500:30500", nodeFilters: ["server:0"] });
     expect(cfg.kubeAPI.hostPort).toBe("6445");
     expect(cfg.registries.config).toBe("mirrors: {}\n");
@@ -58,6 +58,25 @@ describe("K3d component under mocks", () => {
     const registries = YAML.parse(cfg.registries.config);
     expect(registries.mirrors["registry.platform.internal:5000"].endpoint).toEqual(["http://127.0.0.1:30500"]);
     expect(registries.configs["127.0.0.1:30500"].auth.password).toBe("pw");
+  });
+
+  it("#13.3 every port k3d publishes, the gateway's and the API's too, is bound to 127.0.0.1 (not the LAN)", async () => {
+    const { K3d } = await import("../components/cluster/k3d");
+    new K3d("k3d", {
+      name: "platform", httpPort: 8080, httpsPort: 8443, apiPort: 6445, nodePorts: [30300, 30500],
+      registry: { host: "registry.platform.internal:5000", endpoint: "http://127.0.0.1:30500", username: "platform", password: pulumi.secret("pw") },
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const cmd = find(created, "command:local:Command", (c) => c.name === "k3d-cluster");
+    const cfg = YAML.parse(Buffer.from(plain(cmd.inputs.environment).K3D_CONFIG_B64, "base64").toString("utf8"));
+    // [HOST:][HOSTPORT:]CONTAINERPORT: without HOST Docker binds 0.0.0.0.
+    const hosts = cfg.ports.map((p: { port: string }) => {
+      const parts = p.port.split("@")[0].split(":");
+      return parts.length === 3 ? parts[0] : "0.0.0.0";
+    });
+    expect(hosts).toHaveLength(4);
+    expect(new Set(hosts)).toEqual(new Set(["127.0.0.1"]));
+    expect(cfg.kubeAPI.hostIP).toBe("127.0.0.1");
   });
 });
 

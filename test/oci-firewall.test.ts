@@ -36,6 +36,10 @@ COMMIT
 const VCN = "10.0.0.0/16";
 const NODE = "10.0.1.11";
 const NEIGHBOUR = "10.0.1.20";
+// The same wire, other sources: the internet (outside the VCN) and a pod; the node answers for the metadata service.
+const OUTSIDE = "198.51.100.7";
+const POD = "10.42.0.5";
+const IMDS = "169.254.169.254";
 
 const tools = needs("root", "ip", "iptables", "iptables-save");
 
@@ -55,13 +59,14 @@ tools.describe("oci-firewall.sh in a network namespace over Oracle's REJECT rule
     return r.stdout;
   };
   const inNode = (...argv: string[]) => ["ip", "netns", "exec", node, ...argv];
+  const mangle = () => must(inNode("iptables", "-t", "mangle", "-S")).trim().split("\n").filter((l) => l.startsWith("-A "));
   const rules = (chain: string) => must(inNode("iptables", "-S", chain)).trim().split("\n").filter((l) => l.startsWith("-A "));
   /** What a TCP connect from the neighbour meets: "refused" (reached the node's stack) or "unreachable" (REJECT). */
-  const connect = (port: number) => {
-    const probe = `const s = require("net").connect(${port}, "${NODE}"); s.setTimeout(5000, () => { console.log("timeout"); process.exit(); });
+  const connect = (port: number, from = NEIGHBOUR, to = NODE) => {
+    const probe = `const s = require("net").connect({ port: ${port}, host: "${to}", localAddress: "${from}" }); s.setTimeout(${from === NEIGHBOUR ? 5000 : 1500}, () => { console.log("timeout"); process.exit(); });
       s.on("connect", () => { console.log("open"); process.exit(); }); s.on("error", (e) => { console.log(e.code); process.exit(); });`;
     const out = sh(["ip", "netns", "exec", neighbour, process.execPath, "-e", probe]).out.trim();
-    return ({ ECONNREFUSED: "refused", EHOSTUNREACH: "unreachable" } as Record<string, string>)[out] ?? `other: ${out}`;
+    return ({ ECONNREFUSED: "refused", EHOSTUNREACH: "unreachable", timeout: "dropped" } as Record<string, string>)[out] ?? `other: ${out}`;
   };
 
   beforeAll(() => {
@@ -76,6 +81,12 @@ tools.describe("oci-firewall.sh in a network namespace over Oracle's REJECT rule
     must(["ip", "-n", neighbour, "addr", "add", `${NEIGHBOUR}/24`, "dev", `${tag}b`]);
     must(["ip", "-n", node, "link", "set", `${tag}a`, "up"]);
     must(["ip", "-n", neighbour, "link", "set", `${tag}b`, "up"]);
+    must(["ip", "-n", neighbour, "addr", "add", `${OUTSIDE}/24`, "dev", `${tag}b`]);
+    must(["ip", "-n", neighbour, "addr", "add", `${POD}/16`, "dev", `${tag}b`]);
+    must(["ip", "-n", neighbour, "route", "add", `${IMDS}/32`, "via", NODE]);
+    must(["ip", "-n", node, "addr", "add", `${IMDS}/32`, "dev", "lo"]);
+    must(["ip", "-n", node, "link", "set", "lo", "up"]);
+    for (const net of ["198.51.100.0/24", "10.42.0.0/16"]) must(["ip", "-n", node, "route", "add", net, "dev", `${tag}a`]);
     must(inNode("iptables-restore"), ORACLE_RULES_V4);
     // iptables-persistent (cloud-init installs it): `netfilter-persistent save` writes rules.v4.
     const stubs = path.join(box, "bin");
@@ -107,14 +118,14 @@ tools.describe("oci-firewall.sh in a network namespace over Oracle's REJECT rule
 
   it("the ACCEPT rules land before Oracle's REJECT in INPUT and FORWARD, and are saved to rules.v4", () => {
     const r = runCloudInit();
-    expect(r.out).toContain("oci-firewall: K3s ports accepted and saved");
+    expect(r.out).toContain("oci-firewall: K3s ports accepted, NodePorts from the VCN only, saved");
     expect(r.code, r.out).toBe(0);
     const input = rules("INPUT");
     const reject = input.indexOf("-A INPUT -j REJECT --reject-with icmp-host-prohibited");
     expect(reject).toBe(input.length - 1);
     for (const port of FIREWALL_TCP_PORTS) expect(input.indexOf(`-A INPUT -p tcp -m tcp --dport ${port} -j ACCEPT`), `tcp ${port}`).toBeGreaterThanOrEqual(0);
     for (const port of [8472, 51820, 51821]) expect(input, `udp ${port}`).toContain(`-A INPUT -s ${VCN} -p udp -m udp --dport ${port} -j ACCEPT`);
-    expect(input).toContain("-A INPUT -p tcp -m tcp --dport 30000:32767 -j ACCEPT");
+    expect(input).toContain(`-A INPUT -s ${VCN} -p tcp -m tcp --dport 30000:32767 -j ACCEPT`);
     for (const cidr of ["10.42.0.0/16", "10.43.0.0/16"]) expect(input).toContain(`-A INPUT -s ${cidr} -j ACCEPT`);
     const forward = rules("FORWARD");
     expect(forward.at(-1)).toBe("-A FORWARD -j REJECT --reject-with icmp-host-prohibited");
@@ -124,6 +135,7 @@ tools.describe("oci-firewall.sh in a network namespace over Oracle's REJECT rule
     }
     const saved = fs.readFileSync(path.join(box, "rules.v4"), "utf8");
     for (const rule of [...input, ...forward]) expect(saved).toContain(rule);
+    for (const rule of mangle()) expect(saved).toContain(rule);
   });
 
   it("after: the neighbour's SYNs to the API and a NodePort reach the node; other ports stay rejected", () => {
@@ -132,10 +144,25 @@ tools.describe("oci-firewall.sh in a network namespace over Oracle's REJECT rule
     expect(connect(5432)).toBe("unreachable");
   });
 
+  it("#13.3 NodePorts: from the VCN and pods only, never from the internet (whatever the security list says)", () => {
+    const nodePort = endpoints({ environment: "oci", domain: "example.org", nodeAddress: NODE }).ports.registry;
+    expect(connect(nodePort, OUTSIDE)).toBe("dropped");
+    expect(connect(nodePort, POD)).toBe("refused");
+    expect(connect(nodePort)).toBe("refused");
+    // The gateway stays public.
+    expect(connect(443, OUTSIDE)).toBe("refused");
+  });
+
+  it("#13.4 pods cannot read the instance metadata (user_data holds the host key); its DNS on 53 stays reachable", () => {
+    expect(connect(80, POD, IMDS)).toBe("dropped");
+    expect(connect(53, POD, IMDS)).toBe("refused");
+    expect(connect(80, NEIGHBOUR, IMDS)).toBe("refused");
+  });
+
   it("a second run adds nothing", () => {
-    const before = [rules("INPUT"), rules("FORWARD")];
+    const before = [rules("INPUT"), rules("FORWARD"), mangle()];
     const r = runCloudInit();
     expect(r.code, r.out).toBe(0);
-    expect([rules("INPUT"), rules("FORWARD")]).toEqual(before);
+    expect([rules("INPUT"), rules("FORWARD"), mangle()]).toEqual(before);
   });
 });

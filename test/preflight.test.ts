@@ -18,9 +18,9 @@ beforeAll(async () => {
   const created: Created[] = [];
   pulumi.runtime.setMocks(mocks(created), "gitops-platform", "homelab", false);
   const { BareMetalHost } = await import("../components/host/bare-metal-host");
-  new BareMetalHost("homelab", { address: "192.0.2.10", user: "ubuntu", port: 22, privateKey: pulumi.secret("k"), cpus: 4, memoryGb: 16, minMemoryMb: 13824 });
+  new BareMetalHost("homelab", { address: "192.0.2.10", user: "ubuntu", port: 22, privateKey: pulumi.secret("k"), hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGFRxgcfBJfK7xOlv5r75XsgtJhsQuVsX7Ou3Z7RBTDJ", cpus: 4, memoryGb: 16, minMemoryMb: 13824 });
   await settle();
-  const pre = find(created, "command:remote:Command");
+  const pre = find(created, "command:remote:Command", (c) => c.name === "homelab-preflight");
   command = { create: pre.inputs.create, stdin: plain(pre.inputs.stdin) };
 });
 

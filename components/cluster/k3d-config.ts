@@ -39,6 +39,13 @@ export interface K3dConfigArgs {
   readonly agents?: number;
 }
 
+/**
+ * Every port k3d publishes is bound to loopback: without a host IP Docker binds 0.0.0.0 and the dev
+ * gateway (and the UIs behind it) is reachable from the LAN. k3d's port format is
+ * [HOST:][HOSTPORT:]CONTAINERPORT (k3d.io, `k3d cluster edit --port-add`).
+ */
+export const K3D_HOST_IP = "127.0.0.1";
+
 export function k3dConfig(args: K3dConfigArgs): Record<string, unknown> {
   const hardening = k3dHardening();
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(args.name)) throw new Error(`k3dConfig: invalid cluster name "${args.name}"`);
@@ -49,11 +56,11 @@ export function k3dConfig(args: K3dConfigArgs): Record<string, unknown> {
     servers: 1,
     agents: args.agents ?? 0,
     image: k3sImage(),
-    kubeAPI: { host: "127.0.0.1", hostIP: "127.0.0.1", hostPort: String(args.apiPort) },
+    kubeAPI: { host: K3D_HOST_IP, hostIP: K3D_HOST_IP, hostPort: String(args.apiPort) },
     ports: [
-      { port: `${args.httpPort}:80`, nodeFilters: ["loadbalancer"] },
-      { port: `${args.httpsPort}:443`, nodeFilters: ["loadbalancer"] },
-      ...args.nodePorts.map((p) => ({ port: `127.0.0.1:${p}:${p}`, nodeFilters: ["server:0"] })),
+      { port: `${K3D_HOST_IP}:${args.httpPort}:80`, nodeFilters: ["loadbalancer"] },
+      { port: `${K3D_HOST_IP}:${args.httpsPort}:443`, nodeFilters: ["loadbalancer"] },
+      ...args.nodePorts.map((p) => ({ port: `${K3D_HOST_IP}:${p}:${p}`, nodeFilters: ["server:0"] })),
     ],
     ...(args.registriesYaml !== undefined ? { registries: { config: args.registriesYaml } } : {}),
     files: hardening.files,

@@ -1,11 +1,14 @@
 // cloud-init for OCI nodes: fix Oracle's iptables REJECT rules before K3s, persist them.
 import { stableYaml } from "../cluster/k3s-config";
 import { readScript } from "../lib/scripts";
+import { hostKeyCloudConfig } from "./host-keys";
 
 export interface CloudInitArgs {
   readonly vcnCidr: string;
   readonly podCidr?: string;
   readonly serviceCidr?: string;
+  /** The node's SSH host key (a stack-owned tls.PrivateKey, OpenSSH format): the only one sshd offers (host-keys.ts). */
+  readonly hostKey?: { readonly privateKeyOpenssh: string; readonly publicKeyOpenssh: string };
 }
 
 /** Ports opened in the host firewall; the VCN security list narrows who may reach them. */
@@ -27,6 +30,7 @@ export function cloudInit(args: CloudInitArgs): string {
       { path: "/usr/local/sbin/oci-firewall.sh", permissions: "0755", content: readScript("host/scripts/oci-firewall.sh") },
     ],
     runcmd: [`env ${env} /usr/local/sbin/oci-firewall.sh`],
+    ...(args.hostKey ? hostKeyCloudConfig(args.hostKey.privateKeyOpenssh, args.hostKey.publicKeyOpenssh) : {}),
   };
   return `#cloud-config\n${stableYaml(doc)}`;
 }

@@ -5,11 +5,12 @@ import * as tls from "@pulumi/tls";
 import * as command from "@pulumi/command";
 import { ChangeGuard } from "../lib/guard";
 import { OCI_SUBNET_CIDR, OCI_VCN_CIDR } from "../lib/network";
-import { RUN_STDIN } from "../lib/scripts";
+import { RUN_STDIN, RUN_STDIN_AS_ROOT } from "../lib/scripts";
 import { cloudInit, FIREWALL_UDP_PORTS } from "./cloud-init";
 import { HostNode, SSH_DIAL } from "./node";
 import { instanceFingerprint, nodeLossMessage, placementFingerprint } from "./node-replacement";
 import { adoptionKey, authorizedKeysScript, launchAuthorizedKeys } from "./ssh-keys";
+import { hostKeyLine, hostKeyScript, launchHostKey } from "./host-keys";
 
 export const A1_SHAPE = "VM.Standard.A1.Flex";
 
@@ -130,13 +131,18 @@ export class OciHost extends pulumi.ComponentResource {
       return list[0].id;
     });
 
-    const userData = Buffer.from(cloudInit({ vcnCidr }), "utf8").toString("base64");
     this.nodes = [];
     const ips: pulumi.Output<string>[] = [];
     let server: oci.core.Instance | undefined;
     for (let i = 0; i < args.nodeCount; i++) {
       const nodeName = i === 0 ? "server-0" : `agent-${i}`;
       const displayName = `${name}-${nodeName}`;
+      // The node's SSH host key, owned by the stack: cloud-init installs it, every connection pins it (host-keys.ts).
+      const hostKey = new tls.PrivateKey(`${name}-${nodeName}-host-key`, { algorithm: "ED25519" }, { parent: this });
+      const pinnedHostKey = hostKey.publicKeyOpenssh.apply(hostKeyLine);
+      const userData = pulumi.secret(pulumi.all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh])
+        .apply(([privateKeyOpenssh, publicKeyOpenssh]) =>
+          Buffer.from(cloudInit({ vcnCidr, hostKey: { privateKeyOpenssh, publicKeyOpenssh } }), "utf8").toString("base64")));
       // Refused before the instance is touched, even under `pulumi up --skip-preview`.
       const placement = new ChangeGuard(`${name}-${nodeName}-placement`, {
         fingerprint: pulumi.secret(availabilityDomain.apply(placementFingerprint)),
@@ -176,7 +182,13 @@ export class OciHost extends pulumi.ComponentResource {
         }),
         confirmation: args.replaceNode,
       }, { parent: this });
-      const connection = { host: instance.publicIp, user: "ubuntu", privateKey, ...SSH_DIAL };
+      const connection = { host: instance.publicIp, user: "ubuntu", privateKey, hostKey: pinnedHostKey, ...SSH_DIAL };
+      // The key cloud-init installed at launch (user_data is fixed at launch). A node an older program
+      // launched has none: the host-key command below connects unpinned, once, as every run did
+      // before, and installs the stack's key; every later connection is pinned. undefined leaves
+      // hostKey out of the connection.
+      const launchPin = instance.metadata.apply((m) => launchHostKey(m?.user_data)) as pulumi.Output<string>;
+      const launchConnection = { ...connection, hostKey: launchPin };
       const keysScript = authorizedKeysScript(stackPublicKey, args.sshPublicKey);
       // A node an older program launched with the user's key alone learns the stack's key once, over
       // the user's; the key it was launched with is in the instance's metadata (fixed at launch). Never
@@ -191,16 +203,22 @@ export class OciHost extends pulumi.ComponentResource {
             return chosen.privateKey;
           });
         adopt.push(new command.remote.Command(`${name}-${nodeName}-stack-key`, {
-          connection: { ...connection, privateKey: pulumi.secret(adoptKey) },
+          connection: { ...launchConnection, privateKey: pulumi.secret(adoptKey) },
           create: RUN_STDIN, stdin: keysScript, addPreviousOutputInEnv: false,
         }, { parent: this, dependsOn: [instance, identity], ignoreChanges: ["connection", "stdin"] }));
       }
+      // Installs the stack's host key where cloud-init did not (older nodes), or finds it there. Never
+      // re-run (README "SSH host keys (pinned)" for a rotation): pinned to the launch key when there is one.
+      const hostKeyInstall = new command.remote.Command(`${name}-${nodeName}-host-key`, {
+        connection: launchConnection,
+        create: RUN_STDIN_AS_ROOT, stdin: hostKeyScript(hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh), addPreviousOutputInEnv: false,
+      }, { parent: this, dependsOn: [instance, identity, ...adopt], ignoreChanges: ["connection", "stdin"] });
       // K3s must not start before cloud-init has opened the firewall.
       const cloudInitDone = new command.remote.Command(`${name}-${nodeName}-cloud-init`, {
         connection,
         // Exit 2 is "done, with deprecation warnings" (cloud-init 23.4+): fine for us.
         create: "cloud-init status --wait --long || test $? -eq 2",
-      }, { parent: this, dependsOn: [instance, identity, ...adopt] });
+      }, { parent: this, dependsOn: [instance, identity, ...adopt, hostKeyInstall] });
       // The user's key, swapped in place when platform:sshPublicKey changes.
       const keys = new command.remote.Command(`${name}-${nodeName}-ssh-keys`, {
         connection, create: RUN_STDIN, update: RUN_STDIN, stdin: keysScript, addPreviousOutputInEnv: false,

@@ -36,6 +36,7 @@ export const PACKAGES = {
   sshd: "openssh-server",
   ssh: "openssh-client",
   "ssh-keygen": "openssh-client",
+  "ssh-keyscan": "openssh-client",
 } as const;
 export type Tool = keyof typeof PACKAGES;
 /** "root": uid 0, or passwordless sudo (GitHub's runners); see Requirement.asRoot. */

@@ -38,6 +38,12 @@ users:
 `;
 
 /** What the clusters' credential reads print (cluster/kubeconfig.ts): the CA and a ServiceAccount token. */
+/** What tls.PrivateKey resources named *-host-key report (a well-formed public key, a marker private key). */
+export const MOCK_HOST_KEY = {
+  pub: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGFRxgcfBJfK7xOlv5r75XsgtJhsQuVsX7Ou3Z7RBTDJ",
+  priv: "-----BEGIN OPENSSH PRIVATE KEY-----\nmock-host-key-9d41\n-----END OPENSSH PRIVATE KEY-----\n",
+} as const;
+
 export const MOCK_CREDENTIALS = JSON.stringify({
   caData: Buffer.from("-----BEGIN CERTIFICATE-----\nmock-ca\n-----END CERTIFICATE-----\n").toString("base64"),
   token: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6a3ViZS1zeXN0ZW06cHVsdW1pIn0.bW9jay1zaWduYXR1cmU",
@@ -83,6 +89,12 @@ export function mocks(created: Created[], options: MockOptions = {}): pulumiType
           state.bcryptHash = `$2a$10$mockhashmockhashmockhashmockhashmockhashmockhashmock`;
           break;
         case "tls:index/privateKey:PrivateKey":
+          if (args.name.endsWith("-host-key")) {
+            // A node's SSH host key (components/host/host-keys.ts): another key than the login key.
+            state.publicKeyOpenssh = MOCK_HOST_KEY.pub;
+            state.privateKeyOpenssh = MOCK_HOST_KEY.priv;
+            break;
+          }
           state.publicKeyOpenssh = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAImock";
           state.privateKeyOpenssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n";
           break;

@@ -20,12 +20,28 @@ accept() {
 
 for port in $tcp_ports; do accept INPUT -p tcp --dport "$port"; done
 for port in $udp_ports; do accept INPUT -s "$vcn_cidr" -p udp --dport "$port"; done
-accept INPUT -p tcp --dport 30000:32767
+accept INPUT -s "$vcn_cidr" -p tcp --dport 30000:32767
 for cidr in "$pod_cidr" "$service_cidr"; do
   accept INPUT -s "$cidr"
   accept FORWARD -s "$cidr"
   accept FORWARD -d "$cidr"
 done
+
+# NodePorts only from the VCN, the pods and the node itself, whatever the security list says (#13.3):
+# in mangle PREROUTING, before kube-proxy's DNAT turns them into pod ports (which the FORWARD
+# accepts above let through from anywhere). The node's own connections go through OUTPUT.
+# Pods never reach the instance metadata service: user_data holds the node's SSH host key (#13.4).
+# OCI's DNS resolver is the same address, on 53: left alone.
+iptables -t mangle -N PLATFORM-NODEPORTS 2>/dev/null || true
+iptables -t mangle -F PLATFORM-NODEPORTS
+for cidr in "$vcn_cidr" "$pod_cidr" "$service_cidr"; do iptables -t mangle -A PLATFORM-NODEPORTS -s "$cidr" -j RETURN; done
+iptables -t mangle -A PLATFORM-NODEPORTS -m addrtype --src-type LOCAL -j RETURN
+iptables -t mangle -A PLATFORM-NODEPORTS -j DROP
+mangle() {
+  iptables -t mangle -C PREROUTING "$@" 2>/dev/null || iptables -t mangle -I PREROUTING 1 "$@"
+}
+mangle -p tcp --dport 30000:32767 -m conntrack --ctstate NEW -j PLATFORM-NODEPORTS
+mangle -s "$pod_cidr" -d 169.254.169.254/32 -p tcp --dport 80 -j DROP
 
 if command -v netfilter-persistent >/dev/null 2>&1; then
   netfilter-persistent save
@@ -33,4 +49,4 @@ else
   mkdir -p /etc/iptables
   iptables-save > /etc/iptables/rules.v4
 fi
-echo "oci-firewall: K3s ports accepted and saved"
+echo "oci-firewall: K3s ports accepted, NodePorts from the VCN only, saved"
