@@ -1,6 +1,7 @@
 // The program: read and validate config, plan (budget, ports), check what only the cloud can
 // answer (invokes), then build the platform. Nothing is registered until all three have passed.
 import * as pulumi from "@pulumi/pulumi";
+import { PROMETHEUS_LOCAL } from "./components/lib/endpoints";
 import { loadConfig } from "./config";
 import { planPlatform } from "./components/plan";
 import { resolveInputs } from "./components/inputs";
@@ -24,7 +25,8 @@ export const urls = from(({ endpoints: ep }) => ({
   gitea: ep.gitea.publicUrl,
   argocd: ep.argocd.publicUrl,
   kiali: ep.kiali.publicUrl,
-  prometheus: ep.prometheus.publicUrl,
+  /** Not published: after `kubectl -n monitoring port-forward svc/prometheus-server 9090:80`. */
+  prometheus: ep.prometheus.localUrl,
   app: ep.app.publicUrl,
   giteaNodePort: ep.gitea.runnerUrl,
   registry: ep.registry.host,
@@ -50,5 +52,6 @@ export const nextSteps = [
   "pulumi stack output kubeconfig --show-secrets > kubeconfig && export KUBECONFIG=$PWD/kubeconfig",
   "kubectl get nodes && kubectl -n argocd get applications",
   "pulumi stack output credentials --show-secrets",
+  `Prometheus (not published): ${PROMETHEUS_LOCAL.portForward}, then ${PROMETHEUS_LOCAL.localUrl}`,
   "kubectl argo rollouts get rollout sample-api -n sample-app --watch",
 ];

@@ -33,7 +33,6 @@ export const PLATFORM_CONTAINERS: readonly { key: ContainerKey; component: strin
   { key: "istioGateway", component: "istio" },
   { key: "kiali", component: "kiali" },
   { key: "prometheus", component: "prometheus" },
-  { key: "prometheusReload", component: "prometheus" },
   { key: "kubeStateMetrics", component: "kube-state-metrics" },
   { key: "certManagerController", component: "cert-manager" },
   { key: "certManagerWebhook", component: "cert-manager" },

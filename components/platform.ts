@@ -12,6 +12,7 @@ import { Endpoints, endpoints, REGISTRY_USER } from "./lib/endpoints";
 import { platformSecrets, PlatformSecrets } from "./lib/secrets";
 import { ClusterContext } from "./lib/context";
 import { platformServices } from "./services";
+import { trafficOptions } from "./traffic-options";
 
 export interface PlatformArgs {
   readonly config: PlatformConfig;
@@ -112,7 +113,9 @@ export class Platform extends pulumi.ComponentResource {
     // A *replacement* of the cluster resource still deletes them through the API first in released
     // engines (<= 3.260; fixed by pulumi/pulumi#23818, unreleased): see README "Replace a node".
     const inCluster = { parent: this, providers: [this.provider], deletedWith: cluster.cluster };
-    const ctx: ClusterContext = { environment: cfg.environment, profile: cfg.profile, endpoints: ep, backup: cfg.backup, tls: cfg.tls };
+    // The traffic plan's address inputs (node range, API server, NodePort clients) from config.
+    const traffic = trafficOptions({ environment: cfg.environment, hostAddress: cfg.homelab?.hostAddress });
+    const ctx: ClusterContext = { environment: cfg.environment, profile: cfg.profile, endpoints: ep, backup: cfg.backup, tls: cfg.tls, traffic };
     const services = platformServices(ctx, this.secrets, inCluster);
     this.giteaAdminUser = services.gitea.adminUser;
     this.platformCaCertificate = services.tls.caCertificate;

@@ -4,7 +4,8 @@
 // README's traffic table is printed from the same list (`npm run traffic`).
 import { ClusterContext } from "./lib/context";
 import { K8sObject } from "./lib/k8s";
-import { allowDns, allowEgress, allowIngress, defaultDeny, Peer as RulePeer, PortRef } from "./lib/network";
+import { allowDns, allowEgress, allowIngress, cidrContains, defaultDeny, Peer as RulePeer, PortRef } from "./lib/network";
+import { LOOPBACK_CIDR, METADATA_CIDR, trafficOptions } from "./traffic-options";
 import { API_SERVER_PORT, ROLLOUTS_CONTROLLER_PODS, ROLLOUTS_METRICS_PORT } from "./delivery/rollouts";
 import { ARGOCD_PODS, ARGOCD_PORTS } from "./gitops/argocd-values";
 import { JOB_LABELS } from "./gitops/bootstrap-repo";
@@ -24,7 +25,11 @@ type Labels = Readonly<Record<string, string>>;
 
 /** Pods of one namespace (all of them when `pods` is absent). */
 export interface Pods { readonly kind: "pods"; readonly id: string; readonly namespace: string; readonly pods?: Labels }
-/** Addresses outside the pod network: the node (API server), the internet, NodePort clients. */
+/**
+ * Addresses outside the pod network: the node (API server), the internet, NodePort clients.
+ * `except` is filled in by the plan (withExcepts): an ipBlock that spans the pod or Service range
+ * leaves it out, since kube-router matches ipBlocks against pod IPs too.
+ */
 export interface Cidrs { readonly kind: "cidrs"; readonly id: string; readonly cidrs: readonly string[]; readonly except?: readonly string[] }
 /** Any pod in any namespace (sidecars everywhere, annotated scrape targets). */
 export interface AnyPod { readonly kind: "any-pod"; readonly id: string }
@@ -44,10 +49,16 @@ export interface Flow {
 }
 
 export interface TrafficOptions {
-  /** Sources allowed to the Gitea and registry NodePorts (a NetworkPolicy sees them before kube-proxy's masquerade). @default ["0.0.0.0/0"] */
+  /** Where the nodes are (the VCN, the host, the k3d network). @default trafficOptions({ environment }).nodeCidrs */
+  readonly nodeCidrs?: readonly string[];
+  /** Sources allowed to the Gitea and registry NodePorts (a NetworkPolicy sees them before kube-proxy's masquerade). @default the node range */
   readonly nodePortSources?: readonly string[];
-  /** Where the API server is, as pods see it after the `kubernetes` Service's DNAT: the node. @default ["0.0.0.0/0"] */
+  /** Where the API server is, as pods see it after the `kubernetes` Service's DNAT: the node. @default the node (subnet) range */
   readonly apiServerCidrs?: readonly string[];
+  /** Pod range (K3s --cluster-cidr). @default K3S_CLUSTER_CIDR */
+  readonly clusterCidr?: string;
+  /** Service range (K3s --service-cidr). @default K3S_SERVICE_CIDR */
+  readonly serviceCidr?: string;
   /** @default API_SERVER_PORT (6443) */
   readonly apiServerPort?: number;
   /** Extra pod ports Prometheus scrapes outside its namespace (apps without a sidecar). @default [] */
@@ -78,7 +89,9 @@ export const RUNNER_DENIED_CIDRS: readonly string[] = ["10.0.0.0/8", "100.64.0.0
 const pods = (id: string, namespace: string, labels?: Labels): Pods => ({ kind: "pods", id, namespace, ...(labels ? { pods: { ...labels } } : {}) });
 
 /** Every allowed flow, in the order the README lists them. Pure: the same context gives the same plan. */
-export function trafficPlan(ctx: ClusterContext, opts: TrafficOptions = {}): Flow[] {
+export function trafficPlan(ctx: ClusterContext, given: TrafficOptions = {}): Flow[] {
+  const set = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  const opts: TrafficOptions = { ...trafficOptions({ environment: ctx.environment }), ...set };
   const ep = ctx.endpoints;
   const g = ep.gitea.namespace;
   const a = ep.argocd.namespace;
@@ -99,12 +112,13 @@ export function trafficPlan(ctx: ClusterContext, opts: TrafficOptions = {}): Flo
   const ksm = pods("kube-state-metrics", m, KSM_PODS);
   const app = pods("sample-app", SAMPLE_APP_NAMESPACE);
   const sampleApi = pods("sample-api", SAMPLE_APP_NAMESPACE, API_LABELS);
-  const api: Cidrs = { kind: "cidrs", id: "api-server", cidrs: [...(opts.apiServerCidrs ?? ["0.0.0.0/0"])] };
+  const api: Cidrs = { kind: "cidrs", id: "api-server", cidrs: [...opts.apiServerCidrs!] };
+  // Every flow to it leaves out the cluster, the nodes and the metadata service (withExcepts).
   const internet: Cidrs = { kind: "cidrs", id: "internet", cidrs: ["0.0.0.0/0"] };
   if (opts.nodePortSources && opts.nodePortSources.length === 0) {
     throw new Error("traffic plan: nodePortSources is empty; the Gitea and registry NodePorts (runner URL, node pulls) would be unreachable (PM-24)");
   }
-  const nodePortClients: Cidrs = { kind: "cidrs", id: "nodeport-clients", cidrs: [...(opts.nodePortSources ?? ["0.0.0.0/0"])] };
+  const nodePortClients: Cidrs = { kind: "cidrs", id: "nodeport-clients", cidrs: [...opts.nodePortSources!] };
   const anyPod: AnyPod = { kind: "any-pod", id: "all-pods" };
   const anywhere: Anywhere = { kind: "anywhere", id: "anywhere" };
   const apiPort = tcp(opts.apiServerPort ?? API_SERVER_PORT);
@@ -112,13 +126,12 @@ export function trafficPlan(ctx: ClusterContext, opts: TrafficOptions = {}): Flo
   const flow = (from: Endpoint, to: Endpoint, ports: PortRef[], why: string, extra: Partial<Flow> = {}): Flow =>
     ({ id: `${from.id}-to-${to.id}`, from, to, ports, why, ...extra });
 
-  return [
+  return withExcepts([
     // Users in.
     flow(anywhere, gateway, tcp(80, 443, 15021), "users reach the ingress gateway through servicelb / k3d's load balancer; 15021 is its health port"),
     flow(gateway, gitea, tcp(GITEA_HTTP_PORT), "the Gitea UI and Git over HTTPS at git.<domain>"),
     flow(gateway, argocdServer, tcp(ARGOCD_PORTS.server), "the Argo CD UI at argocd.<domain>"),
     flow(gateway, kiali, tcp(ep.kiali.port), "the Kiali UI at kiali.<domain>"),
-    flow(gateway, prometheus, tcp(ep.prometheus.targetPort), "the Prometheus UI at prometheus.<domain>"),
     flow(gateway, sampleApi, tcp(API_PORT.containerPort), "the sample app at app.<domain>", { destinationInGit: true }),
     // Git, CI and images.
     flow(repoServer, gitea, tcp(GITEA_HTTP_PORT), "Argo CD clones the platform repository (PM-14)"),
@@ -128,7 +141,7 @@ export function trafficPlan(ctx: ClusterContext, opts: TrafficOptions = {}): Flo
     flow(runner, gitea, tcp(GITEA_HTTP_PORT), "act_runner registers and fetches jobs (PM-01)"),
     flow(runner, registry, tcp(ep.registry.port), "workflow jobs push images (PM-13)"),
     flow(runner, { ...internet, except: [...RUNNER_DENIED_CIDRS] }, tcp(443, 80), "actions, base images and packages; not the metadata service, the cluster or the node (jobs share this pod's network, PM-01)"),
-    flow(runner, { kind: "cidrs", id: "node-nodeports", cidrs: [...(opts.apiServerCidrs ?? ["0.0.0.0/0"])] }, tcp(ep.ports.giteaHttp, ep.ports.registry), "job containers reach Gitea (runner URL) and the registry on the node's NodePorts, in case egress is judged before kube-proxy's DNAT (PM-24)"),
+    flow(runner, { kind: "cidrs", id: "node-nodeports", cidrs: [...opts.apiServerCidrs!] }, tcp(ep.ports.giteaHttp, ep.ports.registry), "job containers reach Gitea (runner URL) and the registry on the node's NodePorts, in case egress is judged before kube-proxy's DNAT (PM-24)"),
     flow(nodePortClients, gitea, tcp(GITEA_HTTP_PORT, GITEA_SSH_PORT), "job containers check out through the NodePort (runner URL, PM-24) and Git over SSH"),
     flow(nodePortClients, registry, tcp(ep.registry.port), "node containerd pulls through the NodePort mirror (PM-04, PM-15)"),
     // Argo CD inside its namespace and out.
@@ -151,7 +164,7 @@ export function trafficPlan(ctx: ClusterContext, opts: TrafficOptions = {}): Flo
     flow(prometheus, api, apiPort, "service discovery (kubernetes_sd) through the API server"),
     flow(ksm, api, apiPort, "kube-state-metrics lists and watches"),
     // The mesh.
-    flow(anyPod, istiod, tcp(ISTIOD_PORTS.xds, ISTIOD_PORTS.xdsTls), "sidecars and gateways in every namespace fetch config and certificates"),
+    flow(anyPod, istiod, tcp(ISTIOD_PORTS.xdsTls), "sidecars and gateways in every namespace fetch config and certificates over TLS (15012; plaintext 15010 closed)"),
     flow(anywhere, istiod, tcp(ISTIOD_PORTS.webhook), "the API server calls the injection and validation webhooks from the node"),
     flow(istiod, api, apiPort, "istiod watches the cluster"),
     flow(gateway, istiod, tcp(ISTIOD_PORTS.xdsTls), "the gateway's config and certificates"),
@@ -161,7 +174,7 @@ export function trafficPlan(ctx: ClusterContext, opts: TrafficOptions = {}): Flo
     flow(kiali, istiod, tcp(ISTIOD_PORTS.monitoring, 8080), "Kiali reads istiod's status and debug endpoints"),
     ...backupFlows(ctx),
     ...tlsFlows(ctx, { api, apiPort, internet, anywhere, gateway }),
-  ];
+  ], opts);
 }
 
 /**
@@ -183,6 +196,32 @@ function tlsFlows(ctx: ClusterContext, p: { api: Cidrs; apiPort: PortRef[]; inte
       flow(p.gateway, solver, tcp(ACME_SOLVER_PORT), "Let's Encrypt only: /.well-known/acme-challenge/ on port 80 reaches cert-manager's HTTP-01 solver pods"),
     ] : []),
   ];
+}
+
+/**
+ * What an ipBlock leaves out. Any range spanning the pod or Service network drops them (kube-router
+ * matches ipBlocks against pod IPs, so 0.0.0.0/0 would admit every pod); the internet, i.e. any
+ * 0.0.0.0/0 peer of any flow, also drops the metadata service, loopback and the nodes.
+ */
+export function exceptsFor(cidr: string, opts: TrafficOptions): string[] {
+  const cluster = [METADATA_CIDR, LOOPBACK_CIDR, opts.clusterCidr!, opts.serviceCidr!];
+  const internet = cidr.endsWith("/0")
+    ? [...cluster, ...(opts.nodeCidrs ?? []), ...(opts.nodePortSources ?? []), ...(opts.apiServerCidrs ?? [])]
+    : cidrContains(cidr, opts.clusterCidr!) || cidrContains(cidr, opts.serviceCidr!) ? cluster : [];
+  const inside = [...new Set(internet)].filter((e) => e !== cidr && cidrContains(cidr, e));
+  // Drop ranges nested in another except: the same addresses, a shorter list.
+  return inside.filter((e) => !inside.some((o) => o !== e && cidrContains(o, e))).sort();
+}
+
+function withExcepts(flows: Flow[], opts: TrafficOptions): Flow[] {
+  // A flow's own excepts (the runner's, RUNNER_DENIED_CIDRS) are kept and the generic ones added.
+  const fix = (e: Endpoint): Endpoint => {
+    if (e.kind !== "cidrs") return e;
+    const all = [...new Set([...(e.except ?? []), ...e.cidrs.flatMap((c) => exceptsFor(c, opts))])];
+    const except = all.filter((x) => !all.some((o) => o !== x && cidrContains(o, x))).sort();
+    return except.length > 0 ? { ...e, except } : e;
+  };
+  return flows.map((f) => ({ ...f, from: fix(f.from), to: fix(f.to) }));
 }
 
 /**
@@ -221,7 +260,7 @@ export function checkPlan(flows: readonly Flow[]): void {
 function rulePeer(e: Endpoint): RulePeer[] {
   switch (e.kind) {
     case "pods": return [{ namespace: e.namespace, podLabels: e.pods }];
-    case "cidrs": return e.cidrs.map((cidr) => ({ cidr, except: e.except }));
+    case "cidrs": return e.cidrs.map((cidr) => ({ cidr, except: (e.except ?? []).filter((x) => x !== cidr && cidrContains(cidr, x)) }));
     case "any-pod": return [{ allNamespaces: true }];
     case "anywhere": return [];
   }
@@ -284,7 +323,7 @@ export function gitPolicies(flows: readonly Flow[], namespace: string): K8sObjec
 function describe(e: Endpoint): string {
   switch (e.kind) {
     case "pods": return `${e.namespace}/${e.pods ? e.id : "*"}`;
-    case "cidrs": return `${e.id} (${e.cidrs.join(", ")})`;
+    case "cidrs": return `${e.id} (${e.cidrs.join(", ")}${e.except ? ` except ${e.except.join(", ")}` : ""})`;
     case "any-pod": return "any pod";
     case "anywhere": return "anywhere";
   }

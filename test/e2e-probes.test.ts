@@ -352,7 +352,8 @@ e2eTools.describe("e2e probes against fakes", () => {
   });
 
   describe("probe-monitoring.sh (PM-20, PM-35)", () => {
-    const host = "host=prometheus\\.platform\\.localhost:8443";
+    // Through the API server's Service proxy: Prometheus is not on the gateway (issue 13).
+    const proxy = esc("--raw /api/v1/namespaces/monitoring/services/prometheus-server:80/proxy");
     const target = (labels: object, health: string, lastError = "") => ({ labels, health, lastError });
     const up = [
       target({ job: "kube-state-metrics", instance: "kube-state-metrics.monitoring.svc:8080" }, "up"),
@@ -360,12 +361,13 @@ e2eTools.describe("e2e probes against fakes", () => {
       target({ job: "annotated-pods", app_kubernetes_io_name: "kiali", namespace: "istio-system" }, "up"),
       target({ job: "annotated-pods", app_kubernetes_io_name: "sample-api", namespace: "sample-app" }, "up"),
     ];
-    function prometheus(b: Sandbox, targets: object[][], kiali = 200) {
+    function prometheus(b: Sandbox, targets: object[][], kiali = 200, kialiApi = 401) {
       return b.on(
         { cmd: "kubectl", match: "get deployment", responses: [kube({ status: { availableReplicas: 1 } })] },
-        { cmd: "curl", match: `^GET ${esc(gw("prometheus"))}/api/v1/targets\\?state=active ${host}$`, responses: targets.map((t) => http(200, { status: "success", data: { activeTargets: t } })) },
-        { cmd: "curl", match: `^GET ${esc(gw("prometheus"))}/api/v1/query\\?query=${esc(curlEncode('count(kube_pod_info{namespace="sample-app"})'))} ${host}$`, responses: [http(200, { status: "success", data: { resultType: "vector", result: [{ metric: {}, value: [1, "3"] }] } })] },
+        { cmd: "kubectl", match: `^get ${proxy}/api/v1/targets\\?state=active --request-timeout=30s$`, responses: targets.map((t) => kube({ status: "success", data: { activeTargets: t } })) },
+        { cmd: "kubectl", match: `^get ${proxy}/api/v1/query\\?query=${esc(curlEncode('count(kube_pod_info{namespace="sample-app"})')).replace("%28", "(%28|\\()").replace("%29", "(%29|\\))")} --request-timeout=30s$`, responses: [kube({ status: "success", data: { resultType: "vector", result: [{ metric: {}, value: [1, "3"] }] } })] },
         { cmd: "curl", match: `^GET ${esc(gw("kiali"))}/healthz host=kiali\\.platform\\.localhost:8443$`, responses: [http(kiali)] },
+        { cmd: "curl", match: `^GET ${esc(gw("kiali"))}/api/namespaces host=kiali\\.platform\\.localhost:8443$`, responses: [http(kialiApi)] },
       );
     }
 
@@ -395,26 +397,46 @@ e2eTools.describe("e2e probes against fakes", () => {
       expect(r.status).toBe(1);
       expect(row(k, "PM-35")[0]).toEqual(["PM-35", "fail", "Kiali healthy: not done within 1s (last seen: Kiali /healthz through the gateway: HTTP 503)"]);
     });
+
+    it("#13 fails at once when Kiali serves its API without a login (anonymous)", () => {
+      const open = prometheus(box(), [up], 200, 200);
+      const r = open.run("probe-monitoring.sh", [], { E2E_PROBE_TIMEOUT: "5" });
+      expect(r.status).toBe(1);
+      expect(row(open, "PM-35")[0]).toEqual(["PM-35", "fail", "Kiali healthy: Kiali /api/namespaces without a login: HTTP 200 (want 401)"]);
+    });
   });
 
   describe("probe-gateway.sh (PM-38)", () => {
-    const hosts = ["git", "argocd", "kiali", "prometheus", "app"].map((h) => `${h}.platform.localhost:8443`);
+    const hosts = ["git", "argocd", "kiali", "app"].map((h) => `${h}.platform.localhost:8443`);
+    const unpublished = "prometheus.platform.localhost:8443";
+    const gatewayBox = (prometheusCode: number) => box().on(
+      { cmd: "curl", match: "host=prometheus\\.", responses: [http(prometheusCode)] },
+      { cmd: "curl", match: "^GET https://", responses: [http(200)] },
+    );
 
     it("asks the gateway for every published host with its Host header and passes when all answer 200", () => {
-      const b = box().on({ cmd: "curl", match: "^GET https://", responses: [http(200)] });
+      const b = gatewayBox(404);
       const r = b.run("probe-gateway.sh");
       expect(r.status, r.stderr).toBe(0);
       expect(b.calls("curl").map((c) => c.key)).toEqual([
         `GET https://${hosts[0]}/api/healthz host=${hosts[0]}`, `GET https://${hosts[1]}/healthz host=${hosts[1]}`, `GET https://${hosts[2]}/healthz host=${hosts[2]}`,
-        `GET https://${hosts[3]}/-/ready host=${hosts[3]}`, `GET https://${hosts[4]}/health host=${hosts[4]}`,
+        `GET https://${hosts[3]}/health host=${hosts[3]}`, `GET https://${unpublished}/-/ready host=${unpublished}`,
       ]);
+      expect(row(b, "#13")).toEqual([["#13", "pass", `127.0.0.1:8443 does not route ${unpublished} (404)`]]);
+    });
+
+    it("#13 fails when the gateway still routes prometheus.<domain>", () => {
+      const b = gatewayBox(200);
+      const r = b.run("probe-gateway.sh");
+      expect(r.status).toBe(1);
+      expect(row(b, "#13")[0]).toEqual(["#13", "fail", `the gateway routes ${unpublished} (HTTP 200): Prometheus must not be published`]);
     });
 
     it("times out naming the hosts that do not answer (the incident: no gateway installed)", () => {
       const b = box().on({ cmd: "curl", match: "host=app\\.", responses: [http(503)] }, { cmd: "curl", match: "host=kiali", responses: [http(0)] }, { cmd: "curl", match: ".", responses: [http(200)] });
       const r = b.run("probe-gateway.sh", [], { E2E_PROBE_TIMEOUT: "1" });
       expect(r.status).toBe(1);
-      expect(r.stderr).toContain(`not answering: ${hosts[2]}/healthz=000 ${hosts[4]}/health=503`);
+      expect(r.stderr).toContain(`not answering: ${hosts[2]}/healthz=000 ${hosts[3]}/health=503`);
       expect(row(b, "PM-38")[0][1]).toBe("fail");
     });
   });

@@ -152,8 +152,8 @@ describe("gitea-http Service and policies (pure)", () => {
     expect(allowed(all, from("argocd", { "app.kubernetes.io/name": "argocd-repo-server" }), gitea, 3000)).toBe(true);
     expect(allowed(all, from("gitea-runner", { "app.kubernetes.io/name": "act-runner" }), gitea, 3000)).toBe(true);
     expect(allowed(all, from("gitea", { "app.kubernetes.io/name": "bootstrap-repo", "app.kubernetes.io/part-of": "platform" }), gitea, 3000)).toBe(true);
-    expect(allowed(all, { ip: "10.0.1.11" }, gitea, 3000)).toBe(true);
-    expect(allowed(all, { ip: "10.0.1.11" }, gitea, 2222)).toBe(true);
+    expect(allowed(all, { ip: "172.18.0.3" }, gitea, 3000)).toBe(true);
+    expect(allowed(all, { ip: "172.18.0.3" }, gitea, 2222)).toBe(true);
     expect(allowed(all, from("istio-system", { istio: "ingressgateway" }), gitea, 2222)).toBe(false);
     expect(allowed(all, from("sample-app", { app: "x" }), gitea, 3000)).toBe(false);
     expect(allowed(all, from("argocd", { "app.kubernetes.io/name": "argocd-application-controller" }), gitea, 3000)).toBe(false);

@@ -60,8 +60,10 @@ describe("Istio values", () => {
     expect(dest("argocd")).toEqual({ host: "argocd-server.argocd.svc.cluster.local", port: { number: 80 } });
     expect(vs.kiali.hosts).toEqual([ep.hostnames.kiali]);
     expect(dest("kiali")).toEqual({ host: "kiali.istio-system.svc.cluster.local", port: { number: 20001 } });
-    expect(vs.prometheus.hosts).toEqual([ep.hostnames.prometheus]);
-    expect(dest("prometheus")).toEqual({ host: ep.prometheus.fqdn, port: { number: ep.prometheus.port } });
+    // #13: Prometheus has no authentication of its own: not on the gateway.
+    expect(vs.prometheus).toBeUndefined();
+    expect(Object.keys(vs).sort()).toEqual(["argocd", "gitea", "kiali"]);
+    expect(JSON.stringify(objs)).not.toContain("prometheus");
     for (const spec of Object.values(vs)) expect(spec.gateways).toEqual([PLATFORM_GATEWAY]);
   });
 
@@ -90,14 +92,14 @@ describe("Istio values", () => {
     const prometheus = { namespace: "monitoring", labels: { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/component": "server" } };
     // A sidecar anywhere reaches xDS; its own namespace must allow the egress (the sample app's does).
     expect(allowed(all.filter((p) => p.metadata.namespace === "istio-system"), userPod, istiod, 15012)).toBe(true);
-    expect(allowed(all, { ip: "10.0.1.11" }, istiod, 15017)).toBe(true);
+    expect(allowed(all, { ip: "172.18.0.3" }, istiod, 15017)).toBe(true);
     expect(allowed(all, { ip: "203.0.113.9" }, gw, 443)).toBe(true);
     expect(allowed(all, { ip: "203.0.113.9" }, gw, 15020)).toBe(false);
     expect(allowed(all, prometheus, gw, 15020)).toBe(true);
     expect(allowed(all, prometheus, istiod, 15014)).toBe(true);
-    expect(allowed(all, istiod, { ip: "10.0.1.11" }, 6443)).toBe(true);
+    expect(allowed(all, istiod, { ip: "172.18.0.3" }, 6443)).toBe(true);
     expect(allowed(all, gw, istiod, 15012)).toBe(true);
-    expect(allowed(all, gw, { ip: "10.0.1.11" }, 6443)).toBe(false);
+    expect(allowed(all, gw, { ip: "172.18.0.3" }, 6443)).toBe(false);
   });
 });
 
@@ -124,7 +126,7 @@ describe("Istio component under mocks", () => {
     expect(gateways.map((g) => g.inputs.metadata.name).sort()).toEqual(["platform", "platform-http"]);
     for (const g of gateways) expect(g.inputs.spec.selector).toEqual({ istio: "ingressgateway" });
     expect(findAll(created, "kubernetes:networking.istio.io/v1:VirtualService").map((c) => c.inputs.metadata.name).sort())
-      .toEqual(["argocd", "gitea", "https-redirect", "kiali", "prometheus"]);
+      .toEqual(["argocd", "gitea", "https-redirect", "kiali"]);
   });
 
   it("no churn: the base and istiod charts both receive base.validationFailurePolicy Fail", async () => {

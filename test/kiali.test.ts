@@ -5,7 +5,7 @@ import { ClusterContext } from "../components/lib/context";
 import { sizeOf } from "../components/lib/sizes";
 import { charts } from "../components/lib/versions";
 import {
-  KIALI_CHART_VIEWER_RBAC, kialiHealthPath, kialiRequiredRbac, kialiSigningKeySecret, kialiValues, KIALI_PODS,
+  KIALI_CHART_VIEWER_RBAC, KIALI_VIEWER, kialiViewerObjects, kialiHealthPath, kialiRequiredRbac, kialiSigningKeySecret, kialiValues, KIALI_PODS,
   KIALI_SIGNING_KEY_KEY, KIALI_SIGNING_KEY_LENGTH, KIALI_SIGNING_KEY_LENGTHS, KIALI_SIGNING_KEY_SECRET,
 } from "../components/mesh/kiali";
 import { testContext } from "./helpers/context";
@@ -31,11 +31,37 @@ describe("Kiali values", () => {
       .toEqual(["extensions.istio.io", "networking.istio.io", "security.istio.io", "telemetry.istio.io"]);
   });
 
-  it("PM-35 read-only anonymous: view_only_mode selects the chart's viewer role", () => {
-    const v = kialiValues({ ctx }) as any;
-    expect(v.auth.strategy).toBe("anonymous");
-    expect(v.deployment.view_only_mode).toBe(true);
-    expect(v.deployment.cluster_wide_access).toBe(true);
+  it("#13 Kiali is not anonymous: token login, read-only UI, no logs tab (the chart then drops pods/log from Kiali's own role)", () => {
+    for (const env of ["dev", "oci", "homelab"] as const) {
+      const v = kialiValues({ ctx: testContext(env) }) as any;
+      expect(v.auth.strategy, env).toBe("token");
+      expect(v.deployment.view_only_mode).toBe(true);
+      expect(v.deployment.cluster_wide_access).toBe(true);
+      expect(v.kiali_feature_flags.disabled_features).toContain("logs-tab");
+    }
+  });
+
+  it("#13 the kiali-viewer identity reads what Kiali shows and nothing else: no Secrets, ConfigMaps, pod logs, exec, port-forward or writes", () => {
+    const objs = kialiViewerObjects();
+    const [sa, role, binding] = objs as any[];
+    expect(objs.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      "ServiceAccount/kiali-viewer", "ClusterRole/platform-kiali-viewer", "ClusterRoleBinding/platform-kiali-viewer",
+    ]);
+    expect(sa.metadata.namespace).toBe("istio-system");
+    expect(sa.automountServiceAccountToken).toBe(false);
+    // Not the chart's own ClusterRole (named kiali-viewer, role-viewer.yaml), which is Kiali's.
+    expect(role.metadata.name).not.toBe("kiali-viewer");
+    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: KIALI_VIEWER.clusterRole });
+    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "kiali-viewer", namespace: "istio-system" }]);
+    const forbidden = ["secrets", "configmaps", "pods/log", "pods/exec", "pods/attach", "pods/portforward", "serviceaccounts/token"];
+    for (const r of role.rules) {
+      expect(r.verbs, JSON.stringify(r)).toEqual(["get", "list", "watch"]);
+      for (const f of forbidden) expect(r.resources, JSON.stringify(r)).not.toContain(f);
+      if (r.resources.includes("*")) expect(r.apiGroups.every((g: string) => g.endsWith(".istio.io")), JSON.stringify(r)).toBe(true);
+      expect(r.apiGroups).not.toContain("*");
+    }
+    // Kiali's token login lists namespaces with the token (token_auth_controller.go).
+    expect(role.rules.some((r: any) => r.apiGroups.includes("") && r.resources.includes("namespaces") && r.verbs.includes("list"))).toBe(true);
   });
 
   it("PM-35 web root explicit and the probe path matches it; liveness starts at 30 s or later", () => {
@@ -59,8 +85,8 @@ describe("Kiali values", () => {
   });
 
   it("no churn: the chart gets a reference to our signing key, so it never renders randAlphaNum (kiali/helm-charts#303)", () => {
-    for (const strategy of ["anonymous", "token"] as const) {
-      const v = kialiValues({ ctx, authStrategy: strategy }) as any;
+    {
+      const v = kialiValues({ ctx }) as any;
       // templates/_helpers.tpl falls back to randAlphaNum 32 when this is empty.
       expect(v.login_token.signing_key).toBe(`secret:${KIALI_SIGNING_KEY_SECRET}:${KIALI_SIGNING_KEY_KEY}`);
       // The chart's extract-secret helper only mounts values matching ^secret:.+:.+ (3 parts).
@@ -83,7 +109,7 @@ describe("Kiali values", () => {
     expect(allowed(all, { namespace: "istio-system", labels: { istio: "ingressgateway" } }, kiali, 20001)).toBe(true);
     expect(allowed(all, kiali, prometheus, 9090)).toBe(true);
     expect(allowed(all, kiali, { namespace: "istio-system", labels: { app: "istiod" } }, 15014)).toBe(true);
-    expect(allowed(all, kiali, { ip: "10.0.1.11" }, 6443)).toBe(true);
+    expect(allowed(all, kiali, { ip: "172.18.0.3" }, 6443)).toBe(true);
     expect(allowed(all, prometheus, kiali, 9090)).toBe(true);
     expect(allowed(all, { namespace: "sample-app", labels: { app: "x" } }, kiali, 20001)).toBe(false);
   });
@@ -102,6 +128,11 @@ describe("Kiali component under mocks", () => {
     const chart = find(created, "kubernetes:helm.sh/v4:Chart");
     expect(chart.inputs).toMatchObject({ chart: "kiali-server", version: charts.kiali.version, namespace: "istio-system", name: "kiali" });
     expect(chart.inputs.values.deployment.view_only_mode).toBe(true);
+    expect(chart.inputs.values.auth.strategy).toBe("token");
+    // The viewer identity, registered with Kiali.
+    for (const [type, name] of [["kubernetes:core/v1:ServiceAccount", "kiali-viewer"], ["kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "platform-kiali-viewer"], ["kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "platform-kiali-viewer"]]) {
+      expect(find(created, type, (c) => c.inputs.metadata.name === name).inputs.metadata.name).toBe(name);
+    }
     // Its flows are istio-system's, registered by the Istio component (traffic.ts).
     expect(findAll(created, "kubernetes:networking.k8s.io/v1:NetworkPolicy")).toHaveLength(0);
   });

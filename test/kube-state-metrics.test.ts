@@ -4,7 +4,7 @@ import { Created, find, findAll, mocks } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
 import { sizeOf } from "../components/lib/sizes";
 import { images } from "../components/lib/versions";
-import { ksmNamespaces, KSM_PODS, KSM_PORTS, KSM_RULES, kubeStateMetricsObjects, platformNamespaces } from "../components/monitoring/kube-state-metrics";
+import { ksmNamespaces, KSM_PODS, KSM_PORTS, KSM_RESOURCES, KSM_RULES, kubeStateMetricsObjects, platformNamespaces } from "../components/monitoring/kube-state-metrics";
 import { scrapeConfigs, PROMETHEUS_SERVER_PODS } from "../components/monitoring/prometheus";
 import { testContext } from "./helpers/context";
 import { allowed, platformPolicies } from "./helpers/netpol";
@@ -47,7 +47,7 @@ describe("kube-state-metrics objects", () => {
     const ksm = { namespace: "monitoring", labels: { ...KSM_PODS } };
     expect(allowed(all, { namespace: "monitoring", labels: { ...PROMETHEUS_SERVER_PODS } }, ksm, KSM_PORTS.metrics)).toBe(true);
     expect(allowed(all, { namespace: "sample-app", labels: {} }, ksm, KSM_PORTS.metrics)).toBe(false);
-    expect(allowed(all, ksm, { ip: "10.0.1.11" }, 6443)).toBe(true);
+    expect(allowed(all, ksm, { ip: "172.18.0.3" }, 6443)).toBe(true);
   });
 
   it("upstream ports and probes, hardened, pinned image, resources from sizes.ts", () => {
@@ -67,6 +67,28 @@ describe("kube-state-metrics objects", () => {
       if (write.length) expect(r.resources.every((x: string) => ["tokenreviews", "subjectaccessreviews"].includes(x))).toBe(true);
     }
     expect(role.rules.find((r: any) => r.apiGroups[0] === "apps").resources).toContain("deployments");
+  });
+
+  it("#14 no access to Secrets: no RBAC verb on them, no secrets collector; every collector it runs can list and watch", () => {
+    const role = objs["ClusterRole/kube-state-metrics"];
+    for (const r of role.rules) {
+      if (!r.apiGroups.includes("") && !r.apiGroups.includes("*")) continue;
+      expect(r.resources, JSON.stringify(r)).not.toContain("secrets");
+      expect(r.resources, JSON.stringify(r)).not.toContain("*");
+    }
+    const resources = c.args.find((a: string) => a.startsWith("--resources="))?.replace("--resources=", "").split(",");
+    expect(resources, "without --resources it runs v2.19.1's defaults, secrets included").toBeDefined();
+    expect(resources).not.toContain("secrets");
+    expect(resources).toEqual([...KSM_RESOURCES]);
+    // kubernetes/kube-state-metrics v2.19.1 pkg/options/resource.go DefaultResources: ours is it minus secrets.
+    const upstream = ["certificatesigningrequests", "configmaps", "cronjobs", "daemonsets", "deployments", "endpointslices", "horizontalpodautoscalers",
+      "ingresses", "jobs", "leases", "limitranges", "mutatingwebhookconfigurations", "namespaces", "networkpolicies", "nodes", "persistentvolumes",
+      "persistentvolumeclaims", "poddisruptionbudgets", "pods", "replicasets", "replicationcontrollers", "resourcequotas", "secrets", "services",
+      "statefulsets", "storageclasses", "validatingwebhookconfigurations", "volumeattachments"];
+    expect([...resources!].sort()).toEqual(upstream.filter((r) => r !== "secrets").sort());
+    for (const res of resources!) {
+      expect(role.rules.some((r: any) => r.resources.includes(res) && r.verbs.includes("list") && r.verbs.includes("watch")), res).toBe(true);
+    }
   });
 });
 

@@ -19,6 +19,7 @@ import { argoCdValues, ARGOCD_PODS } from "../components/gitops/argocd-values";
 import { prometheusValues, PROMETHEUS_SERVER_PODS } from "../components/monitoring/prometheus";
 import { schemaError, type K8sDoc } from "../scripts/render";
 import { testContext } from "./helpers/context";
+import { chartServerArgs } from "./helpers/prometheus-chart";
 
 type Obj = Record<string, any>;
 
@@ -383,7 +384,7 @@ describe("policy pack on chart-rendered objects (test/fixtures/charts)", () => {
       expect(containerOf(argo(workload), container), workload).toHaveProperty("readinessProbe");
       expect(containerOf(argo(workload), container), workload).toHaveProperty("livenessProbe");
     }
-    // Prometheus server and its reloader.
+    // Prometheus server.
     const pv = prometheusValues({ ctx: oci }) as Obj;
     const prom = chartObject("Deployment", "prometheus-server");
     expect(prom.metadata.namespace).toBe(ep.prometheus.namespace);
@@ -393,9 +394,10 @@ describe("policy pack on chart-rendered objects (test/fixtures/charts)", () => {
     expect(server.resources).toEqual(pv.server.resources);
     expect(server.securityContext).toEqual(pv.server.containerSecurityContext);
     expect(server.args).toContain(`--storage.tsdb.retention.time=${pv.server.retention}`);
-    const reload = containerOf(prom, "prometheus-server-configmap-reload");
-    expect(reload.resources).toEqual(pv.configmapReload.prometheus.resources);
-    expect(reload.securityContext).toEqual(pv.configmapReload.prometheus.containerSecurityContext);
+    // #13: no reloader sidecar (it needs the lifecycle API); the args the template renders from our values.
+    expect(prom.spec.template.spec.containers.map((c: Obj) => c.name)).toEqual(["prometheus-server"]);
+    expect(server.args).toEqual(chartServerArgs(pv));
+    expect(server.args).not.toContain("--web.enable-lifecycle");
     expect(chartObject("Service", ep.prometheus.service).spec.ports).toEqual([{ name: "http", port: ep.prometheus.port, protocol: "TCP", targetPort: ep.prometheus.targetPort }]);
   });
 

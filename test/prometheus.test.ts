@@ -36,7 +36,6 @@ describe("Prometheus values", () => {
     expect(dev.server.retention).toBe(PROFILES.dev.prometheusRetention);
     expect(oci.server.retention).toBe(PROFILES.oci.prometheusRetention);
     expect(dev.server.resources).toEqual(sizeOf("small", "prometheus"));
-    expect(dev.configmapReload.prometheus.resources).toEqual(sizeOf("small", "prometheusReload"));
     expect(dev.server.persistentVolume).toEqual({ enabled: true, size: "2Gi" });
     expect(oci.server.persistentVolume.size).toBe("10Gi");
     expect(prometheusValues({ ctx, storageSize: "5Gi" }) as any).toMatchObject({ server: { persistentVolume: { size: "5Gi" } } });
@@ -79,12 +78,13 @@ describe("Prometheus values", () => {
     expect(allowed(all.filter((p) => p.metadata.namespace !== "monitoring" || p.metadata.name === "default-deny"), controller, server, 9090)).toBe(false);
   });
 
-  it("Kiali and the ingress gateway reach Prometheus; Prometheus reaches the API server, kube-state-metrics and scrape ports", () => {
+  it("Kiali reaches Prometheus, the ingress gateway does not; Prometheus reaches the API server, kube-state-metrics and scrape ports", () => {
     const all = platformPolicies(ctx);
     expect(allowed(all, { namespace: "istio-system", labels: { ...KIALI_PODS } }, server, 9090)).toBe(true);
-    expect(allowed(all, { namespace: "istio-system", labels: { istio: "ingressgateway" } }, server, 9090)).toBe(true);
+    // #13: not published; users port-forward.
+    expect(allowed(all, { namespace: "istio-system", labels: { istio: "ingressgateway" } }, server, 9090)).toBe(false);
     expect(allowed(all, { namespace: "sample-app", labels: { app: "x" } }, server, 9090)).toBe(false);
-    expect(allowed(all, server, { ip: "10.0.1.11" }, 6443)).toBe(true);
+    expect(allowed(all, server, { ip: "172.18.0.3" }, 6443)).toBe(true);
     expect(allowed(all, server, { namespace: "monitoring", labels: { ...KSM_PODS } }, 8080)).toBe(true);
     for (const port of [15014, 15020, 8090, 9090]) expect(allowed(all.filter((p) => p.metadata.namespace === "monitoring"), server, { namespace: "user-app", labels: {} }, port), String(port)).toBe(true);
     expect(allowed(all, server, { namespace: "user-app", labels: {} }, 9100)).toBe(false);

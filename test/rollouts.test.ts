@@ -38,7 +38,7 @@ describe("Argo Rollouts values and policies", () => {
   it("default deny, DNS, API server and Prometheus scrapes in; namespace restricted", () => {
     const all = platformPolicies(ctx);
     expect(planPolicyNames(ctx, "argo-rollouts")).toEqual(expect.arrayContaining(["allow-dns", "default-deny"]));
-    expect(allowed(all, controller, { ip: "10.0.1.11" }, 6443)).toBe(true);
+    expect(allowed(all, controller, { ip: "172.18.0.3" }, 6443)).toBe(true);
     expect(allowed(all, prometheus, controller, 8090)).toBe(true);
     expect(allowed(all, { namespace: "sample-app", labels: {} }, controller, 8090)).toBe(false);
     expect(rolloutsNamespace(ctx).metadata.labels!["pod-security.kubernetes.io/enforce"]).toBe("restricted");

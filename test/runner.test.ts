@@ -198,7 +198,12 @@ describe("Gitea + Registry + Runner under mocks", () => {
     const runner = { namespace: "gitea-runner", labels: { "app.kubernetes.io/name": "act-runner" } };
     expect(allowed(all, runner, { namespace: "gitea", labels: { "app.kubernetes.io/name": "gitea", "app.kubernetes.io/instance": "gitea-chart" } }, 3000)).toBe(true);
     expect(allowed(all, runner, { namespace: "registry", labels: { "app.kubernetes.io/name": "registry" } }, 5000)).toBe(true);
-    for (const port of [443, 80, c.endpoints.ports.giteaHttp, c.endpoints.ports.registry]) expect(allowed(all, runner, { ip: "140.82.112.3" }, port), String(port)).toBe(true);
+    for (const port of [443, 80]) expect(allowed(all, runner, { ip: "140.82.112.3" }, port), String(port)).toBe(true);
+    // The NodePorts on the node address (PM-24), not on the internet.
+    for (const port of [c.endpoints.ports.giteaHttp, c.endpoints.ports.registry]) {
+      expect(allowed(all, runner, { ip: "172.18.0.3" }, port), String(port)).toBe(true);
+      expect(allowed(all, runner, { ip: "140.82.112.3" }, port), String(port)).toBe(false);
+    }
     expect(allowed(all, runner, { ip: "140.82.112.3" }, 22)).toBe(false);
     expect(allowed(all, runner, { namespace: "argocd", labels: { "app.kubernetes.io/name": "argocd-server" } }, 8080)).toBe(false);
     expect(findAll(created, "kubernetes:core/v1:Namespace").filter((n) => n.inputs.metadata.labels["pod-security.kubernetes.io/enforce"] === "privileged")).toHaveLength(1);

@@ -63,7 +63,8 @@ function chartRendered(chart: string, v: any): { what: string; ref: string }[] {
       expect(get(v, "server.image.digest"), "image.digest drops the tag").toBeUndefined();
       return [
         repoTag("prometheus server", get(v, "server.image"), "quay.io/prometheus/prometheus:<appVersion>"),
-        repoTag("prometheus configmap-reload", get(v, "configmapReload.prometheus.image"), "quay.io/prometheus-operator/prometheus-config-reloader:<default>"),
+        // The configmap-reload sidecar only when enabled (issue 13: it is off, no lifecycle API).
+        ...(get(v, "configmapReload.prometheus.enabled") === false ? [] : [repoTag("prometheus configmap-reload", get(v, "configmapReload.prometheus.image"), "quay.io/prometheus-operator/prometheus-config-reloader:<default>")]),
       ];
     case "argo-rollouts": // templates/controller/deployment.yaml: registry/repository:(tag | appVersion)
       return [{ what: "argo-rollouts", ref: get(v, "controller.image.tag") ? `${get(v, "controller.image.registry")}/${get(v, "controller.image.repository")}:${get(v, "controller.image.tag")}` : chartImages.argoRollouts }];
@@ -148,7 +149,7 @@ describe("#14 images by tag and multi-arch index digest", () => {
   it("chart images follow their chart: each chartImages comment names the chart at its pinned version", () => {
     const text = fs.readFileSync(path.join(ROOT, "components/lib/versions.ts"), "utf8");
     const chartOf: Record<keyof typeof chartImages, keyof typeof charts> = {
-      argocd: "argoCd", argocdRedis: "argoCd", argoRollouts: "argoRollouts", istioPilot: "istiod", istioProxy: "istiod", kiali: "kiali", prometheus: "prometheus", prometheusConfigReloader: "prometheus",
+      argocd: "argoCd", argocdRedis: "argoCd", argoRollouts: "argoRollouts", istioPilot: "istiod", istioProxy: "istiod", kiali: "kiali", prometheus: "prometheus",
     };
     for (const [k, ref] of Object.entries(chartImages)) {
       const at = text.indexOf(`"${ref}"`);

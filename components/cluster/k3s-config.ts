@@ -2,6 +2,14 @@
 import * as YAML from "yaml";
 import { hardenedApiServerArgs, hardenedControllerManagerArgs, hardenedKubeletArgs } from "./hardening";
 
+/**
+ * The pod and Service ranges: K3s's defaults (--cluster-cidr, --service-cidr; docs.k3s.io
+ * cli/server "Networking"), which neither our K3s config nor k3d's sets. The traffic plan keeps
+ * internet egress out of them (traffic-options.ts).
+ */
+export const K3S_CLUSTER_CIDR = "10.42.0.0/16";
+export const K3S_SERVICE_CIDR = "10.43.0.0/16";
+
 /** Sorted keys and no timestamps: the same input always yields the same bytes (no preview churn). */
 export function stableYaml(value: unknown): string {
   return YAML.stringify(value, { sortMapEntries: true, lineWidth: 0 });

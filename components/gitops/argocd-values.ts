@@ -37,6 +37,17 @@ export const SERVER_SECRET_KEY = "server.secretkey";
 /** The read-only account of PM-05. */
 export const GUEST_ACCOUNT = "guest";
 
+/**
+ * argocd-rbac-cm. The guest is role:readonly without pod logs (they can carry credentials). No
+ * policy.default: Argo CD grants the default role before it looks at the subject (util/rbac/rbac.go
+ * enforce @ v3.4.4), so a deny for the guest would not hold against it, and every other
+ * authenticated subject would read everything.
+ */
+export const ARGOCD_RBAC: Readonly<Record<"policy.default" | "policy.csv", string>> = {
+  "policy.default": "",
+  "policy.csv": [`g, ${GUEST_ACCOUNT}, role:readonly`, `p, ${GUEST_ACCOUNT}, logs, get, */*, deny`].join("\n") + "\n",
+};
+
 /** Pod labels the chart sets (`app.kubernetes.io/name: <nameOverride "argocd">-<component>`). */
 export const ARGOCD_PODS = {
   server: { "app.kubernetes.io/name": "argocd-server" },
@@ -110,17 +121,17 @@ export function argoCdValues(args: ArgoCdValuesArgs): Record<string, any> {
       cm: {
         url,
         "admin.enabled": true,
+        // Login only: no apiKey capability, so the guest cannot mint API tokens.
         [`accounts.${GUEST_ACCOUNT}`]: "login",
         "users.anonymous.enabled": "false",
+        // The chart's default too (values.yaml @ 10.1.1); explicit so no default change opens a shell.
+        "exec.enabled": "false",
       },
       params: {
         // TLS ends at the Istio gateway; argocd-server speaks plain HTTP behind it.
         "server.insecure": true,
       },
-      rbac: {
-        "policy.default": "role:readonly",
-        "policy.csv": `g, ${GUEST_ACCOUNT}, role:readonly\n`,
-      },
+      rbac: { ...ARGOCD_RBAC },
       secret: {
         createSecret: true,
         argocdServerAdminPassword: args.adminPasswordHash,

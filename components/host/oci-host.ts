@@ -4,6 +4,7 @@ import * as oci from "@pulumi/oci";
 import * as tls from "@pulumi/tls";
 import * as command from "@pulumi/command";
 import { ChangeGuard } from "../lib/guard";
+import { OCI_SUBNET_CIDR, OCI_VCN_CIDR } from "../lib/network";
 import { RUN_STDIN, RUN_STDIN_AS_ROOT } from "../lib/scripts";
 import { cloudInit, FIREWALL_UDP_PORTS } from "./cloud-init";
 import { HostNode, SSH_DIAL } from "./node";
@@ -82,8 +83,8 @@ export class OciHost extends pulumi.ComponentResource {
 
   constructor(name: string, args: OciHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("platform:host:OciHost", name, {}, opts);
-    const vcnCidr = args.vcnCidr ?? "10.0.0.0/16";
-    const subnetCidr = args.subnetCidr ?? "10.0.1.0/24";
+    const vcnCidr = args.vcnCidr ?? OCI_VCN_CIDR;
+    const subnetCidr = args.subnetCidr ?? OCI_SUBNET_CIDR;
     const compartmentId = args.compartmentId;
 
     // The stack's own key: Pulumi connects with it for the nodes' whole life (ssh-keys.ts says why).

@@ -48,6 +48,12 @@ export function checkNodePorts(plan: PortPlan): void {
   }
 }
 
+/** Prometheus is not published on the gateway (issue 13): users reach it through a port-forward. */
+export const PROMETHEUS_LOCAL = {
+  portForward: "kubectl -n monitoring port-forward svc/prometheus-server 9090:80",
+  localUrl: "http://127.0.0.1:9090",
+} as const;
+
 export interface EndpointsArgs {
   readonly environment: Environment;
   readonly domain: string;
@@ -70,7 +76,7 @@ export interface Endpoints {
   readonly domain: string;
   readonly ports: PortPlan;
   readonly hostPorts: Record<string, number>;
-  readonly hostnames: { readonly git: string; readonly argocd: string; readonly kiali: string; readonly prometheus: string; readonly app: string };
+  readonly hostnames: { readonly git: string; readonly argocd: string; readonly kiali: string; readonly app: string };
   readonly gitea: ServiceEndpoint & {
     /** What browsers use, through the Istio gateway. */
     readonly publicUrl: string;
@@ -87,7 +93,8 @@ export interface Endpoints {
   readonly argocd: ServiceEndpoint & { readonly publicUrl: string };
   /** kiali (kiali-server chart, instance "kiali"). */
   readonly kiali: ServiceEndpoint & { readonly publicUrl: string };
-  readonly prometheus: ServiceEndpoint & { readonly targetPort: number; readonly publicUrl: string };
+  /** Not published on the gateway (issue 13): users reach it with `portForward`, on `localUrl`. */
+  readonly prometheus: ServiceEndpoint & { readonly targetPort: number; readonly portForward: string; readonly localUrl: string };
   /** The sample app through the gateway. */
   readonly app: { readonly publicUrl: string };
   readonly rollouts: { readonly namespace: string };
@@ -120,7 +127,6 @@ export function endpoints(args: EndpointsArgs): Endpoints {
     git: `git.${args.domain}`,
     argocd: `argocd.${args.domain}`,
     kiali: `kiali.${args.domain}`,
-    prometheus: `prometheus.${args.domain}`,
     app: `app.${args.domain}`,
   };
   const registry = svc("registry", "registry", 5000);
@@ -138,7 +144,10 @@ export function endpoints(args: EndpointsArgs): Endpoints {
     registry: { ...registry, host: `${REGISTRY_NAME}:${registry.port}`, nodeMirror: `http://127.0.0.1:${ports.registry}` },
     argocd: { ...svc("argocd", "argocd-server", 80), publicUrl: url(hostnames.argocd) },
     kiali: { ...svc("istio-system", "kiali", 20001), publicUrl: url(hostnames.kiali) },
-    prometheus: { ...svc("monitoring", "prometheus-server", 80), targetPort: 9090, publicUrl: url(hostnames.prometheus) },
+    prometheus: {
+      ...svc("monitoring", "prometheus-server", 80), targetPort: 9090,
+      ...PROMETHEUS_LOCAL,
+    },
     app: { publicUrl: url(hostnames.app) },
     rollouts: { namespace: "argo-rollouts" },
   };

@@ -2,13 +2,17 @@
 // PM-20 Prometheus scrapes, PM-27 rollouts -> Prometheus).
 import { K8sObject } from "./k8s";
 
+/** The OCI VCN and node subnet (oci-host.ts defaults; the traffic plan's node range on oci). */
+export const OCI_VCN_CIDR = "10.0.0.0/16";
+export const OCI_SUBNET_CIDR = "10.0.1.0/24";
+
 export interface Peer {
   /** Namespace name (matched by kubernetes.io/metadata.name). */
   readonly namespace?: string;
   readonly podLabels?: Record<string, string>;
   /** An IP block instead of pods, e.g. the node or VCN CIDR. */
   readonly cidr?: string;
-  /** Ranges inside `cidr` that stay denied (ipBlock.except). */
+  /** Ranges inside `cidr` left out (ipBlock.except). */
   readonly except?: readonly string[];
   /** Any pod in any namespace. */
   readonly allNamespaces?: boolean;
@@ -78,4 +82,21 @@ export function allowIngress(args: RuleArgs & { readonly from: readonly Peer[] }
 
 export function allowEgress(args: RuleArgs & { readonly to: readonly Peer[] }): K8sObject {
   return allow("Egress", args, args.to);
+}
+
+const ipv4 = (ip: string) => ip.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+
+/** The first and last address of an IPv4 CIDR, as numbers. */
+export function cidrRange(cidr: string): [number, number] {
+  const [base, bits] = cidr.split("/");
+  const size = 2 ** (32 - Number(bits ?? 32));
+  const start = Math.floor(ipv4(base) / size) * size;
+  return [start, start + size - 1];
+}
+
+/** True when `inner` lies inside `outer` (equal ranges included). */
+export function cidrContains(outer: string, inner: string): boolean {
+  const [a, b] = cidrRange(outer);
+  const [c, d] = cidrRange(inner);
+  return a <= c && d <= b;
 }

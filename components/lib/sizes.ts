@@ -18,7 +18,7 @@ export type ContainerKey =
   | "argocdController" | "argocdServer" | "argocdRepoServer" | "argocdRedis"
   | "rolloutsController"
   | "istiod" | "istioGateway" | "istioProxy" | "kiali"
-  | "prometheus" | "prometheusReload" | "kubeStateMetrics"
+  | "prometheus" | "kubeStateMetrics"
   | "sampleApi" | "samplePostgres" | "samplePasswordSync"
   | "backupJob" | "backupRestic" | "backupGiteaDump" | "backupSqlite" | "backupPgDump" | "restServer"
   | "certManagerController" | "certManagerWebhook" | "certManagerCainjector" | "certManagerStartupCheck" | "acmeSolver";
@@ -64,8 +64,6 @@ const STANDARD: Record<ContainerKey, Resources> = {
   // millicores and more head memory; the head grows until its first 2 h block and Kiali/Rollouts
   // queries add. prometheus 29.27.0 example request 500m/512Mi.
   prometheus: r("50m", "512Mi", "1Gi"),
-  // configmap-reload watches one file.
-  prometheusReload: r("5m", "16Mi", "32Mi"),
   // kube-state-metrics chart example request 10m/32Mi; its README's general rule (0.1 core, 250 MiB)
   // scales with the cluster's objects, and ours watches a few namespaces of one node (PM-20).
   kubeStateMetrics: r("10m", "64Mi", "128Mi"),

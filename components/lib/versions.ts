@@ -131,8 +131,6 @@ export const chartImages = {
   kiali: "quay.io/kiali/kiali:v2.29.0",
   /** prometheus 29.27.0 appVersion; server.image.tag (templates/deploy.yaml: repository:tag). Index digest in 10 repositories, quay.io and docker.io (prom/prometheus) alike. */
   prometheus: "quay.io/prometheus/prometheus:v3.14.0@sha256:5ce7540c3c00ef4ab0c9d2c995c6a5b9c421f44b4a115d97a2c7af3b1c21cbb0",
-  /** prometheus 29.27.0 values.yaml configmapReload.prometheus.image. One repository's audit lists this as the index and its linux/amd64 child (a8ef925b...) apart. */
-  prometheusConfigReloader: "quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1@sha256:428f088fe6fe07ab138bda92113664b04848a1dc408e4d3680a60ecdb55d1a65",
 } as const;
 
 /**

@@ -117,7 +117,7 @@ export function publishedHosts(ctx: ClusterContext): { readonly name: string; re
   const h = ctx.endpoints.hostnames;
   return [
     { name: "gitea", host: h.git }, { name: "argocd", host: h.argocd }, { name: "kiali", host: h.kiali },
-    { name: "prometheus", host: h.prometheus }, { name: "app", host: h.app },
+    { name: "app", host: h.app },
   ];
 }
 
@@ -188,7 +188,7 @@ export function platformRoutes(ctx: ClusterContext): K8sObject[] {
     ui("gitea", h.git, ep.gitea.fqdn, ep.gitea.port),
     ui("argocd", h.argocd, ep.argocd.fqdn, ep.argocd.port),
     ui("kiali", h.kiali, ep.kiali.fqdn, ep.kiali.port, "60s"),
-    ui("prometheus", h.prometheus, ep.prometheus.fqdn, ep.prometheus.port, "60s"),
+    // Prometheus is not published (no authentication of its own): kubectl port-forward.
   ];
 }
 

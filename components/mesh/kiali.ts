@@ -1,5 +1,7 @@
-// Kiali (kiali-server chart) in istio-system: read-only anonymous UI behind the gateway, Prometheus
-// from the endpoints object, health probes on the path its web root implies and late enough (PM-35).
+// Kiali (kiali-server chart) in istio-system: a read-only UI behind the gateway that asks for a
+// Kubernetes token (issue 13: anonymous, it showed the whole cluster, pod logs included, to anyone),
+// a kiali-viewer ServiceAccount to get one for, Prometheus from the endpoints object, health probes
+// on the path its web root implies and late enough (PM-35).
 // Keys checked against kiali/helm-charts docs/kiali-server-2.29.0.tgz: values.yaml and
 // templates/{deployment,role,role-viewer}.yaml.
 import * as pulumi from "@pulumi/pulumi";
@@ -84,14 +86,49 @@ export function kialiHealthPath(webRoot: string): string {
   return `${webRoot.replace(/\/+$/, "")}/healthz`;
 }
 
+/**
+ * The read-only identity users log in as: `kubectl -n istio-system create token kiali-viewer
+ * --duration=8h`, pasted into Kiali's login page. Under the token strategy Kiali acts with the
+ * user's token for what the user sees (namespaces, Istio config, pod logs: kiali/kiali v2.29.0
+ * business/workloads.go streamParsedLogs uses userClients) and keeps its own ServiceAccount (the
+ * chart's kiali-viewer ClusterRole, role-viewer.yaml) for its caches. The chart's ClusterRole is
+ * named kiali-viewer too, hence the platform- prefix here.
+ */
+export const KIALI_VIEWER = { serviceAccount: "kiali-viewer", clusterRole: "platform-kiali-viewer" } as const;
+
+/**
+ * What the viewer may read: the objects Kiali's pages show, get/list/watch only. No Secrets, no
+ * ConfigMaps, no pods/log (logs may carry credentials; the admin has kubectl), no exec or
+ * port-forward. Kiali's token login lists namespaces with the token and needs at least one
+ * (handlers/authentication/token_auth_controller.go).
+ */
+export function kialiViewerRules(): { apiGroups: string[]; resources: string[]; verbs: string[] }[] {
+  const read = ["get", "list", "watch"];
+  return [
+    { apiGroups: [""], resources: ["namespaces", "pods", "services", "endpoints", "replicationcontrollers"], verbs: read },
+    { apiGroups: ["apps"], resources: ["deployments", "replicasets", "statefulsets", "daemonsets"], verbs: read },
+    { apiGroups: ["batch"], resources: ["jobs", "cronjobs"], verbs: read },
+    { apiGroups: ["networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io"], resources: ["*"], verbs: read },
+    { apiGroups: ["gateway.networking.k8s.io"], resources: ["gatewayclasses", "gateways", "grpcroutes", "httproutes", "referencegrants", "tcproutes", "tlsroutes"], verbs: read },
+  ];
+}
+
+/** The kiali-viewer ServiceAccount, its ClusterRole and the binding (no token Secret: tokens are requested, short-lived). */
+export function kialiViewerObjects(): K8sObject[] {
+  const labels = { "app.kubernetes.io/name": "kiali", "app.kubernetes.io/component": "viewer" };
+  return [
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: KIALI_VIEWER.serviceAccount, namespace: ISTIO_NAMESPACE, labels }, automountServiceAccountToken: false },
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: KIALI_VIEWER.clusterRole, labels }, rules: kialiViewerRules() },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", metadata: { name: KIALI_VIEWER.clusterRole, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: KIALI_VIEWER.clusterRole },
+      subjects: [{ kind: "ServiceAccount", name: KIALI_VIEWER.serviceAccount, namespace: ISTIO_NAMESPACE }],
+    },
+  ];
+}
+
 export interface KialiArgs {
   readonly ctx: ClusterContext;
-  /**
-   * "anonymous": no login, and with view_only_mode the chart binds its read-only ClusterRole, so
-   * the UI behind the gateway can look but not change the mesh. "token": log in with a
-   * ServiceAccount token (for environments where even read access must be gated). @default "anonymous"
-   */
-  readonly authStrategy?: "anonymous" | "token";
   /** Served at the root of its own host (kiali.<domain>), so the health path is /healthz. @default "/" */
   readonly webRoot?: string;
   /** Liveness initialDelaySeconds; at least 30 (PM-35). @default 30 */
@@ -107,14 +144,20 @@ export function kialiValues(args: KialiArgs): Record<string, unknown> {
     throw new Error(`kiali liveness initialDelaySeconds must be >= ${KIALI_MIN_LIVENESS_DELAY} (PM-35), got ${liveness}`);
   }
   return {
-    auth: { strategy: args.authStrategy ?? "anonymous" },
+    // Token, not OpenID: Gitea could be the provider, but that needs an OAuth2 application made in
+    // Gitea and its secret carried to Kiali; a token needs nothing new and carries the user's RBAC.
+    auth: { strategy: "token" },
+    // No logs tab: the chart then drops pods/log from Kiali's own ClusterRole too
+    // (role-viewer.yaml `has "logs-tab" disabled_features`); the viewer has none either.
+    kiali_feature_flags: { disabled_features: ["logs-tab"] },
     // A reference, never the key: see KIALI_SIGNING_KEY_SECRET.
     login_token: { signing_key: `secret:${KIALI_SIGNING_KEY_SECRET}:${KIALI_SIGNING_KEY_KEY}` },
     // One cluster. Left on (the chart's default), the render `lookup`s every Secret in istio-system
     // (_helpers.tpl "kiali-server.remote-cluster-secrets"), so the Deployment would follow live state.
     clustering: { autodetect_secrets: { enabled: false } },
     deployment: {
-      // Read-only: the chart binds kiali-viewer instead of the write role (role.yaml condition).
+      // Read-only UI; Kiali's own ServiceAccount gets the chart's kiali-viewer role (role-viewer.yaml:
+      // view_only_mode or a strategy other than anonymous), never the write role.
       view_only_mode: true,
       cluster_wide_access: true,
       instance_name: ctx.endpoints.kiali.service,
@@ -150,7 +193,9 @@ export class Kiali extends pulumi.ComponentResource {
     this.healthPath = kialiHealthPath(args.webRoot ?? "/");
     // Generated once and kept in the state (no keepers): the same key on every `up`.
     const key = new random.RandomPassword(`${name}-signing-key`, { length: KIALI_SIGNING_KEY_LENGTH, special: false }, { parent: this });
+    // The token strategy encrypts its session cookie with this key (AES-GCM): still needed.
     const keySecret = registerObject(kialiSigningKeySecret(key.result), args.ctx.profile.overlays, { parent: this });
+    for (const obj of kialiViewerObjects()) registerObject(obj, args.ctx.profile.overlays, { parent: this });
     // Kiali's flows are in istio-system's policies, which the Istio component registers (traffic.ts).
     this.chart = pinnedChart(name, charts.kiali, { release: "kiali", namespace: ISTIO_NAMESPACE, values }, { parent: this, dependsOn: [keySecret] });
     this.registerOutputs({ healthPath: this.healthPath });

@@ -29,7 +29,7 @@ export function ksmTarget(ctx: ClusterContext): string {
  * policies, which need Kubernetes 1.36; kube-state-metrics CHANGELOG.md v2.20.0).
  */
 export const KSM_RULES: readonly { apiGroups: string[]; resources: string[]; verbs: string[] }[] = [
-  { apiGroups: [""], resources: ["configmaps", "secrets", "nodes", "pods", "services", "serviceaccounts", "resourcequotas", "replicationcontrollers", "limitranges", "persistentvolumeclaims", "persistentvolumes", "namespaces", "endpoints"], verbs: ["list", "watch"] },
+  { apiGroups: [""], resources: ["configmaps", "nodes", "pods", "services", "serviceaccounts", "resourcequotas", "replicationcontrollers", "limitranges", "persistentvolumeclaims", "persistentvolumes", "namespaces", "endpoints"], verbs: ["list", "watch"] },
   { apiGroups: ["apps"], resources: ["statefulsets", "daemonsets", "deployments", "replicasets"], verbs: ["list", "watch"] },
   { apiGroups: ["batch"], resources: ["cronjobs", "jobs"], verbs: ["list", "watch"] },
   { apiGroups: ["autoscaling"], resources: ["horizontalpodautoscalers"], verbs: ["list", "watch"] },
@@ -43,6 +43,20 @@ export const KSM_RULES: readonly { apiGroups: string[]; resources: string[]; ver
   { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies", "ingressclasses", "ingresses"], verbs: ["list", "watch"] },
   { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["list", "watch"] },
   { apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterrolebindings", "clusterroles", "rolebindings", "roles"], verbs: ["list", "watch"] },
+];
+
+/**
+ * The collectors it runs (`--resources`): v2.19.1's DefaultResources (pkg/options/resource.go)
+ * without `secrets`. Listing Secrets hands the whole object, data included, to whoever holds the
+ * right (there is no metadata-only mode for it in v2.19.1), so kube-state-metrics gets neither the
+ * collector nor the RBAC (issue 14); kube_secret_* series are gone, nothing here reads them.
+ */
+export const KSM_RESOURCES: readonly string[] = [
+  "certificatesigningrequests", "configmaps", "cronjobs", "daemonsets", "deployments", "endpointslices",
+  "horizontalpodautoscalers", "ingresses", "jobs", "leases", "limitranges", "mutatingwebhookconfigurations",
+  "namespaces", "networkpolicies", "nodes", "persistentvolumeclaims", "persistentvolumes", "poddisruptionbudgets",
+  "pods", "replicasets", "replicationcontrollers", "resourcequotas", "services", "statefulsets", "storageclasses",
+  "validatingwebhookconfigurations", "volumeattachments",
 ];
 
 /** The platform's own namespaces, from the endpoints object. */
@@ -84,7 +98,7 @@ export function kubeStateMetricsObjects(args: KubeStateMetricsArgs): K8sObject[]
     liveness: { http: { path: "/livez", port: "http-metrics" } },
     readinessTiming: { initialDelaySeconds: 5, timeoutSeconds: 5 },
     livenessTiming: { initialDelaySeconds: 5, timeoutSeconds: 5 },
-    args: [`--namespaces=${namespaces.join(",")}`, `--port=${KSM_PORTS.metrics}`, `--telemetry-port=${KSM_PORTS.telemetry}`],
+    args: [`--namespaces=${namespaces.join(",")}`, `--resources=${KSM_RESOURCES.join(",")}`, `--port=${KSM_PORTS.metrics}`, `--telemetry-port=${KSM_PORTS.telemetry}`],
     runAsUser: 65534,
   });
   const podSpec = {

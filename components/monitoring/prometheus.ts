@@ -28,6 +28,14 @@ export const CHART_DEFAULT_JOBS = [
   "kubernetes-service-endpoints-slow", "prometheus-pushgateway", "kubernetes-services", "kubernetes-pods", "kubernetes-pods-slow",
 ] as const;
 
+/**
+ * Config reloads without the lifecycle API: `--config.auto-reload` (a bool; the chart renders
+ * `--<key>=<value>`, which kingpin accepts) checks the config and rule files' checksum every
+ * interval (v3.14.0 cmd/prometheus/main.go; the older `--enable-feature=auto-reload-config` is
+ * deprecated there).
+ */
+export const PROMETHEUS_RELOAD_ARGS: Readonly<Record<string, string>> = { "config.auto-reload": "true", "config.auto-reload-interval": "30s" };
+
 /** Data volume per size class; local-path on one node, so modest. */
 export const STORAGE_BY_SIZE: Record<SizeClass, string> = { small: "2Gi", standard: "10Gi" };
 
@@ -103,8 +111,15 @@ export function prometheusValues(args: PrometheusArgs): Record<string, unknown> 
       securityContext: { runAsUser: 65534, runAsGroup: 65534, runAsNonRoot: true, fsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
       containerSecurityContext: HARDENED,
       service: { servicePort: ctx.endpoints.prometheus.port },
+      extraFlags: [],
+      extraArgs: { ...PROMETHEUS_RELOAD_ARGS },
     },
-    configmapReload: { prometheus: { image: { repository: parseImage(chartImages.prometheusConfigReloader).name, tag: tagWithDigest(chartImages.prometheusConfigReloader) }, resources: sizeOf(ctx.profile.size, "prometheusReload"), containerSecurityContext: HARDENED } },
+    // No lifecycle API: the chart's default extraFlags [web.enable-lifecycle] let anyone who reaches
+    // 9090 POST /-/quit (and stop every canary analysis). The reloader sidecar needs that API
+    // (it POSTs /-/reload), so it goes too; Prometheus re-reads its config and rule files itself
+    // when their checksum changes (--config.auto-reload, prometheus/prometheus v3.14.0
+    // cmd/prometheus/main.go; the ConfigMap volume updates in place within about a minute).
+    configmapReload: { prometheus: { enabled: false } },
     scrapeConfigs: scrapeConfigs(ctx),
     // Alert rules (no Alertmanager: they show on /alerts and as ALERTS). The chart's default
     // prometheus.yml already lists /etc/config/alerting_rules.yml in rule_files (values.yaml @ 29.27.0).

@@ -160,5 +160,18 @@ load_credentials() {
   GUEST_PASSWORD="${values[3]}" REGISTRY_USER="${values[4]}" REGISTRY_PASSWORD="${values[5]}"
 }
 
+# prom PATH: GET a Prometheus path through the API server's Service proxy (Prometheus is not
+# published on the gateway, issue 13); prints 200, or 000 when kubectl fails; body in $E2E_BODY.
+prom() {
+  if kubectl get --raw "/api/v1/namespaces/$E2E_MONITORING_NS/services/prometheus-server:80/proxy$1" --request-timeout=30s > "$E2E_BODY" 2>/dev/null; then
+    printf 200
+  else
+    printf 000
+  fi
+}
+
+# uri STRING: STRING percent-encoded for a query parameter.
+uri() { jq -rn --arg s "$1" '$s | @uri'; }
+
 # kjson NAMESPACE KIND NAME: the object as JSON, or 1 when kubectl fails.
 kjson() { kubectl -n "$1" get "$2" "$3" -o json --request-timeout=30s 2>/dev/null; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # PM-38: the ingress gateway answers every host the stack publishes (urls.* of the stack outputs),
-# through the ingress port k3d publishes on the runner, each with its backend's health endpoint.
+# through the ingress port k3d publishes on the runner, each with its backend's health endpoint;
+# and not prometheus.<domain> (issue 13: Prometheus is not published).
 # shellcheck disable=SC2034  # E2E_PROBE and LAST are read by lib.sh (fail, poll)
 set -euo pipefail
 E2E_PROBE="PM-38"
@@ -10,12 +11,13 @@ load_outputs
 
 timeout="${E2E_PROBE_TIMEOUT:-300}"
 # host|path: the health endpoint each backend serves (Gitea, argocd-server, Kiali at web_root /,
-# Prometheus, the sample app's liveness path).
+# the sample app's liveness path).
 ROUTES="$HOST_GIT|/api/healthz
 $HOST_ARGOCD|/healthz
 $HOST_KIALI|/healthz
-$HOST_PROMETHEUS|/-/ready
 $HOST_APP|/health"
+# The host Prometheus had: same domain and port as Gitea's.
+HOST_UNPUBLISHED="prometheus.${HOST_GIT#git.}"
 
 check() {
   local host path code failing="" ok=""
@@ -28,3 +30,8 @@ check() {
 
 poll "$timeout" "the gateway answers every host" check
 pass "PM-38" "$GATEWAY answers 200 for $(cut -d'|' -f1 <<<"$ROUTES" | tr '\n' ' ')"
+E2E_PROBE="#13"
+# No HTTPS server has that name: the handshake fails (000) or, with a catch-all, 404.
+code="$(http GET "https://$HOST_UNPUBLISHED/-/ready" -H "Host: $HOST_UNPUBLISHED" "${GW_CURL[@]}")"
+case "$code" in 000|404) ;; *) fail "the gateway routes $HOST_UNPUBLISHED (HTTP $code): Prometheus must not be published" ;; esac
+pass "#13" "$GATEWAY does not route $HOST_UNPUBLISHED ($code)"

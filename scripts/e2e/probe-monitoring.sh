@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # PM-20, PM-35: kube-state-metrics, Prometheus and Kiali are up and Prometheus scrapes them. Each
-# Deployment has an available replica; Prometheus' /api/v1/targets (through the gateway) shows the
-# kube-state-metrics job, its own job and the Kiali pod healthy ("up"); kube-state-metrics reports
-# the sample app's namespace (its --namespaces list); Kiali answers /healthz.
+# Deployment has an available replica; Prometheus' /api/v1/targets (through the API server's Service
+# proxy: Prometheus is not published) shows the kube-state-metrics job, its own job and the Kiali pod
+# healthy ("up"); kube-state-metrics reports the sample app's namespace (its --namespaces list);
+# Kiali answers /healthz and refuses its API without a login (issue 13: not anonymous).
 # shellcheck disable=SC2034  # E2E_PROBE and LAST are read by lib.sh (fail, poll)
 set -euo pipefail
 E2E_PROBE="PM-20"
@@ -29,7 +30,7 @@ check_deployments() {
 
 check_targets() {
   local code name ns deploy filter down=""
-  code="$(http GET "$base/api/v1/targets?state=active" -H "Host: $HOST_PROMETHEUS" "${GW_CURL[@]}")"
+  code="$(prom "/api/v1/targets?state=active")"
   [ "$code" = 200 ] || { LAST="GET /api/v1/targets: HTTP $code"; return 1; }
   cp "$E2E_BODY" "$E2E_DIR/prometheus-targets.json"
   while IFS='|' read -r name ns deploy filter; do
@@ -42,7 +43,7 @@ check_targets() {
 
 check_ksm_scope() {
   local code
-  code="$(http GET "$base/api/v1/query" -H "Host: $HOST_PROMETHEUS" "${GW_CURL[@]}" -G --data-urlencode "query=count(kube_pod_info{namespace=\"$E2E_APP_NS\"})")"
+  code="$(prom "/api/v1/query?query=$(uri "count(kube_pod_info{namespace=\"$E2E_APP_NS\"})")")"
   [ "$code" = 200 ] || { LAST="query kube_pod_info: HTTP $code"; return 1; }
   jq -e '(.data.result[0].value[1] // "0" | tonumber) > 0' "$E2E_BODY" >/dev/null \
     || { LAST="kube-state-metrics reports no pod in $E2E_APP_NS"; return 1; }
@@ -52,6 +53,8 @@ check_kiali() {
   local code
   code="$(http GET "$URL_KIALI/healthz" -H "Host: $HOST_KIALI" "${GW_CURL[@]}")"
   [ "$code" = 200 ] || { LAST="Kiali /healthz through the gateway: HTTP $code"; return 1; }
+  code="$(http GET "$URL_KIALI/api/namespaces" -H "Host: $HOST_KIALI" "${GW_CURL[@]}")"
+  [ "$code" = 401 ] || { LAST="Kiali /api/namespaces without a login: HTTP $code (want 401)"; return 2; }
 }
 
 poll "$timeout" "kube-state-metrics, Prometheus and Kiali available" check_deployments
@@ -61,4 +64,4 @@ poll "$timeout" "kube-state-metrics watches $E2E_APP_NS" check_ksm_scope
 pass "PM-20" "kube-state-metrics reports the pods of $E2E_APP_NS"
 E2E_PROBE="PM-35"
 poll "$timeout" "Kiali healthy" check_kiali
-pass "PM-35" "Kiali is available, answers /healthz and is scraped"
+pass "PM-35" "Kiali is available, answers /healthz, is scraped and asks for a token"

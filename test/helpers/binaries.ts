@@ -11,6 +11,7 @@ const ROOT = path.resolve(__dirname, "../..");
 /** Each binary and the Debian package that ships it (what .ci/run installs when missing). */
 export const PACKAGES = {
   promtool: "prometheus",
+  prometheus: "prometheus",
   shellcheck: "shellcheck",
   initdb: "postgresql",
   pg_ctl: "postgresql",

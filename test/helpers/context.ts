@@ -3,6 +3,7 @@ import { ClusterContext } from "../../components/lib/context";
 import { endpoints } from "../../components/lib/endpoints";
 import { Environment, PROFILES } from "../../components/lib/profiles";
 import { isPrivateDomain, TlsConfig } from "../../config";
+import { trafficOptions } from "../../components/traffic-options";
 
 const DEFAULTS: Record<Environment, { domain: string; nodeAddress: string }> = {
   dev: { domain: "platform.localhost", nodeAddress: "k3d-platform-server-0" },
@@ -14,5 +15,7 @@ export function testContext(environment: Environment = "dev", overrides: { domai
   const { domain, nodeAddress } = { ...DEFAULTS[environment], ...overrides };
   // The issuer config.ts gives that domain by default (Let's Encrypt for a public one, with a contact).
   const tls: TlsConfig = overrides.tls ?? (isPrivateDomain(domain) ? { issuer: "platform-ca" } : { issuer: "letsencrypt", acmeEmail: "admin@example.org" });
-  return { environment, profile: PROFILES[environment], endpoints: endpoints({ environment, domain, nodeAddress }), tls };
+  // The traffic inputs the Platform derives from config (homelab: the host address).
+  const traffic = trafficOptions({ environment, hostAddress: environment === "homelab" ? nodeAddress : undefined });
+  return { environment, profile: PROFILES[environment], endpoints: endpoints({ environment, domain, nodeAddress }), tls, traffic };
 }

@@ -6,12 +6,16 @@ import { K8sObject } from "../../components/lib/k8s";
 export interface Pod {
   readonly namespace: string;
   readonly labels: Readonly<Record<string, string>>;
-  /** Its pod IP, when a test wants K3s's semantics: kube-router matches ipBlock peers against pod IPs too. */
+  /** Its address in the pod network. @default DEFAULT_POD_IP */
   readonly ip?: string;
 }
+/** Where a pod without an explicit address is: inside K3s's pod range (K3S_CLUSTER_CIDR). */
+export const DEFAULT_POD_IP = "10.42.0.50";
 /** A destination or source outside the pod network (the node, the internet). */
 export interface Address {
   readonly ip: string;
+  /** An address of the destination pod's own node (127.0.0.0/8 always is). @default false */
+  readonly localNode?: boolean;
 }
 export type Party = Pod | Address;
 
@@ -31,9 +35,10 @@ function ipInCidr(ip: string, cidr: string): boolean {
 
 function peerMatches(peer: any, party: Party): boolean {
   if (peer.ipBlock) {
-    // With K3s's policy controller an ipBlock also matches pod IPs: a pod given an IP is matched like an address.
-    const ip = party.ip;
-    return ip !== undefined && ipInCidr(ip, peer.ipBlock.cidr) && !(peer.ipBlock.except ?? []).some((e: string) => ipInCidr(ip, e));
+    // With K3s's policy controller (kube-router) an ipBlock matches pod IPs too, not only
+    // addresses outside the cluster as the API reference suggests: a 0.0.0.0/0 admits every pod.
+    const ip = isPod(party) ? party.ip ?? DEFAULT_POD_IP : party.ip;
+    return ipInCidr(ip, peer.ipBlock.cidr) && !(peer.ipBlock.except ?? []).some((e: string) => ipInCidr(ip, e));
   }
   if (!isPod(party)) return false;
   const nsOk = peer.namespaceSelector ? matches(peer.namespaceSelector, { "kubernetes.io/metadata.name": party.namespace }) : undefined;
@@ -59,7 +64,10 @@ export function allowed(policies: readonly K8sObject[], from: Party, to: Party, 
       ?.some((rule: any) => ruleAllows(rule, type === "Ingress" ? rule.from : rule.to, other, port, pod.namespace)));
   };
   const out = isPod(from) ? side(from, "Egress", to) : true;
-  const inn = isPod(to) ? side(to, "Ingress", from) : true;
+  // kube-router accepts whatever comes from the pod's own node before any policy (pod.go "from
+  // local node", --src-type LOCAL): kubelet probes and node-local containerd pulls via 127.0.0.1.
+  const fromNode = !isPod(from) && (from.localNode || ipInCidr(from.ip, "127.0.0.0/8"));
+  const inn = isPod(to) ? fromNode || side(to, "Ingress", from) : true;
   return out && inn;
 }
 

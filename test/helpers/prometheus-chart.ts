@@ -69,3 +69,34 @@ export function chartConfigFiles(values: Record<string, unknown>): Record<string
   }
   return files;
 }
+
+/**
+ * The server container's args as charts/prometheus/templates/deploy.yaml renders them at tag
+ * prometheus-29.27.0 (no defaultFlagsOverride): retention, config file, TSDB path, console
+ * flags, then `--<flag>` per server.extraFlags (default [web.enable-lifecycle]; a list replaces
+ * it whole), then `--<key>=<value>` per server.extraArgs in key order (Go's map range), then
+ * prefixURL / baseURL. Values are coalesced over those defaults as Helm does.
+ */
+export function chartServerArgs(values: Record<string, any>): string[] {
+  const defaults = {
+    server: {
+      retention: "15d", retentionSize: "", configPath: "/etc/config/prometheus.yml", storagePath: "",
+      persistentVolume: { mountPath: "/data" }, extraFlags: ["web.enable-lifecycle"], extraArgs: {}, prefixURL: "", baseURL: "",
+      defaultFlagsOverride: [],
+    },
+  };
+  const s = coalesce(defaults, values).server;
+  if (s.defaultFlagsOverride.length > 0) throw new Error("chartServerArgs: defaultFlagsOverride is not reproduced");
+  return [
+    ...(s.retention ? [`--storage.tsdb.retention.time=${s.retention}`] : []),
+    ...(s.retentionSize ? [`--storage.tsdb.retention.size=${s.retentionSize}`] : []),
+    `--config.file=${s.configPath}`,
+    `--storage.tsdb.path=${s.storagePath || s.persistentVolume.mountPath}`,
+    "--web.console.libraries=/etc/prometheus/console_libraries",
+    "--web.console.templates=/etc/prometheus/consoles",
+    ...s.extraFlags.map((f: string) => `--${f}`),
+    ...Object.keys(s.extraArgs).sort().map((k) => (s.extraArgs[k] ? `--${k}=${s.extraArgs[k]}` : `--${k}`)),
+    ...(s.prefixURL ? [`--web.route-prefix=${s.prefixURL}`] : []),
+    ...(s.baseURL ? [`--web.external-url=${s.baseURL}`] : []),
+  ];
+}
