@@ -10,6 +10,7 @@ import { Registry } from "./gitops/registry";
 import { Runner } from "./gitops/runner";
 import { ArgoCd } from "./gitops/argocd";
 import { Applications, application } from "./gitops/applications";
+import { PROJECTS } from "./gitops/projects";
 import { BootstrapRepo, releaseWorkflow } from "./gitops/bootstrap-repo";
 import { ArgoRollouts } from "./delivery/rollouts";
 import { Istio } from "./mesh/istio";
@@ -33,7 +34,7 @@ export interface PlatformServices {
 /** The Argo CD Application for the sample app, kept in Git under argocd/ (the root app syncs it). */
 export function sampleAppApplication(ctx: ClusterContext, repoURL: string): string {
   return stableYaml(application({
-    name: "sample-app", repoURL, path: deployDir(ctx), destinationNamespace: SAMPLE_APP_NAMESPACE,
+    name: "sample-app", project: PROJECTS.apps, repoURL, path: deployDir(ctx), destinationNamespace: SAMPLE_APP_NAMESPACE,
     // The stack creates the namespace (pull secret, DB password), so Argo CD must not own it.
     createNamespace: false, usesCrds: true, tier: "app",
     // The Rollout owns the VirtualService weights during a canary; selfHeal must not reset them.
@@ -94,7 +95,7 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
   }, opts);
   // PM-28: the root app syncs only once the platform (CRDs, mesh) and the content exist.
   new Applications("applications", {
-    ctx, repoURL: bootstrap.repoUrl, dependsOn: [argocd.chart, bootstrap.job, rollouts, istio, app],
+    ctx, repoURL: bootstrap.repoUrl, appNamespaces: [SAMPLE_APP_NAMESPACE], dependsOn: [argocd.chart, bootstrap.job, rollouts, istio, app],
   }, opts);
 
   return { gitea, registry, argocd, rollouts, istio, prometheus };
