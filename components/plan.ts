@@ -24,6 +24,7 @@ export const PLATFORM_CONTAINERS: readonly { key: ContainerKey; component: strin
   { key: "actRunner", component: "runner" },
   { key: "dind", component: "runner" },
   { key: "registry", component: "registry" },
+  { key: "registryPush", component: "registry" },
   { key: "argocdController", component: "argocd" },
   { key: "argocdServer", component: "argocd" },
   { key: "argocdRepoServer", component: "argocd" },

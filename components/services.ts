@@ -58,7 +58,7 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
   const gitea = new Gitea("gitea", {
     ctx, adminPassword: secrets.giteaAdminPassword, runnerToken: secrets.runnerToken, fingerprintKey: secrets.fingerprintKey,
   }, opts);
-  const registry = new Registry("registry", { ctx, password: secrets.registryPassword }, opts);
+  const registry = new Registry("registry", { ctx, password: secrets.registryPassword, pushPassword: secrets.registryPushPassword }, opts);
   new Runner("runner", {
     ctx,
     runnerToken: secrets.runnerToken, giteaClusterIP: gitea.clusterIP, registryClusterIP: registry.clusterIP, jobImage: images.runnerJob,
@@ -89,7 +89,7 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
     }),
   }));
   const bootstrap = new BootstrapRepo("bootstrap-repo", {
-    ctx, adminUsername: gitea.adminUser, adminPassword: gitea.adminPassword, registryPassword: secrets.registryPassword,
+    ctx, adminUsername: gitea.adminUser, adminPassword: gitea.adminPassword, registryPassword: secrets.registryPushPassword,
     fingerprintKey: secrets.fingerprintKey, files, initialFiles: app.sourceFiles,
     keepImageTags: [`${ctx.endpoints.registry.host}/${SAMPLE_IMAGE_REPOSITORY}`], dependsOn: [gitea],
   }, opts);

@@ -126,22 +126,21 @@ const ROTATIONS: readonly Rotation[] = [
     what: "registry",
     key: "registryPassword",
     generated: "platform-registryPassword",
+    // The pull user's (#14.1): CI pushes as its own user, so the Actions secrets and the bootstrap
+    // Job do not follow this one (the push user's rotation: below).
     updates: [
-      `${SECRET}::secret-gitea-bootstrap-repo-credentials`,
       `${SECRET}::secret-registry-registry-htpasswd`,
       `${SECRET}::secret-sample-app-registry-pull`,
     ],
-    // The Job that stores the Actions secret REGISTRY_PASSWORD runs again: a new Job (by name) is
-    // how a Job runs again, and the old completed one goes. Nothing else is replaced.
-    replaces: [`${JOB}::job-gitea-bootstrap-repo`],
+    replaces: [],
     consumers: (before, after, value) => {
       const line = stringData(after, "secret-registry-registry-htpasswd").htpasswd.trim();
       expect(line.startsWith("platform:$2y$")).toBe(true);
       expect(bcryptVerify(value, line.slice("platform:".length).replace(/^\$2y\$/, "$2a$"))).toBe(true);
       const auths = JSON.parse(stringData(after, "secret-sample-app-registry-pull")[".dockerconfigjson"]).auths;
       expect(Object.values(auths).map((a: any) => a.password)).toEqual([value]);
-      expect(stringData(after, "secret-gitea-bootstrap-repo-credentials")["registry-password"]).toBe(value);
-      expect(inputs(after, JOB, "job-gitea-bootstrap-repo").metadata.name).not.toBe(inputs(before, JOB, "job-gitea-bootstrap-repo").metadata.name);
+      expect(stringData(after, "secret-gitea-bootstrap-repo-credentials")["registry-password"]).not.toBe(value);
+      expect(stringData(after, "secret-registry-registry-htpasswd-push").htpasswd).not.toContain("platform:");
       // distribution reloads htpasswd when the file's mtime changes (registry/auth/htpasswd/access.go,
       // v2.8.3 and v3.1.1; test/registry-reload.test.ts with the real one): the registry keeps running.
       expect(inputs(after, "kubernetes:apps/v1:Deployment", "deployment-registry-registry"))

@@ -7,7 +7,7 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ClusterContext } from "../lib/context";
-import { isLoopbackReference, REGISTRY_USER } from "../lib/endpoints";
+import { isLoopbackReference, REGISTRY_PUSH_USER } from "../lib/endpoints";
 import { checkImage, K8sObject, podSecurityContext, pullPolicyFor } from "../lib/k8s";
 import { registerObject } from "../lib/objects";
 import { applyOverlays } from "../lib/overlays";
@@ -139,7 +139,7 @@ export function bootstrapJob(args: BootstrapJobArgs): K8sObject {
     { name: "HOME", value: "/home/bootstrap" },
     { name: "TMPDIR", value: "/tmp" },
     ...(args.withRegistrySecret
-      ? [{ name: "REGISTRY_USERNAME", value: REGISTRY_USER }, fromSecret("REGISTRY_PASSWORD", "registry-password")]
+      ? [{ name: "REGISTRY_USERNAME", value: REGISTRY_PUSH_USER }, fromSecret("REGISTRY_PASSWORD", "registry-password")]
       : []),
     ...((args.keepImageTags ?? []).length > 0 ? [{ name: "KEEP_IMAGE_TAGS", value: [...args.keepImageTags!].join(" ") }] : []),
   ];
@@ -319,7 +319,7 @@ export interface BootstrapRepoArgs {
   readonly initialFiles?: Record<string, string>;
   /** Images whose tag in the owned files CI bumps: a re-render keeps the tag Git has. @default [] */
   readonly keepImageTags?: readonly string[];
-  /** Registry password (secret) stored as the Actions secret REGISTRY_PASSWORD. @default none */
+  /** CI's registry push password (REGISTRY_PUSH_USER, secret) stored as the Actions secret REGISTRY_PASSWORD. @default none */
   readonly registryPassword?: pulumi.Input<string>;
   /**
    * Key of the registry password's fingerprint in the Job's content hash (PlatformSecrets.fingerprintKey):
