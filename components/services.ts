@@ -11,7 +11,7 @@ import { Runner } from "./gitops/runner";
 import { ArgoCd } from "./gitops/argocd";
 import { Applications, application } from "./gitops/applications";
 import { PROJECTS } from "./gitops/projects";
-import { BootstrapRepo, releaseWorkflow } from "./gitops/bootstrap-repo";
+import { BootstrapRepo, GIT_READER_USER, releaseWorkflow } from "./gitops/bootstrap-repo";
 import { ArgoRollouts } from "./delivery/rollouts";
 import { Istio } from "./mesh/istio";
 import { Kiali } from "./mesh/kiali";
@@ -64,10 +64,11 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
     runnerToken: secrets.runnerToken, giteaClusterIP: gitea.clusterIP, registryClusterIP: registry.clusterIP, jobImage: images.runnerJob,
   }, after(gitea, registry));
 
-  // Argo CD reads the bootstrap repository as the Gitea admin (REQUIRE_SIGNIN_VIEW is on).
+  // Argo CD reads the bootstrap repository as a read collaborator the bootstrap Job creates
+  // (REQUIRE_SIGNIN_VIEW is on), never as the site admin (#14.1).
   const argocd = new ArgoCd("argocd", {
     ctx, adminPassword: secrets.argocdAdminPassword, guestPassword: secrets.guestPassword,
-    gitUsername: gitea.adminUser, gitPassword: gitea.adminPassword,
+    gitUsername: GIT_READER_USER, gitPassword: secrets.gitReaderPassword,
   }, opts);
 
   // The sample app: its namespace, pull secret and DB password come from the stack; its manifests
@@ -90,6 +91,7 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
   }));
   const bootstrap = new BootstrapRepo("bootstrap-repo", {
     ctx, adminUsername: gitea.adminUser, adminPassword: gitea.adminPassword, registryPassword: secrets.registryPushPassword,
+    readerPassword: secrets.gitReaderPassword, botPassword: secrets.ciBotPassword,
     fingerprintKey: secrets.fingerprintKey, files, initialFiles: app.sourceFiles,
     keepImageTags: [`${ctx.endpoints.registry.host}/${SAMPLE_IMAGE_REPOSITORY}`], dependsOn: [gitea],
   }, opts);
