@@ -1,7 +1,7 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import { Application } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
-import { Created, find, findAll, mocks } from "./helpers/mocks";
+import { Created, find, findAll, mocks, plain } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
 import {
   application, ApplicationArgs, CRD_IGNORE_DIFFERENCES, RESOURCES_FINALIZER, rootApplication, SYNC_WAVES,
@@ -9,7 +9,7 @@ import {
 import { repoUrl } from "../components/gitops/bootstrap-repo";
 import { testContext } from "./helpers/context";
 import { AppProject } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/AppProject";
-import { APP_DENIED_KINDS, appsProject, defaultProjectLockdown, platformProject, PROJECTS } from "../components/gitops/projects";
+import { APP_DENIED_KINDS, DECLARED_PROJECTS as DECLARED, appsProject, defaultProjectLockdown, platformProject, PROJECTS } from "../components/gitops/projects";
 
 const ctx: ClusterContext = testContext("dev");
 const REPO = repoUrl(ctx);
@@ -201,4 +201,26 @@ describe("#14.1 Applications component registers the projects first", () => {
     expect(patch.inputs.metadata).toMatchObject({ name: "default", namespace: "argocd" });
     expect(patch.inputs.spec.sourceRepos).toEqual([]);
   });
+});
+
+describe("#14.1 whole stacks: projects after the chart, Applications after the projects, Git read as the reader", () => {
+  it.each(["dev", "oci", "homelab"])("#14.1 %s: the order the engine gets, and who Argo CD reads Git as", async (stack) => {
+    const { runStack } = await import("./helpers/stack");
+    const run = await runStack(stack);
+    const regs = [...run.engine.resources.values()];
+    const chart = regs.find((r) => r.type === "kubernetes:helm.sh/v4:Chart" && r.name === "argocd")!;
+    const projects = regs.filter((r) => r.type === "kubernetes:argoproj.io/v1alpha1:AppProject" || r.type === "kubernetes:argoproj.io/v1alpha1:AppProjectPatch");
+    expect(projects.map((p) => p.inputs.metadata.name).sort()).toEqual(["apps", "default", "platform"]);
+    for (const p of projects) expect(p.dependencies, `${p.name} waits for the chart (CRD, argocd-server)`).toContain(chart.urn);
+    const apps = regs.filter((r) => r.type === "kubernetes:argoproj.io/v1alpha1:Application");
+    expect(apps.length).toBeGreaterThan(0);
+    for (const a of apps) {
+      for (const p of projects) expect(a.dependencies, `${a.name} waits for ${p.name}`).toContain(p.urn);
+      expect(DECLARED.includes(a.inputs.spec.project)).toBe(true);
+    }
+    // The chart renders no AppProject of its own (argo-cd templates/argocd-configs/projects.yaml: only server.additionalProjects).
+    expect(chart.inputs.values?.server?.additionalProjects).toBeUndefined();
+    const repo = find(run.created, "kubernetes:core/v1:Secret", (c) => c.name === "secret-argocd-repo-platform-apps");
+    expect(plain(repo.inputs.stringData).username).toBe("argocd-reader");
+  }, 30_000);
 });
