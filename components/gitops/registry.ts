@@ -1,6 +1,8 @@
 // The image registry (distribution v3, official image `registry`): htpasswd (bcrypt) auth from a
 // platform secret, a PVC, and the NodePort that every node's containerd mirror points at (PM-04,
-// PM-13). Plus the pull-secret builder every application namespace uses (PM-13).
+// PM-13). Two instances over that PVC (#14.1): read-only for the pull user behind the NodePort,
+// read-write for CI's push user behind an in-cluster Service. Plus the pull-secret builder every
+// application namespace uses (PM-13).
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ClusterContext } from "../lib/context";
