@@ -24,6 +24,7 @@ export const PLATFORM_CONTAINERS: readonly { key: ContainerKey; component: strin
   { key: "actRunner", component: "runner" },
   { key: "dind", component: "runner" },
   { key: "registry", component: "registry" },
+  { key: "registryPush", component: "registry" },
   { key: "argocdController", component: "argocd" },
   { key: "argocdServer", component: "argocd" },
   { key: "argocdRepoServer", component: "argocd" },
@@ -47,7 +48,7 @@ export const PLATFORM_CONTAINERS: readonly { key: ContainerKey; component: strin
 ];
 
 /** The UIs with a certificate each (mesh/istio.ts publishedHosts): all may be challenged at once. */
-export const ACME_SOLVER_PODS_AT_ONCE = 5;
+export const ACME_SOLVER_PODS_AT_ONCE = 4;
 
 export function nodesOf(cfg: PlatformConfig): NodePlan[] {
   if (cfg.oci) {

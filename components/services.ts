@@ -10,7 +10,8 @@ import { Registry } from "./gitops/registry";
 import { Runner } from "./gitops/runner";
 import { ArgoCd } from "./gitops/argocd";
 import { Applications, application } from "./gitops/applications";
-import { BOOTSTRAP_ORG, BootstrapRepo, releaseWorkflow } from "./gitops/bootstrap-repo";
+import { PROJECTS } from "./gitops/projects";
+import { BOOTSTRAP_ORG, BootstrapRepo, GIT_READER_USER, releaseWorkflow } from "./gitops/bootstrap-repo";
 import { RUNNER_TOKEN_KEY, RUNNER_TOKEN_SECRET } from "./gitops/runner-config";
 import { ArgoRollouts } from "./delivery/rollouts";
 import { Istio } from "./mesh/istio";
@@ -37,7 +38,7 @@ export interface PlatformServices {
 /** The Argo CD Application for the sample app, kept in Git under argocd/ (the root app syncs it). */
 export function sampleAppApplication(ctx: ClusterContext, repoURL: string): string {
   return stableYaml(application({
-    name: "sample-app", repoURL, path: deployDir(ctx), destinationNamespace: SAMPLE_APP_NAMESPACE,
+    name: "sample-app", project: PROJECTS.apps, repoURL, path: deployDir(ctx), destinationNamespace: SAMPLE_APP_NAMESPACE,
     // The stack creates the namespace (pull secret, DB password), so Argo CD must not own it.
     createNamespace: false, usesCrds: true, tier: "app",
     // The Rollout owns the VirtualService weights during a canary; selfHeal must not reset them.
@@ -65,17 +66,18 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
   const gitea = new Gitea("gitea", {
     ctx, adminPassword: secrets.giteaAdminPassword, fingerprintKey: secrets.fingerprintKey,
   }, opts);
-  const registry = new Registry("registry", { ctx, password: secrets.registryPassword }, opts);
+  const registry = new Registry("registry", { ctx, password: secrets.registryPassword, pushPassword: secrets.registryPushPassword }, opts);
   // Registered for the platform organisation only, with the token the bootstrap Job fetches (issue 14).
   const runner = new Runner("runner", {
     ctx,
     org: BOOTSTRAP_ORG, giteaClusterIP: gitea.clusterIP, registryClusterIP: registry.clusterIP, jobImage: images.runnerJob,
   }, after(gitea, registry));
 
-  // Argo CD reads the bootstrap repository as the Gitea admin (REQUIRE_SIGNIN_VIEW is on).
+  // Argo CD reads the bootstrap repository as a read collaborator the bootstrap Job creates
+  // (REQUIRE_SIGNIN_VIEW is on), never as the site admin (#14.1).
   const argocd = new ArgoCd("argocd", {
     ctx, adminPassword: secrets.argocdAdminPassword, guestPassword: secrets.guestPassword,
-    gitUsername: gitea.adminUser, gitPassword: gitea.adminPassword,
+    gitUsername: GIT_READER_USER, gitPassword: secrets.gitReaderPassword,
   }, opts);
 
   // The sample app: its namespace, pull secret and DB password come from the stack; its manifests
@@ -97,14 +99,15 @@ export function platformServices(ctx: ClusterContext, secrets: PlatformSecrets, 
     }),
   }));
   const bootstrap = new BootstrapRepo("bootstrap-repo", {
-    ctx, adminUsername: gitea.adminUser, adminPassword: gitea.adminPassword, registryPassword: secrets.registryPassword,
+    ctx, adminUsername: gitea.adminUser, adminPassword: gitea.adminPassword, registryPassword: secrets.registryPushPassword,
+    readerPassword: secrets.gitReaderPassword, botPassword: secrets.ciBotPassword,
     fingerprintKey: secrets.fingerprintKey, files, initialFiles: app.sourceFiles,
     keepImageTags: [`${ctx.endpoints.registry.host}/${SAMPLE_IMAGE_REPOSITORY}`], dependsOn: [gitea],
     runnerToken: { namespace: runner.namespace, secretName: RUNNER_TOKEN_SECRET, key: RUNNER_TOKEN_KEY, after: [runner.namespaceResource] },
   }, opts);
   // PM-28: the root app syncs only once the platform (CRDs, mesh) and the content exist.
   new Applications("applications", {
-    ctx, repoURL: bootstrap.repoUrl, dependsOn: [argocd.chart, bootstrap.job, rollouts, istio, app],
+    ctx, repoURL: bootstrap.repoUrl, appNamespaces: [SAMPLE_APP_NAMESPACE], dependsOn: [argocd.chart, bootstrap.job, rollouts, istio, app],
   }, opts);
 
   return { gitea, registry, argocd, rollouts, istio, prometheus, tls };

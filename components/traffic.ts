@@ -139,11 +139,11 @@ export function trafficPlan(ctx: ClusterContext, given: TrafficOptions = {}): Fl
     flow(bootstrap, gitea, tcp(GITEA_HTTP_PORT), "the bootstrap Job creates the org and repository and pushes the content"),
     flow(bootstrap, api, apiPort, "the bootstrap Job applies the runner's org registration token Secret (issue 14)"),
     flow(runner, gitea, tcp(GITEA_HTTP_PORT), "act_runner registers and fetches jobs (PM-01)"),
-    flow(runner, registry, tcp(ep.registry.port), "workflow jobs push images (PM-13)"),
+    flow(runner, registry, tcp(ep.registry.pushPort), "workflow jobs push images to the read-write instance (PM-13, #14.1)"),
     flow(runner, { ...internet, except: [...RUNNER_DENIED_CIDRS] }, tcp(443, 80), "actions, base images and packages; not the metadata service, the cluster or the node (jobs share this pod's network, PM-01)"),
     flow(runner, { kind: "cidrs", id: "node-nodeports", cidrs: [...opts.apiServerCidrs!] }, tcp(ep.ports.giteaHttp, ep.ports.registry), "job containers reach Gitea (runner URL) and the registry on the node's NodePorts, in case egress is judged before kube-proxy's DNAT (PM-24)"),
     flow(nodePortClients, gitea, tcp(GITEA_HTTP_PORT, GITEA_SSH_PORT), "job containers check out through the NodePort (runner URL, PM-24) and Git over SSH"),
-    flow(nodePortClients, registry, tcp(ep.registry.port), "node containerd pulls through the NodePort mirror (PM-04, PM-15)"),
+    flow(nodePortClients, registry, tcp(ep.registry.port), "node containerd pulls through the NodePort mirror from the read-only instance (PM-04, PM-15, #14.1)"),
     // Argo CD inside its namespace and out.
     flow(argocd, repoServer, tcp(ARGOCD_PORTS.repoServer), "controller, server and ApplicationSet controller render manifests"),
     flow(argocd, redis, tcp(ARGOCD_PORTS.redis), "Argo CD's cache"),

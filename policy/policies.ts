@@ -8,6 +8,7 @@ import { isLoopbackReference } from "../components/lib/endpoints";
 import { isImmutableImage } from "../components/lib/k8s";
 import { conditionGuardsEmptyResult, execProbeCannotFail, missingResources } from "./checks";
 import { RUNNER_NAMESPACE } from "../components/gitops/runner-config";
+import { DECLARED_PROJECTS } from "../components/gitops/projects";
 import { containersOf, groupOf, injectorFills, istioGatewayInjected, kindOf, podTemplate, selects } from "./pods";
 
 /**
@@ -232,6 +233,21 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
       const automated = args.props?.spec?.syncPolicy?.automated;
       if (automated?.selfHeal !== true) report(`PM-31 Application ${label(args)}: spec.syncPolicy.automated.selfHeal is not true.`);
     },
+  ),
+  resourcePolicy(
+    "issue-14-1-applications-in-declared-projects",
+    "#14.1: Argo CD Applications and ApplicationSets belong to a project the platform declares (platform, apps), never `default` or an unset project: the default project is locked and Git write is not cluster-admin.",
+    (args, report) => {
+      if (!isKind(args.type, "argoproj.io", "Application", "ApplicationSet")) return;
+      const kind = kindOf(args.type);
+      const spec = kind === "ApplicationSet" ? args.props?.spec?.template?.spec : args.props?.spec;
+      const project = spec?.project;
+      const allowed = args.getConfig<{ projects?: string[] }>()?.projects ?? DECLARED_PROJECTS;
+      if (typeof project !== "string" || !allowed.includes(project)) {
+        report(`#14.1 ${kind} ${label(args)}: project ${JSON.stringify(project ?? null)} is not one the platform declares (${allowed.join(", ")}); the default project deploys nothing.`);
+      }
+    },
+    { configSchema: { properties: { projects: { type: "array", items: { type: "string" } } } } },
   ),
   resourcePolicy(
     "pm-02-argocd-namespace-no-mesh",

@@ -1,18 +1,20 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import { Application } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
-import { Created, find, findAll, mocks } from "./helpers/mocks";
+import { Created, find, findAll, mocks, plain } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
 import {
   application, ApplicationArgs, CRD_IGNORE_DIFFERENCES, RESOURCES_FINALIZER, rootApplication, SYNC_WAVES,
 } from "../components/gitops/applications";
 import { repoUrl } from "../components/gitops/bootstrap-repo";
 import { testContext } from "./helpers/context";
+import { AppProject } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/AppProject";
+import { APP_DENIED_KINDS, DECLARED_PROJECTS as DECLARED, appsProject, defaultProjectLockdown, platformProject, PROJECTS } from "../components/gitops/projects";
 
 const ctx: ClusterContext = testContext("dev");
 const REPO = repoUrl(ctx);
 const base: ApplicationArgs = {
-  name: "sample-app", repoURL: REPO, path: "deploy/dev", destinationNamespace: "sample", createNamespace: false, tier: "app",
+  name: "sample-app", project: "apps", repoURL: REPO, path: "deploy/dev", destinationNamespace: "sample", createNamespace: false, tier: "app",
 };
 
 describe("application() builder", () => {
@@ -107,8 +109,8 @@ describe("Applications component under mocks", () => {
   it("PM-30 the stack itself registers the root Application (nothing to apply by hand)", async () => {
     const { Applications } = await import("../components/gitops/applications");
     new Applications("apps", {
-      ctx, repoURL: REPO,
-      applications: [{ ...base, name: "kiali", destinationNamespace: "istio-system", tier: "platform", createNamespace: false }],
+      ctx, repoURL: REPO, appNamespaces: ["sample-app"],
+      applications: [{ ...base, name: "kiali", project: "platform", destinationNamespace: "istio-system", tier: "platform", createNamespace: false }],
     });
     for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
     const apps = findAll(created, "kubernetes:argoproj.io/v1alpha1:Application");
@@ -117,4 +119,108 @@ describe("Applications component under mocks", () => {
     expect(root.inputs.spec.source.path).toBe("argocd");
     expect(root.inputs.spec.source.repoURL).toBe(REPO);
   });
+});
+
+describe("#14.1 AppProjects: Git write is not cluster-admin", () => {
+  const platform = platformProject({ ctx, sourceRepos: [REPO] });
+  const apps = appsProject({ ctx, sourceRepos: [REPO], namespaces: ["sample-app"] });
+  const locked = defaultProjectLockdown(ctx);
+
+  it("#14.1 the projects pass the upstream AppProject schema", () => {
+    for (const p of [platform, apps, locked]) expect(() => new AppProject(p as any).validate()).not.toThrow();
+  });
+
+  it("#14.1 each project whitelists only the in-cluster repository and its own namespaces", () => {
+    for (const p of [platform, apps]) {
+      expect(p.spec.sourceRepos).toEqual([REPO]);
+      for (const d of p.spec.destinations) expect(d.server).toBe("https://kubernetes.default.svc");
+    }
+    expect(platform.spec.destinations.map((d: any) => d.namespace)).toEqual(["argocd"]);
+    expect(apps.spec.destinations.map((d: any) => d.namespace)).toEqual(["sample-app"]);
+    expect(() => appsProject({ ctx, sourceRepos: ["*"], namespaces: ["sample-app"] })).toThrow(/no globs/);
+    expect(() => appsProject({ ctx, sourceRepos: [REPO], namespaces: ["*"] })).toThrow(/no globs/);
+    expect(() => appsProject({ ctx, sourceRepos: [REPO], namespaces: [] })).toThrow(/no destination/);
+  });
+
+  it("#14.1 no cluster-scoped kinds; the platform project syncs only Applications, apps no RBAC or quotas", () => {
+    expect(platform.spec.clusterResourceWhitelist).toEqual([]);
+    expect(apps.spec.clusterResourceWhitelist).toEqual([]);
+    expect(platform.spec.namespaceResourceWhitelist).toEqual([{ group: "argoproj.io", kind: "Application" }]);
+    const denied = apps.spec.namespaceResourceBlacklist.map((k: any) => `${k.group}/${k.kind}`);
+    for (const k of ["rbac.authorization.k8s.io/Role", "rbac.authorization.k8s.io/RoleBinding", "/ResourceQuota", "argoproj.io/AppProject", "networking.istio.io/Gateway"]) {
+      expect(denied).toContain(k);
+    }
+    expect(APP_DENIED_KINDS.length).toBe(denied.length);
+  });
+
+  it("#14.1 every kind the sample app ships through Git is allowed by the apps project, and the root's children by platform", async () => {
+    const YAML = await import("yaml");
+    const { renderSampleApp } = await import("../components/apps/sample-app");
+    const { sampleAppApplication } = await import("../components/services");
+    for (const env of ["dev", "oci", "homelab"] as const) {
+      const c = testContext(env);
+      for (const text of Object.values(renderSampleApp(c, { namespace: "sample-app" }))) {
+        for (const doc of YAML.parseAllDocuments(text)) {
+          const o = doc.toJSON();
+          const group = o.apiVersion.includes("/") ? o.apiVersion.split("/")[0] : "";
+          expect(APP_DENIED_KINDS.some((k) => k.group === group && k.kind === o.kind), `${o.kind} is denied`).toBe(false);
+          expect(o.metadata.namespace).toBe("sample-app");
+        }
+      }
+      const child = YAML.parse(sampleAppApplication(c, repoUrl(c)));
+      expect(child.spec.project).toBe(PROJECTS.apps);
+      expect(child.kind).toBe("Application");
+    }
+  });
+
+  it("#14.1 the default project is emptied by a forced patch, not created (argocd-server already made it)", () => {
+    expect(locked.metadata.name).toBe("default");
+    expect(locked.metadata.annotations).toEqual({ "pulumi.com/patchForce": "true" });
+    expect(locked.spec).toMatchObject({ sourceRepos: [], destinations: [], clusterResourceWhitelist: [], namespaceResourceBlacklist: [{ group: "*", kind: "*" }] });
+  });
+
+  it("#14.1 no Application may name the default project or an undeclared one", () => {
+    expect(() => application({ ...base, project: "default" })).toThrow(/#14.1/);
+    expect(() => application({ ...base, project: "team-x" })).toThrow(/#14.1/);
+    expect(rootApplication({ ctx, repoURL: REPO }).spec.project).toBe("platform");
+  });
+});
+
+describe("#14.1 Applications component registers the projects first", () => {
+  const created: Created[] = [];
+  beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
+  beforeEach(() => { created.length = 0; });
+
+  it("#14.1 AppProjects and the default lockdown patch, in the argocd namespace", async () => {
+    const { Applications } = await import("../components/gitops/applications");
+    new Applications("apps", { ctx, repoURL: REPO, appNamespaces: ["sample-app"] });
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    const projects = findAll(created, "kubernetes:argoproj.io/v1alpha1:AppProject");
+    expect(projects.map((p) => p.inputs.metadata.name).sort()).toEqual(["apps", "platform"]);
+    const patch = find(created, "kubernetes:argoproj.io/v1alpha1:AppProjectPatch");
+    expect(patch.inputs.metadata).toMatchObject({ name: "default", namespace: "argocd" });
+    expect(patch.inputs.spec.sourceRepos).toEqual([]);
+  });
+});
+
+describe("#14.1 whole stacks: projects after the chart, Applications after the projects, Git read as the reader", () => {
+  it.each(["dev", "oci", "homelab"])("#14.1 %s: the order the engine gets, and who Argo CD reads Git as", async (stack) => {
+    const { runStack } = await import("./helpers/stack");
+    const run = await runStack(stack);
+    const regs = [...run.engine.resources.values()];
+    const chart = regs.find((r) => r.type === "kubernetes:helm.sh/v4:Chart" && r.name === "argocd")!;
+    const projects = regs.filter((r) => r.type === "kubernetes:argoproj.io/v1alpha1:AppProject" || r.type === "kubernetes:argoproj.io/v1alpha1:AppProjectPatch");
+    expect(projects.map((p) => p.inputs.metadata.name).sort()).toEqual(["apps", "default", "platform"]);
+    for (const p of projects) expect(p.dependencies, `${p.name} waits for the chart (CRD, argocd-server)`).toContain(chart.urn);
+    const apps = regs.filter((r) => r.type === "kubernetes:argoproj.io/v1alpha1:Application");
+    expect(apps.length).toBeGreaterThan(0);
+    for (const a of apps) {
+      for (const p of projects) expect(a.dependencies, `${a.name} waits for ${p.name}`).toContain(p.urn);
+      expect(DECLARED.includes(a.inputs.spec.project)).toBe(true);
+    }
+    // The chart renders no AppProject of its own (argo-cd templates/argocd-configs/projects.yaml: only server.additionalProjects).
+    expect(chart.inputs.values?.server?.additionalProjects).toBeUndefined();
+    const repo = find(run.created, "kubernetes:core/v1:Secret", (c) => c.name === "secret-argocd-repo-platform-apps");
+    expect(plain(repo.inputs.stringData).username).toBe("argocd-reader");
+  }, 30_000);
 });

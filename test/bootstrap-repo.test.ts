@@ -7,6 +7,7 @@ import * as path from "path";
 import { execFileSync, spawn, spawnSync } from "child_process";
 import { needs } from "./helpers/binaries";
 import * as http from "http";
+import { randomBytes } from "crypto";
 import { Created, find, findAll, isSecretInput, mocks, plain, unwrap } from "./helpers/mocks";
 import { ClusterContext } from "../components/lib/context";
 import { images } from "../components/lib/versions";
@@ -18,6 +19,8 @@ import { testContext } from "./helpers/context";
 import { renderSampleApp } from "../components/apps/sample-app";
 
 const ctx: ClusterContext = testContext("dev");
+/** The Gitea users the Job creates (#14.1), with their passwords. */
+const USERS = { READER_USER: "argocd-reader", READER_PASSWORD: "reader pw #1", BOT_USER: "ci-bot", BOT_PASSWORD: "bot \"pw\" 1" };
 const shellcheck = needs("shellcheck");
 // The script's own tools, and git http-backend behind the fake Gitea.
 const gitAndCurl = needs("git", "curl");
@@ -233,7 +236,7 @@ gitAndCurl.describe("bootstrap-repo.sh against a fake Gitea (API + git smart HTT
     env = {
       GITEA_URL: gitea.url, GITEA_USER: "platform-admin", GITEA_PASSWORD: "s3cret-pw", ORG: "platform", REPO: "platform-apps",
       CONTENT_DIR: content, HOME: path.join(root, "home"), TMPDIR: root, WAIT_SECONDS: "30", WAIT_INTERVAL: "0.1",
-      REGISTRY_USERNAME: "platform", REGISTRY_PASSWORD: "reg-pw",
+      REGISTRY_USERNAME: "platform", REGISTRY_PASSWORD: "reg-pw", ...USERS,
     };
   });
   afterAll(() => { gitea?.close(); if (root) fs.rmSync(root, { recursive: true, force: true }); });
@@ -272,6 +275,67 @@ gitAndCurl.describe("bootstrap-repo.sh against a fake Gitea (API + git smart HTT
     expect(r.code).not.toBe(0);
     expect(r.out).toContain("authenticate as platform-admin: HTTP 401");
   });
+
+  it("#14.1 Argo CD's reader can clone but not push; CI_TOKEN is the bot's write:repository token, which pushes; neither is site admin", async () => {
+    expect((await runScript(env)).code).toBe(0);
+    const repo = "platform/platform-apps";
+    expect(gitea.state.users["argocd-reader"]).toMatchObject({ password: USERS.READER_PASSWORD, admin: false });
+    expect(gitea.state.users["ci-bot"]).toMatchObject({ password: USERS.BOT_PASSWORD, admin: false });
+    expect(gitea.state.collaborators[repo]).toEqual({ "argocd-reader": "read", "ci-bot": "write" });
+    // The token is the bot's, created with the bot's own credentials, scoped to repositories only.
+    expect([...gitea.state.tokens.keys()]).toEqual(["ci-bot/platform-ci"]);
+    expect(gitea.state.tokens.get("ci-bot/platform-ci")).toEqual({ sha: gitea.state.secrets.CI_TOKEN, scopes: ["write:repository"] });
+    expect(gitea.state.requests).toContain("ci-bot POST /api/v1/users/ci-bot/tokens");
+    // Asynchronous: the fake Gitea answers from this process's event loop.
+    const git = (url: string, ...args: string[]) => new Promise<{ status: number; stderr: string }>((resolve) => {
+      const child = spawn("git", ["-c", "credential.helper=", ...args.map((a) => a.replace("URL", url))], {
+        cwd: root, env: { PATH: process.env.PATH!, HOME: root, GIT_TERMINAL_PROMPT: "0" },
+      });
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("close", (code) => resolve({ status: code ?? -1, stderr }));
+    });
+    const as = (user: string, secret: string) => gitea.url.replace("://", `://${encodeURIComponent(user)}:${encodeURIComponent(secret)}@`) + `/${repo}.git`;
+    const reader = path.join(root, "reader");
+    expect((await git(as("argocd-reader", USERS.READER_PASSWORD), "clone", "-q", "URL", reader)).status).toBe(0);
+    const commit = (dir: string, file: string) => {
+      fs.writeFileSync(path.join(dir, file), "x\n");
+      execFileSync("git", ["-C", dir, "add", file]);
+      execFileSync("git", ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", file]);
+    };
+    commit(reader, "reader.txt");
+    const refused = await git(as("argocd-reader", USERS.READER_PASSWORD), "-C", reader, "push", "-q", "URL", "HEAD:main");
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/403/);
+    // What the release workflow's bump step does: oauth2:<CI_TOKEN>.
+    expect((await git(as("oauth2", gitea.state.secrets.CI_TOKEN), "-C", reader, "push", "-q", "URL", "HEAD:main")).status).toBe(0);
+    // The token cannot reach the admin API.
+    const status = (await fetch(`${gitea.url}/api/v1/admin/users`, { method: "POST", headers: { Authorization: `Basic ${Buffer.from(`oauth2:${gitea.state.secrets.CI_TOKEN}`).toString("base64")}` } })).status;
+    expect(status).toBe(403);
+  }, 60_000);
+
+  it("#14.1 a rotated reader or bot password is applied by the next run; the old one stops working, the bot gets a new token", async () => {
+    expect((await runScript(env)).code).toBe(0);
+    const oldToken = gitea.state.secrets.CI_TOKEN;
+    const rotated = { ...env, READER_PASSWORD: "reader pw #2", BOT_PASSWORD: "bot pw 2" };
+    const r = await runScript(rotated);
+    expect(r.code, r.out).toBe(0);
+    expect(gitea.state.users["argocd-reader"].password).toBe("reader pw #2");
+    expect(gitea.state.users["ci-bot"].password).toBe("bot pw 2");
+    expect(gitea.state.secrets.CI_TOKEN).not.toBe(oldToken);
+    expect([...gitea.state.tokens.values()].map((t) => t.sha)).toEqual([gitea.state.secrets.CI_TOKEN]);
+    expect(r.out).not.toMatch(/reader pw|bot pw/);
+    // Back to the first passwords for the other tests.
+    expect((await runScript(env)).code).toBe(0);
+  }, 60_000);
+
+  it("#14.1 refuses the site admin as reader or bot", async () => {
+    for (const k of ["READER_USER", "BOT_USER"]) {
+      const r = await runScript({ ...env, [k]: "platform-admin" });
+      expect(r.code).not.toBe(0);
+      expect(r.out).toContain("must not be the site admin");
+    }
+  });
 });
 
 gitAndCurl.describe("item 4: Git follows the stack where the stack owns it (the real script, real git, the fake Gitea)", () => {
@@ -302,7 +366,7 @@ gitAndCurl.describe("item 4: Git follows the stack where the stack owns it (the 
   const env = () => ({
     GITEA_URL: gitea.url, GITEA_USER: "platform-admin", GITEA_PASSWORD: "pw", ORG: "platform", REPO: "platform-apps",
     CONTENT_DIR: path.join(root, "content"), HOME: path.join(root, "home"), TMPDIR: path.join(root, "tmp"),
-    WAIT_SECONDS: "5", WAIT_INTERVAL: "0.1", KEEP_IMAGE_TAGS: IMAGE,
+    WAIT_SECONDS: "5", WAIT_INTERVAL: "0.1", KEEP_IMAGE_TAGS: IMAGE, ...USERS,
   });
   const content = (stage: { owned: Record<string, string>; initial: Record<string, string> }) => {
     const dir = path.join(root, "content");
@@ -448,6 +512,7 @@ gitAndCurl.describe("PM-09 bootstrap-repo.sh with any printable admin password (
         PATH: rec.path, GITEA_URL: gitea.url, GITEA_USER: "platform-admin", GITEA_PASSWORD: password, ORG: "platform", REPO: "platform-apps",
         CONTENT_DIR: content, HOME: path.join(root, "home"), TMPDIR: path.join(root, "tmp"), WAIT_SECONDS: "5", WAIT_INTERVAL: "0.1",
         REGISTRY_USERNAME: "platform", REGISTRY_PASSWORD: password,
+        READER_USER: "argocd-reader", READER_PASSWORD: password, BOT_USER: "ci-bot", BOT_PASSWORD: `${password}-bot`,
       });
       expect(r.out).toContain("pushed 1 files");
       expect(r.code).toBe(0);
@@ -483,7 +548,7 @@ gitAndCurl.describe("PM-09 bootstrap-repo.sh with any printable admin password (
       const r = await runScript({
         GITEA_URL: gitea.url, GITEA_USER: "platform-admin", GITEA_PASSWORD: "pw", ORG: "platform", REPO: "platform-apps",
         CONTENT_DIR: root, HOME: root, TMPDIR: root, WAIT_SECONDS: "5", WAIT_INTERVAL: "0.1",
-        REGISTRY_USERNAME: "platform", REGISTRY_PASSWORD: registryPassword,
+        REGISTRY_USERNAME: "platform", REGISTRY_PASSWORD: registryPassword, ...USERS,
       });
       return { ...r, stored: gitea.state.secrets.REGISTRY_PASSWORD };
     } finally {
@@ -507,10 +572,11 @@ describe("BootstrapRepo component under mocks", () => {
   beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "dev", false));
   beforeEach(() => { created.length = 0; });
 
-  async function build(files: Record<string, string>, registryPassword = "reg-plaintext") {
+  async function build(files: Record<string, string>, registryPassword = "reg-plaintext", users = { reader: "reader-plaintext", bot: "bot-plaintext" }) {
     const { BootstrapRepo } = await import("../components/gitops/bootstrap-repo");
     const repo = new BootstrapRepo("bootstrap-repo", {
       ctx, adminUsername: "platform-admin", adminPassword: pulumi.secret("gitea-plaintext"), registryPassword: pulumi.secret(registryPassword),
+      readerPassword: pulumi.secret(users.reader), botPassword: pulumi.secret(users.bot),
       fingerprintKey: pulumi.secret("fingerprint-key"),
       files: ctx.endpoints.gitea.runnerUrl.apply((serverUrl) => ({ ...files, ".gitea/workflows/release.yaml": releaseWorkflow({ ...workflowArgs, serverUrl }) })),
     });
@@ -553,6 +619,22 @@ describe("BootstrapRepo component under mocks", () => {
     expect(JSON.stringify(plain(job.inputs))).not.toContain("reg-rotated");
   });
 
+  it("#14.1 a new reader or bot password gives a new Job name (the run that sets it in Gitea); neither is revealed", async () => {
+    const a = await build({ "argocd/root.yaml": "a: 1\n" });
+    const b = await build({ "argocd/root.yaml": "a: 1\n" }, "reg-plaintext", { reader: "reader-rotated", bot: "bot-plaintext" });
+    const c = await build({ "argocd/root.yaml": "a: 1\n" }, "reg-plaintext", { reader: "reader-plaintext", bot: "bot-rotated" });
+    expect(new Set([a, b, c]).size).toBe(3);
+    const secret = findAll(created, "kubernetes:core/v1:Secret").at(-1)!;
+    expect(plain(secret.inputs.stringData)).toMatchObject({ "reader-password": "reader-plaintext", "bot-password": "bot-rotated" });
+    const job = findAll(created, "kubernetes:batch/v1:Job").at(-1)!;
+    const env = Object.fromEntries(plain(job.inputs.spec.template.spec.containers[0].env).map((e: any) => [e.name, e.value ?? e.valueFrom]));
+    expect(env.READER_USER).toBe("argocd-reader");
+    expect(env.BOT_USER).toBe("ci-bot");
+    expect(env.READER_PASSWORD).toEqual({ secretKeyRef: { name: "bootstrap-repo-credentials", key: "reader-password" } });
+    expect(env.BOT_PASSWORD).toEqual({ secretKeyRef: { name: "bootstrap-repo-credentials", key: "bot-password" } });
+    expect(JSON.stringify(plain(job.inputs))).not.toMatch(/reader-plaintext|bot-rotated/);
+  });
+
   it("item 4: the Job carries pulumi.com/replaceUnready, so a failed run is replaced on the next up", async () => {
     await build({ "argocd/root.yaml": "a: 1\n" });
     const job = find(created, "kubernetes:batch/v1:Job");
@@ -567,11 +649,27 @@ describe("BootstrapRepo component under mocks", () => {
  */
 async function startFakeGitea(auth: { user: string; password: string }) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "fake-gitea-"));
+  // Users with passwords (the site admin first), collaborators per repository, tokens per user:
+  // enough to check who may do what (#14.1), as Gitea would.
   const state = {
-    orgs: [] as string[], repoOptions: {} as Record<string, any>, tokens: new Set<string>(),
+    orgs: [] as string[], repoOptions: {} as Record<string, any>, tokens: new Map<string, { sha: string; scopes: string[] }>(),
     secrets: {} as Record<string, string>, lastToken: "", healthChecks: 0,
+    users: { [auth.user]: { password: auth.password, admin: true, email: "" } } as Record<string, { password: string; admin: boolean; email: string }>,
+    collaborators: {} as Record<string, Record<string, string>>,
+    /** Every request's authenticated user and route, in order. */
+    requests: [] as string[],
   };
-  const expected = `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString("base64")}`;
+  /** The user a Basic header authenticates: by password, or by one of their tokens (any user name, e.g. oauth2). */
+  const whoIs = (header: string | undefined): { user: string; byToken: boolean } | undefined => {
+    const m = /^Basic (.+)$/.exec(header ?? "");
+    if (!m) return undefined;
+    const decoded = Buffer.from(m[1], "base64").toString();
+    const i = decoded.indexOf(":");
+    const [name, secret] = [decoded.slice(0, i), decoded.slice(i + 1)];
+    if (state.users[name] && state.users[name].password === secret) return { user: name, byToken: false };
+    for (const [key, t] of state.tokens) if (t.sha === secret) return { user: key.split("/")[0], byToken: true };
+    return undefined;
+  };
   const git = (repo: string, ...args: string[]) => execFileSync("git", ["--git-dir", path.join(root, `${repo}.git`), ...args], { encoding: "utf8" });
   const hasRefs = (repo: string) => git(repo, "for-each-ref").trim() !== "";
   const server = http.createServer((req, res) => {
@@ -582,12 +680,20 @@ async function startFakeGitea(auth: { user: string; password: string }) {
       const url = new URL(req.url!, "http://x");
       const send = (status: number, json?: unknown) => { res.writeHead(status, { "Content-Type": "application/json" }); res.end(json === undefined ? "" : JSON.stringify(json)); };
       if (url.pathname === "/api/healthz") { state.healthChecks++; return send(state.healthChecks === 1 ? 503 : 200, { status: "pass" }); }
-      if (req.headers.authorization !== expected) { res.writeHead(401, { "WWW-Authenticate": 'Basic realm="fake"' }); return res.end(); }
+      const who = whoIs(req.headers.authorization);
+      if (!who) { res.writeHead(401, { "WWW-Authenticate": 'Basic realm="fake"' }); return res.end(); }
+      state.requests.push(`${who.user} ${req.method} ${url.pathname}`);
+      const isAdmin = state.users[who.user].admin;
       const m = (re: RegExp) => re.exec(url.pathname);
       let g: RegExpExecArray | null;
       if (url.pathname.endsWith("/info/refs") || url.pathname.endsWith("/git-upload-pack") || url.pathname.endsWith("/git-receive-pack")) {
+        // Git over HTTP: read for any collaborator, push for write collaborators (and the admin).
+        const repo = /^\/(.+?)\.git\//.exec(url.pathname)?.[1] ?? "";
+        const pushing = url.pathname.endsWith("/git-receive-pack") || url.searchParams.get("service") === "git-receive-pack";
+        const perm = isAdmin ? "admin" : state.collaborators[repo]?.[who.user];
+        if (!perm || (pushing && perm === "read")) { res.writeHead(403); return res.end("fake gitea: no access\n"); }
         const cgi = spawn("git", ["http-backend"], { env: {
-          GIT_PROJECT_ROOT: root, GIT_HTTP_EXPORT_ALL: "1", REMOTE_USER: auth.user, PATH_INFO: url.pathname,
+          GIT_PROJECT_ROOT: root, GIT_HTTP_EXPORT_ALL: "1", REMOTE_USER: who.user, PATH_INFO: url.pathname,
           REQUEST_METHOD: req.method!, QUERY_STRING: url.search.slice(1), CONTENT_TYPE: req.headers["content-type"] ?? "",
           HTTP_CONTENT_ENCODING: String(req.headers["content-encoding"] ?? ""), PATH: process.env.PATH!,
         } });
@@ -613,7 +719,32 @@ async function startFakeGitea(auth: { user: string; password: string }) {
       }
       let input: any = {};
       try { if (body.length) input = JSON.parse(body.toString()); } catch { return send(400, { message: "fake gitea: invalid JSON body" }); }
-      if (req.method === "GET" && url.pathname === "/api/v1/user") return send(200, { login: auth.user });
+      if (req.method === "GET" && url.pathname === "/api/v1/user") return send(200, { login: who.user });
+      // Everything below but a user's own tokens is the site admin's.
+      const own = /^\/api\/v1\/users\/([^/]+)\/tokens/.exec(url.pathname);
+      if (own && (who.byToken || (own[1] !== who.user && !isAdmin))) return send(403, { message: "fake gitea: tokens need the user's own Basic auth" });
+      if (!own && !isAdmin) return send(403, { message: "fake gitea: site admin only" });
+      if ((g = m(/^\/api\/v1\/users\/([^/]+)$/)) && req.method === "GET") return state.users[g[1]] ? send(200, { login: g[1] }) : send(404);
+      if (url.pathname === "/api/v1/admin/users" && req.method === "POST") {
+        if (state.users[input.username]) return send(422, { message: "user already exists" });
+        if (!input.email || !input.password) return send(422, { message: "email and password are required" });
+        state.users[input.username] = { password: input.password, admin: false, email: input.email };
+        return send(201, { login: input.username });
+      }
+      if ((g = m(/^\/api\/v1\/admin\/users\/([^/]+)$/)) && req.method === "PATCH") {
+        const u = state.users[g[1]];
+        if (!u) return send(404);
+        if (!input.email || input.login_name !== g[1] || input.source_id !== 0) return send(422, { message: "email, login_name and source_id are required" });
+        if (input.password) u.password = input.password;
+        if (input.admin !== undefined) u.admin = input.admin;
+        return send(200, { login: g[1] });
+      }
+      if ((g = m(/^\/api\/v1\/repos\/([^/]+\/[^/]+)\/collaborators\/([^/]+)$/)) && req.method === "PUT") {
+        if (!state.users[g[2]]) return send(404);
+        if (!["read", "write", "admin"].includes(input.permission)) return send(422, { message: "bad permission" });
+        state.collaborators[g[1]] = { ...(state.collaborators[g[1]] ?? {}), [g[2]]: input.permission };
+        return send(204);
+      }
       if ((g = m(/^\/api\/v1\/orgs\/([^/]+)$/)) && req.method === "GET") return state.orgs.includes(g[1]) ? send(200, { username: g[1] }) : send(404);
       if (url.pathname === "/api/v1/orgs" && req.method === "POST") { state.orgs.push(input.username); return send(201, input); }
       if ((g = m(/^\/api\/v1\/orgs\/([^/]+)\/repos$/)) && req.method === "POST") {
@@ -628,11 +759,11 @@ async function startFakeGitea(auth: { user: string; password: string }) {
         if (req.method === "PATCH") { Object.assign(state.repoOptions[g[1]], input); return send(200, {}); }
         return send(200, { full_name: g[1], empty: !hasRefs(g[1]), default_branch: state.repoOptions[g[1]].default_branch });
       }
-      if ((g = m(/^\/api\/v1\/users\/([^/]+)\/tokens\/([^/]+)$/)) && req.method === "DELETE") return send(state.tokens.delete(g[2]) ? 204 : 404);
+      if ((g = m(/^\/api\/v1\/users\/([^/]+)\/tokens\/([^/]+)$/)) && req.method === "DELETE") return send(state.tokens.delete(`${g[1]}/${g[2]}`) ? 204 : 404);
       if ((g = m(/^\/api\/v1\/users\/([^/]+)\/tokens$/)) && req.method === "POST") {
-        if (state.tokens.has(input.name)) return send(400, { message: "token name already used" });
-        state.tokens.add(input.name);
-        state.lastToken = Buffer.from(`${input.name}-${Date.now()}-${Math.random()}`).toString("hex").slice(0, 40);
+        if (state.tokens.has(`${g[1]}/${input.name}`)) return send(400, { message: "token name already used" });
+        state.lastToken = randomBytes(20).toString("hex");
+        state.tokens.set(`${g[1]}/${input.name}`, { sha: state.lastToken, scopes: input.scopes });
         return send(201, { id: 1, name: input.name, sha1: state.lastToken, scopes: input.scopes });
       }
       if ((g = m(/^\/api\/v1\/repos\/[^/]+\/[^/]+\/actions\/secrets\/([^/]+)$/)) && req.method === "PUT") {

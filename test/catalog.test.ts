@@ -42,7 +42,8 @@ describe("post-mortem catalog", () => {
     const named = rows.flatMap((r) => r.guarded.map((g) => ({ id: r.id, g })));
     expect(named.filter(({ g }) => !names.has(g))).toEqual([]);
     for (const { id, g } of named) expect(g.startsWith(id.toLowerCase()), `${id} ${g}`).toBe(true);
-    expect([...names].filter((n) => !named.some(({ g }) => g === n))).toEqual([]);
+    // Policies named after an issue item (no post-mortem behind them, e.g. issue-14-1-...) are not catalog rows.
+    expect([...names].filter((n) => !n.startsWith("issue-") && !named.some(({ g }) => g === n))).toEqual([]);
   });
 
   it("the code and test files it points at exist", () => {

@@ -194,16 +194,16 @@ describe("#3 rotations on the nodes: the registry password in place, the K3s tok
   it("dev: a rotated registry password reaches the nodes' registries.yaml in place and recreates nothing", async () => {
     const { set } = await change("dev", { secrets: secretsWith("dev", ROTATED) });
     // Today: command:local:Command::k3d-cluster is replaced (the password is in the config hash).
-    // Only the bootstrap Job runs again, by design: it re-stores the Actions secret REGISTRY_PASSWORD.
-    expect(set.names("replace")).toEqual(["kubernetes:batch/v1:Job::job-gitea-bootstrap-repo"]);
+    // Nothing else: CI pushes as its own registry user (#14.1), so the bootstrap Job stays.
+    expect(set.names("replace")).toEqual([]);
     expect(set.names("update")).toContain("command:local:Command::k3d-registries");
   });
 
   for (const stack of ["oci", "homelab"] as const) {
     it(`${stack}: a rotated registry password updates registries.yaml through the install and replaces nothing`, async () => {
       const { after, set } = await change(stack, { secrets: secretsWith(stack, ROTATED) });
-      // Only the bootstrap Job runs again, by design (the Actions secret REGISTRY_PASSWORD).
-      expect(set.names("replace")).toEqual(["kubernetes:batch/v1:Job::job-gitea-bootstrap-repo"]);
+      // Nothing: CI pushes as its own registry user (#14.1), so the bootstrap Job stays.
+      expect(set.names("replace")).toEqual([]);
       const stdin: string = plain(named(after, "command:remote:Command", "k3s-server").inputs.stdin);
       const m = /export REGISTRIES_B64="\$\(printf '%s' '([^']*)'/.exec(stdin)!;
       const registries = Buffer.from(Buffer.from(m[1], "base64").toString("utf8"), "base64").toString("utf8");

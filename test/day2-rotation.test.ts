@@ -67,7 +67,6 @@ const ROTATIONS: readonly Rotation[] = [
     key: "giteaAdminPassword",
     generated: "platform-giteaAdminPassword",
     updates: [
-      `${SECRET}::secret-argocd-repo-platform-apps`,
       `${SECRET}::secret-gitea-bootstrap-repo-credentials`,
       `${SECRET}::secret-gitea-gitea-admin`,
       `${CHART}::gitea`,
@@ -75,8 +74,9 @@ const ROTATIONS: readonly Rotation[] = [
     replaces: [],
     consumers: (before, after, value) => {
       expect(stringData(after, "secret-gitea-gitea-admin").password).toBe(value);
-      // Argo CD reads the repository as the Gitea admin; the bootstrap Job authenticates as it.
-      expect(stringData(after, "secret-argocd-repo-platform-apps").password).toBe(value);
+      // The bootstrap Job authenticates as the Gitea admin; Argo CD does not (#14.1: a read collaborator).
+      expect(stringData(after, "secret-argocd-repo-platform-apps").password).not.toBe(value);
+      expect(stringData(after, "secret-argocd-repo-platform-apps").username).toBe("argocd-reader");
       expect(stringData(after, "secret-gitea-bootstrap-repo-credentials").password).toBe(value);
       // Gitea itself: the init container applies the Secret's password at every start
       // (keepUpdated), and the fingerprint on the pod makes the rotation a new pod.
@@ -126,22 +126,21 @@ const ROTATIONS: readonly Rotation[] = [
     what: "registry",
     key: "registryPassword",
     generated: "platform-registryPassword",
+    // The pull user's (#14.1): CI pushes as its own user, so the Actions secrets and the bootstrap
+    // Job do not follow this one (the push user's rotation: below).
     updates: [
-      `${SECRET}::secret-gitea-bootstrap-repo-credentials`,
       `${SECRET}::secret-registry-registry-htpasswd`,
       `${SECRET}::secret-sample-app-registry-pull`,
     ],
-    // The Job that stores the Actions secret REGISTRY_PASSWORD runs again: a new Job (by name) is
-    // how a Job runs again, and the old completed one goes. Nothing else is replaced.
-    replaces: [`${JOB}::job-gitea-bootstrap-repo`],
+    replaces: [],
     consumers: (before, after, value) => {
       const line = stringData(after, "secret-registry-registry-htpasswd").htpasswd.trim();
       expect(line.startsWith("platform:$2y$")).toBe(true);
       expect(bcryptVerify(value, line.slice("platform:".length).replace(/^\$2y\$/, "$2a$"))).toBe(true);
       const auths = JSON.parse(stringData(after, "secret-sample-app-registry-pull")[".dockerconfigjson"]).auths;
       expect(Object.values(auths).map((a: any) => a.password)).toEqual([value]);
-      expect(stringData(after, "secret-gitea-bootstrap-repo-credentials")["registry-password"]).toBe(value);
-      expect(inputs(after, JOB, "job-gitea-bootstrap-repo").metadata.name).not.toBe(inputs(before, JOB, "job-gitea-bootstrap-repo").metadata.name);
+      expect(stringData(after, "secret-gitea-bootstrap-repo-credentials")["registry-password"]).not.toBe(value);
+      expect(stringData(after, "secret-registry-registry-htpasswd-push").htpasswd).not.toContain("platform:");
       // distribution reloads htpasswd when the file's mtime changes (registry/auth/htpasswd/access.go,
       // v2.8.3 and v3.1.1; test/registry-reload.test.ts with the real one): the registry keeps running.
       expect(inputs(after, "kubernetes:apps/v1:Deployment", "deployment-registry-registry"))
@@ -175,6 +174,53 @@ const ROTATIONS: readonly Rotation[] = [
       const api = app.containers.find((c: any) => c.name === "api");
       expect(api.env.map((e: any) => e.name)).toContain("DATABASE_PASSWORD_FILE");
       expect(mountsSecret(app, api)).toBe(true);
+    },
+  },
+];
+
+/**
+ * #14.1 credentials that are generated only (no config key): rotated with `pulumi up --replace`
+ * of their RandomPassword. Each runs the bootstrap Job again, which applies it in Gitea (the users)
+ * or stores it as an Actions secret (the registry push user).
+ */
+const GENERATED_ONLY: readonly Omit<Rotation, "key">[] = [
+  {
+    what: "Argo CD's Git reader",
+    generated: "platform-gitReaderPassword",
+    updates: [`${SECRET}::secret-argocd-repo-platform-apps`, `${SECRET}::secret-gitea-bootstrap-repo-credentials`],
+    replaces: [`${JOB}::job-gitea-bootstrap-repo`],
+    consumers: (before, after, value) => {
+      expect(stringData(after, "secret-argocd-repo-platform-apps")).toMatchObject({ username: "argocd-reader", password: value });
+      expect(stringData(after, "secret-gitea-bootstrap-repo-credentials")["reader-password"]).toBe(value);
+      expect(inputs(after, JOB, "job-gitea-bootstrap-repo").metadata.name).not.toBe(inputs(before, JOB, "job-gitea-bootstrap-repo").metadata.name);
+      expect(JSON.stringify(inputs(after, JOB, "job-gitea-bootstrap-repo"))).not.toContain(value);
+    },
+  },
+  {
+    what: "CI's Gitea bot",
+    generated: "platform-ciBotPassword",
+    updates: [`${SECRET}::secret-gitea-bootstrap-repo-credentials`],
+    replaces: [`${JOB}::job-gitea-bootstrap-repo`],
+    consumers: (before, after, value) => {
+      expect(stringData(after, "secret-gitea-bootstrap-repo-credentials")["bot-password"]).toBe(value);
+      expect(inputs(after, JOB, "job-gitea-bootstrap-repo").metadata.name).not.toBe(inputs(before, JOB, "job-gitea-bootstrap-repo").metadata.name);
+    },
+  },
+  {
+    what: "CI's registry push user",
+    generated: "platform-registryPushPassword",
+    updates: [`${SECRET}::secret-gitea-bootstrap-repo-credentials`, `${SECRET}::secret-registry-registry-htpasswd-push`],
+    replaces: [`${JOB}::job-gitea-bootstrap-repo`],
+    consumers: (before, after, value) => {
+      const line = stringData(after, "secret-registry-registry-htpasswd-push").htpasswd.trim();
+      expect(line.startsWith("ci:$2y$")).toBe(true);
+      expect(bcryptVerify(value, line.slice("ci:".length).replace(/^\$2y\$/, "$2a$"))).toBe(true);
+      expect(stringData(after, "secret-gitea-bootstrap-repo-credentials")["registry-password"]).toBe(value);
+      expect(inputs(after, JOB, "job-gitea-bootstrap-repo").metadata.name).not.toBe(inputs(before, JOB, "job-gitea-bootstrap-repo").metadata.name);
+      // The pull side (nodes, pull secrets) does not move; the registry keeps running (htpasswd reload).
+      expect(stringData(after, "secret-sample-app-registry-pull")).toEqual(stringData(before, "secret-sample-app-registry-pull"));
+      expect(inputs(after, "kubernetes:apps/v1:Deployment", "deployment-registry-registry"))
+        .toEqual(inputs(before, "kubernetes:apps/v1:Deployment", "deployment-registry-registry"));
     },
   },
 ];
@@ -268,4 +314,20 @@ describe("issue 10 item 4: a failed bootstrap Job is run again by the next up", 
     bare.engine.resources.set(job.urn, { ...job, inputs: { ...job.inputs, metadata: { ...job.inputs.metadata, annotations: {} } } });
     expect(changesBetween(bare, bare, { unready: [job.urn] }).changes.get(job.urn)!.change).toBe("update");
   }, 30_000);
+});
+
+describe(`#14.1 the generated-only Git and registry credentials rotate in place (${STACK}, two evaluations)`, () => {
+  let generated: StackRun;
+  beforeAll(async () => { generated = await runStack(STACK); }, 60_000);
+  for (const r of GENERATED_ONLY) {
+    it(`#14.1 ${r.what}: pulumi up --replace its RandomPassword ${r.generated}`, async () => {
+      const after = await runStack(STACK, { mocks: { rotated: [r.generated] } });
+      const set = changesBetween(generated, after, { replace: [r.generated] });
+      expect(outsideCluster(set, "replace"), "replaced").toEqual([...r.replaces, `random:index/randomPassword:RandomPassword::${r.generated}`].sort());
+      expect(outsideCluster(set, "update"), "updated in place").toEqual([...r.updates].sort());
+      expect(outsideCluster(set, "create"), "created").toEqual([]);
+      expect(outsideCluster(set, "delete"), "deleted").toEqual([]);
+      r.consumers(generated, after, `mock-${r.generated}-rotated`);
+    }, 30_000);
+  }
 });

@@ -102,8 +102,10 @@ function withContainer(obj: Obj, patch: (c: Obj) => void): Obj {
 describe("policy pack", () => {
   it("every policy is named after its PM ID, mandatory, and names are unique", () => {
     for (const p of policies) {
-      expect(p.name).toMatch(/^pm-\d{2}-[a-z0-9-]+$/);
-      expect(p.description).toMatch(new RegExp(`^PM-${p.name.slice(3, 5)}`));
+      // Named after the post-mortem, or after the issue item where no post-mortem applies.
+      expect(p.name).toMatch(/^(pm-\d{2}|issue-\d{2}-\d)-[a-z0-9-]+$/);
+      const item = /^issue-(\d{2})-(\d)-/.exec(p.name);
+      expect(p.description).toMatch(item ? new RegExp(`^#${item[1]}\\.${item[2]}:`) : new RegExp(`^PM-${p.name.slice(3, 5)}`));
       expect(p.enforcementLevel).toBe("mandatory");
     }
     expect(new Set(policies.map((p) => p.name)).size).toBe(policies.length);
@@ -258,6 +260,23 @@ describe("policy pack", () => {
     expect(await violations("pm-31-applications-self-heal", bad)).toHaveLength(1);
     delete bad.spec.syncPolicy;
     expect(await violations("pm-31-applications-self-heal", bad)).toHaveLength(1);
+  });
+
+  it("#14.1 users' own Applications and ApplicationSets in the default project (or an undeclared one) are denied", async () => {
+    const rule = "issue-14-1-applications-in-declared-projects";
+    const inProject = (p: unknown) => { const a = clone(application) as Obj; if (p === undefined) delete a.spec.project; else a.spec.project = p; return a; };
+    expect(await violations(rule, inProject("apps"))).toEqual([]);
+    expect(await violations(rule, inProject("platform"))).toEqual([]);
+    for (const bad of ["default", undefined, "", "team-x"]) expect(await violations(rule, inProject(bad))).toHaveLength(1);
+    const set = { apiVersion: "argoproj.io/v1alpha1", kind: "ApplicationSet", metadata: { name: "many", namespace: "argocd" },
+      spec: { generators: [{ list: { elements: [] } }], template: { metadata: { name: "{{name}}" }, spec: { ...clone(application.spec), project: "default" } } } };
+    expect(await violations(rule, set)).toHaveLength(1);
+    expect(await violations(rule, { ...set, spec: { ...set.spec, template: { ...set.spec.template, spec: { ...set.spec.template.spec, project: "apps" } } } })).toEqual([]);
+    // A stack that declares its own projects names them in the policy config.
+    expect(await violations(rule, inProject("team-x"), { projects: ["team-x"] })).toEqual([]);
+    // The platform's own Applications pass: the root and the sample app's child.
+    const { rootApplication } = await import("../components/gitops/applications");
+    expect(await violations(rule, rootApplication({ ctx: testContext("dev"), repoURL: "http://gitea-http.gitea.svc.cluster.local:3000/platform/platform-apps.git" }))).toEqual([]);
   });
 
   it("PM-02 argocd namespace opts out of linkerd injection", async () => {

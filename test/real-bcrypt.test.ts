@@ -72,7 +72,7 @@ tools.describe("PM-05 PM-13 bcrypt hashes verified by APR's bcrypt (htpasswd -vb
     const created: Created[] = [];
     pulumi.runtime.setMocks(mocks(created), "gitops-platform", "oci", false);
     const { Registry } = await import("../components/gitops/registry");
-    new Registry("registry", { ctx: testContext("oci"), password: pulumi.secret(PASSWORDS[2]) });
+    new Registry("registry", { ctx: testContext("oci"), password: pulumi.secret(PASSWORDS[2]), pushPassword: pulumi.secret(PASSWORDS[1]) });
     await settle(5);
     const secret = find(created, "kubernetes:core/v1:Secret", (s) => s.inputs.metadata.name === REGISTRY_HTPASSWD_SECRET);
     expect(verify(plain(secret.inputs.stringData).htpasswd.trim(), PASSWORDS[2])).toBe(true);

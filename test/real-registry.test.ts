@@ -20,8 +20,8 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import YAML from "yaml";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { REGISTRY_USER } from "../components/lib/endpoints";
-import { REGISTRY_HTPASSWD_SECRET } from "../components/gitops/registry";
+import { REGISTRY_PUSH_USER, REGISTRY_USER } from "../components/lib/endpoints";
+import { REGISTRY_HTPASSWD_SECRET, REGISTRY_PUSH_HTPASSWD_SECRET } from "../components/gitops/registry";
 import { needs } from "./helpers/binaries";
 import { testContext } from "./helpers/context";
 import { Created, find, mocks, plain, settle } from "./helpers/mocks";
@@ -46,49 +46,65 @@ const REPO = "platform/sample-api";
 
 const tools = needs("docker-registry");
 
+const PUSH_PASSWORD = `push "pw" \\ ${"#"}:x`;
+
 tools.describe("PM-13 the registry's auth and storage, served by a real distribution registry", () => {
+  // #14.1: the Deployment's two containers, each started as its own registry over one directory.
   let registry: Service;
+  let pushRegistry: Service;
   let url: string;
+  let pushUrl: string;
   let dir: string;
   const created: Created[] = [];
 
   beforeAll(async () => {
     pulumi.runtime.setMocks(mocks(created), "gitops-platform", "oci", false);
     const { Registry } = await import("../components/gitops/registry");
-    new Registry("registry", { ctx: testContext("oci"), password: pulumi.secret(PASSWORD) });
+    new Registry("registry", { ctx: testContext("oci"), password: pulumi.secret(PASSWORD), pushPassword: pulumi.secret(PUSH_PASSWORD) });
     await settle(5);
-    const secret = find(created, "kubernetes:core/v1:Secret", (s) => s.inputs.metadata.name === REGISTRY_HTPASSWD_SECRET);
+    const htpasswd = (name: string) => plain(find(created, "kubernetes:core/v1:Secret", (s) => s.inputs.metadata.name === name).inputs.stringData).htpasswd;
     const deployment = find(created, "kubernetes:apps/v1:Deployment");
     const pod = plain(deployment.inputs.spec.template.spec);
-    const container = pod.containers[0];
-    expect(container.command ?? container.args).toBeUndefined(); // the image's own config file
-    const mounts = Object.fromEntries(container.volumeMounts.map((m: any) => [m.name, m.mountPath]));
-    expect(pod.volumes.find((v: any) => v.name === "auth").secret.secretName).toBe(REGISTRY_HTPASSWD_SECRET);
+    const secretOf = (volume: string) => pod.volumes.find((v: any) => v.name === volume).secret.secretName;
+    expect(secretOf("auth")).toBe(REGISTRY_HTPASSWD_SECRET);
+    expect(secretOf("auth-push")).toBe(REGISTRY_PUSH_HTPASSWD_SECRET);
 
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-"));
-    const moved: Record<string, string> = { [mounts.auth]: path.join(dir, "auth"), [mounts.data]: path.join(dir, "data") };
-    for (const d of Object.values(moved)) fs.mkdirSync(d);
-    fs.writeFileSync(path.join(moved[mounts.auth], "htpasswd"), plain(secret.inputs.stringData).htpasswd, { mode: 0o600 });
-    const port = await freePort();
-    const env: Record<string, string> = {};
-    for (const { name, value } of container.env as { name: string; value: string }[]) {
-      const mount = Object.keys(moved).find((m) => value === m || value.startsWith(`${m}/`));
-      env[name] = mount ? moved[mount] + value.slice(mount.length) : value;
-    }
-    expect(env.REGISTRY_HTTP_ADDR).toBe(":5000");
-    env.REGISTRY_HTTP_ADDR = `127.0.0.1:${port}`;
-    env.REGISTRY_HTTP_DEBUG_ADDR = `127.0.0.1:${await freePort()}`;
+    const data = path.join(dir, "data");
+    fs.mkdirSync(data);
     const config = path.join(dir, "config.yml");
     fs.writeFileSync(config, YAML.stringify(IMAGE_CONFIG));
-    url = `http://127.0.0.1:${port}`;
-    registry = await startService("docker-registry", tools.bin("docker-registry"), ["serve", config], {
-      env: { PATH: process.env.PATH, ...env },
-      ready: async () => (await request(`${url}/`, { timeoutMs: 1_000 })).status === 200,
-    });
+    const start = async (name: string) => {
+      const container = pod.containers.find((c: any) => c.name === name);
+      expect(container.command ?? container.args).toBeUndefined(); // the image's own config file
+      const byMount = Object.fromEntries(container.volumeMounts.map((m: any) => [m.mountPath, m.name]));
+      const auth = path.join(dir, `auth-${name}`);
+      fs.mkdirSync(auth);
+      fs.writeFileSync(path.join(auth, "htpasswd"), htpasswd(secretOf(byMount["/auth"])), { mode: 0o600 });
+      const moved: Record<string, string> = { "/auth": auth, "/var/lib/registry": data };
+      const env: Record<string, string> = {};
+      for (const { name: key, value } of container.env as { name: string; value: string }[]) {
+        const mount = Object.keys(moved).find((m) => value === m || value.startsWith(`${m}/`));
+        env[key] = mount ? moved[mount] + value.slice(mount.length) : value;
+      }
+      const port = await freePort();
+      expect(env.REGISTRY_HTTP_ADDR).toBe(`:${container.ports[0].containerPort}`);
+      env.REGISTRY_HTTP_ADDR = `127.0.0.1:${port}`;
+      env.REGISTRY_HTTP_DEBUG_ADDR = `127.0.0.1:${await freePort()}`;
+      const base = `http://127.0.0.1:${port}`;
+      const service = await startService(name, tools.bin("docker-registry"), ["serve", config], {
+        env: { PATH: process.env.PATH, ...env },
+        ready: async () => (await request(`${base}/`, { timeoutMs: 1_000 })).status === 200,
+      });
+      return { service, base };
+    };
+    ({ service: registry, base: url } = await start("registry"));
+    ({ service: pushRegistry, base: pushUrl } = await start("registry-push"));
   }, 30_000);
 
   afterAll(async () => {
     await registry?.stop();
+    await pushRegistry?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -111,16 +127,33 @@ tools.describe("PM-13 the registry's auth and storage, served by a real distribu
     expect((await request(`${url}/v2/`, { headers: auth(PASSWORD, "docker") })).status).toBe(401);
   });
 
-  it("PM-13 a blob push (POST upload, PUT with digest) and a manifest push succeed, and read back; without credentials 401", async () => {
-    expect((await request(`${url}/v2/${REPO}/blobs/uploads/`, { method: "POST" })).status).toBe(401);
+  const pushAuth = (password = PUSH_PASSWORD, user = REGISTRY_PUSH_USER) => ({ Authorization: basicAuth(user, password) });
+
+  it("#14.1 the pull user cannot push: the read-only instance answers 405 to a blob upload, the read-write one does not know the user", async () => {
+    const started = await request(`${url}/v2/${REPO}/blobs/uploads/`, { method: "POST", headers: auth() });
+    expect(started.status, started.body).toBe(405);
+    expect(started.body).toMatch(/method not allowed/i);
+    expect((await request(`${pushUrl}/v2/`, { headers: auth() })).status).toBe(401);
+    expect((await request(`${pushUrl}/v2/${REPO}/blobs/uploads/`, { method: "POST", headers: auth() })).status).toBe(401);
+  });
+
+  it("#14.1 the push user is known to the read-write instance only", async () => {
+    expect((await request(`${pushUrl}/v2/`, { headers: pushAuth() })).status).toBe(200);
+    expect((await request(`${url}/v2/`, { headers: pushAuth() })).status).toBe(401);
+    expect((await request(`${url}/v2/${REPO}/blobs/uploads/`, { method: "POST", headers: pushAuth() })).status).toBe(401);
+    expect((await request(`${pushUrl}/v2/`, { headers: pushAuth(`${PUSH_PASSWORD}x`) })).status).toBe(401);
+  });
+
+  it("PM-13 #14.1 a blob and manifest push to the read-write instance succeed and read back from the read-only one; without credentials 401", async () => {
+    expect((await request(`${pushUrl}/v2/${REPO}/blobs/uploads/`, { method: "POST" })).status).toBe(401);
     const push = async (body: Buffer) => {
       const digest = `sha256:${crypto.createHash("sha256").update(body).digest("hex")}`;
-      const start = await request(`${url}/v2/${REPO}/blobs/uploads/`, { method: "POST", headers: auth() });
+      const start = await request(`${pushUrl}/v2/${REPO}/blobs/uploads/`, { method: "POST", headers: pushAuth() });
       expect(start.status, start.body).toBe(202);
-      const location = new URL(String(start.headers.location), url);
+      const location = new URL(String(start.headers.location), pushUrl);
       location.searchParams.set("digest", digest);
       const put = await request(location.toString(), {
-        method: "PUT", body, headers: { ...auth(), "Content-Type": "application/octet-stream", "Content-Length": String(body.length) },
+        method: "PUT", body, headers: { ...pushAuth(), "Content-Type": "application/octet-stream", "Content-Length": String(body.length) },
       });
       expect(put.status, put.body).toBe(201);
       expect(put.headers["docker-content-digest"]).toBe(digest);
@@ -140,7 +173,9 @@ tools.describe("PM-13 the registry's auth and storage, served by a real distribu
       layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...layer }],
     });
     const type = "application/vnd.oci.image.manifest.v1+json";
-    const put = await request(`${url}/v2/${REPO}/manifests/0.1.0`, { method: "PUT", body: manifest, headers: { ...auth(), "Content-Type": type } });
+    // The read-only instance refuses the manifest too, whoever asks.
+    expect((await request(`${url}/v2/${REPO}/manifests/0.1.0`, { method: "PUT", body: manifest, headers: { ...auth(), "Content-Type": type } })).status).toBe(405);
+    const put = await request(`${pushUrl}/v2/${REPO}/manifests/0.1.0`, { method: "PUT", body: manifest, headers: { ...pushAuth(), "Content-Type": type } });
     expect(put.status, put.body).toBe(201);
     const got = await request(`${url}/v2/${REPO}/manifests/0.1.0`, { headers: { ...auth(), Accept: type } });
     expect(got.status).toBe(200);

@@ -63,7 +63,8 @@ describe.each(ENVIRONMENTS)("#14 %s: the runner's (and its jobs') network", (env
 
   it("allowed: Gitea and the registry (pods and the node's NodePorts) and the internet on 80/443", () => {
     expect(allowed(all, runner, gitea, 3000)).toBe(true);
-    expect(allowed(all, runner, registry, ctx.endpoints.registry.port)).toBe(true);
+    expect(allowed(all, runner, registry, ctx.endpoints.registry.pushPort)).toBe(true); // the read-write instance (#14.1)
+    expect(allowed(all, runner, registry, ctx.endpoints.registry.port)).toBe(false);
     expect(allowed(all, runner, { ip: node }, ctx.endpoints.ports.giteaHttp)).toBe(true);
     expect(allowed(all, runner, { ip: node }, ctx.endpoints.ports.registry)).toBe(true);
     for (const port of [80, 443]) expect(allowed(all, runner, { ip: "140.82.112.3" }, port)).toBe(true);

@@ -30,7 +30,7 @@ describe("runner-token.sh", () => {
     const s = fs.readFileSync(BOOTSTRAP, "utf8");
     const call = s.indexOf("runner-token.sh\"; fi");
     expect(call).toBeGreaterThan(s.indexOf("read organisation $ORG"));
-    expect(call).toBeLessThan(s.indexOf("# 3. CI token"));
+    expect(call).toBeLessThan(s.indexOf("# 3. Users"));
     expect(s).toContain('if [ -n "${RUNNER_TOKEN_SECRET:-}" ]; then bash');
   });
 });

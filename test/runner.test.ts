@@ -16,7 +16,7 @@ import { allowed, planPolicyNames, platformPolicies } from "./helpers/netpol";
 import { settle as settleMocks } from "./helpers/mocks";
 
 // Distinct ClusterIPs per Service, so a test can tell which Service an address came from.
-const IPS: Record<string, string> = { "gitea-http": "10.43.0.30", registry: "10.43.0.50" };
+const IPS: Record<string, string> = { "gitea-http": "10.43.0.30", registry: "10.43.0.49", "registry-push": "10.43.0.50" };
 const created: Created[] = [];
 beforeAll(() => {
   const base = mocks(created);
@@ -105,7 +105,7 @@ describe("Gitea + Registry + Runner under mocks", () => {
     const { Runner } = await import("../components/gitops/runner");
     const c = ctx();
     const gitea = new Gitea("gitea", { ctx: c, adminPassword: pulumi.secret("admin-pass-123"), fingerprintKey: pulumi.secret("fingerprint-key") });
-    const registry = new Registry("registry", { ctx: c, password: pulumi.secret("registry-pass-456") });
+    const registry = new Registry("registry", { ctx: c, password: pulumi.secret("registry-pass-456"), pushPassword: pulumi.secret("push-pass-789") });
     const runner = new Runner("runner", {
       ctx: c,
       org: "platform", giteaClusterIP: gitea.clusterIP, registryClusterIP: registry.clusterIP, jobImage: JOB_IMAGE,
@@ -197,7 +197,7 @@ describe("Gitea + Registry + Runner under mocks", () => {
     const all = platformPolicies(c);
     const runner = { namespace: "gitea-runner", labels: { "app.kubernetes.io/name": "act-runner" } };
     expect(allowed(all, runner, { namespace: "gitea", labels: { "app.kubernetes.io/name": "gitea", "app.kubernetes.io/instance": "gitea-chart" } }, 3000)).toBe(true);
-    expect(allowed(all, runner, { namespace: "registry", labels: { "app.kubernetes.io/name": "registry" } }, 5000)).toBe(true);
+    expect(allowed(all, runner, { namespace: "registry", labels: { "app.kubernetes.io/name": "registry" } }, 5002)).toBe(true); // the read-write instance (#14.1)
     for (const port of [443, 80]) expect(allowed(all, runner, { ip: "140.82.112.3" }, port), String(port)).toBe(true);
     // The NodePorts on the node address (PM-24), not on the internet.
     for (const port of [c.endpoints.ports.giteaHttp, c.endpoints.ports.registry]) {

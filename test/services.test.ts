@@ -31,7 +31,7 @@ describe("the sample app's Application (kept in Git under argocd/)", () => {
   });
 
   it("extra sync options are validated", () => {
-    expect(() => application({ name: "x", repoURL: repo, path: "a", destinationNamespace: "x", createNamespace: true, tier: "app", extraSyncOptions: ["bad option"] }))
+    expect(() => application({ name: "x", project: "apps", repoURL: repo, path: "a", destinationNamespace: "x", createNamespace: true, tier: "app", extraSyncOptions: ["bad option"] }))
       .toThrow(/must look like Name=value/);
   });
 });

@@ -7,6 +7,8 @@ import { ClusterContext } from "../lib/context";
 import { isLoopbackReference } from "../lib/endpoints";
 import { K8sObject, Metadata } from "../lib/k8s";
 import { registerObject } from "../lib/objects";
+import { appsProject, DECLARED_PROJECTS, defaultProjectLockdown, IN_CLUSTER, platformProject, PROJECTS } from "./projects";
+import * as k8s from "@pulumi/kubernetes";
 
 /** Platform Applications sync in negative waves, applications from 0 up: CRDs exist before use (PM-28). */
 export const SYNC_WAVES = {
@@ -16,7 +18,7 @@ export const SYNC_WAVES = {
 
 export type Tier = keyof typeof SYNC_WAVES;
 
-export const IN_CLUSTER = "https://kubernetes.default.svc";
+export { IN_CLUSTER };
 export const RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io";
 
 /** The fields the API server fills in on CRDs (PM-29). */
@@ -29,8 +31,8 @@ export interface ApplicationArgs {
   readonly name: string;
   /** Namespace Argo CD runs in (Applications live there). @default "argocd" */
   readonly argocdNamespace?: string;
-  /** @default "default" */
-  readonly project?: string;
+  /** One of the platform's AppProjects (projects.ts), never `default` (#14.1). */
+  readonly project: string;
   /** Git URL Argo CD pulls from: the Gitea Service's in-cluster URL, never loopback (PM-14). */
   readonly repoURL: string;
   /** Folder in the repository. */
@@ -80,6 +82,9 @@ export function application(args: ApplicationArgs): K8sObject {
   if (!args.path || args.path.startsWith("/") || args.path.split("/").includes("..")) {
     throw new Error(`${what}: path must be a relative folder in the repository, got "${args.path}"`);
   }
+  if (!DECLARED_PROJECTS.includes(args.project)) {
+    throw new Error(`${what}: project must be one of ${DECLARED_PROJECTS.join(", ")}, got "${args.project}" (#14.1: the default project is locked)`);
+  }
   const revision = args.targetRevision ?? "main";
   checkSource(what, args.repoURL, revision);
   if (!args.destinationNamespace || !DNS_LABEL.test(args.destinationNamespace)) {
@@ -117,7 +122,7 @@ export function application(args: ApplicationArgs): K8sObject {
     kind: "Application",
     metadata,
     spec: {
-      project: args.project ?? "default",
+      project: args.project,
       source: {
         repoURL: args.repoURL,
         targetRevision: revision,
@@ -156,6 +161,7 @@ export function rootApplication(args: RootApplicationArgs): K8sObject {
   const ns = args.ctx.endpoints.argocd.namespace;
   return application({
     name: args.name ?? "root",
+    project: PROJECTS.platform,
     argocdNamespace: ns,
     repoURL: args.repoURL,
     path: args.path ?? "argocd",
@@ -177,6 +183,8 @@ export interface ApplicationsArgs {
   readonly targetRevision?: string;
   /** Further Applications the stack registers directly (besides those kept in Git). @default [] */
   readonly applications?: readonly ApplicationArgs[];
+  /** Namespaces the apps project may deploy into (the sample app's). */
+  readonly appNamespaces: readonly string[];
   /** What the Applications wait for: the Argo CD chart (their CRD) and the bootstrap Job (the content). */
   readonly dependsOn?: readonly pulumi.Resource[];
 }
@@ -192,7 +200,17 @@ export class Applications extends pulumi.ComponentResource {
   constructor(name: string, args: ApplicationsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("platform:gitops:Applications", name, {}, opts);
     const overlays = args.ctx.profile.overlays;
-    const after = { parent: this, dependsOn: [...(args.dependsOn ?? [])] };
+    const deps = [...(args.dependsOn ?? [])];
+    // The AppProjects come after the chart (their CRD, and argocd-server has created `default`) and
+    // before any Application that names them.
+    const inProjects = { parent: this, dependsOn: deps };
+    const projects = [
+      registerObject(platformProject({ ctx: args.ctx, sourceRepos: [args.repoURL] }), overlays, inProjects),
+      registerObject(appsProject({ ctx: args.ctx, sourceRepos: [args.repoURL], namespaces: args.appNamespaces }), overlays, inProjects),
+    ];
+    const locked = new k8s.apiextensions.CustomResourcePatch(`appprojectpatch-${args.ctx.endpoints.argocd.namespace}-default`,
+      defaultProjectLockdown(args.ctx) as k8s.apiextensions.CustomResourcePatchArgs, inProjects);
+    const after = { parent: this, dependsOn: [...deps, ...projects, locked] };
     this.root = registerObject(rootApplication({
       ctx: args.ctx, repoURL: args.repoURL, path: args.path, targetRevision: args.targetRevision,
     }), overlays, after);

@@ -7,7 +7,7 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ClusterContext } from "../lib/context";
-import { isLoopbackReference, REGISTRY_USER } from "../lib/endpoints";
+import { isLoopbackReference, REGISTRY_PUSH_USER } from "../lib/endpoints";
 import { checkImage, K8sObject, podSecurityContext, pullPolicyFor } from "../lib/k8s";
 import { registerObject } from "../lib/objects";
 import { applyOverlays } from "../lib/overlays";
@@ -23,6 +23,10 @@ export const CI_TOKEN_NAME = "platform-ci";
 export const SCRIPT = "gitops/scripts/bootstrap-repo.sh";
 /** Fetches the org's runner registration token into the runner's Secret (issue 14); called by SCRIPT. */
 export const RUNNER_TOKEN_SCRIPT = "gitops/scripts/runner-token.sh";
+/** Gitea user Argo CD reads the repository as: a read collaborator, not site admin (#14.1). */
+export const GIT_READER_USER = "argocd-reader";
+/** Gitea user CI pushes as (CI_TOKEN is its token): a write collaborator of the repository only (#14.1). */
+export const CI_BOT_USER = "ci-bot";
 
 /**
  * Image with bash, git and curl. alpine/git has no curl (alpine-docker/git
@@ -169,6 +173,10 @@ export function bootstrapJob(args: BootstrapJobArgs): K8sObject {
     { name: "GITEA_URL", value: url },
     fromSecret("GITEA_USER", "username"),
     fromSecret("GITEA_PASSWORD", "password"),
+    { name: "READER_USER", value: GIT_READER_USER },
+    fromSecret("READER_PASSWORD", "reader-password"),
+    { name: "BOT_USER", value: CI_BOT_USER },
+    fromSecret("BOT_PASSWORD", "bot-password"),
     { name: "ORG", value: args.org },
     { name: "REPO", value: args.repo },
     { name: "TOKEN_NAME", value: CI_TOKEN_NAME },
@@ -177,7 +185,7 @@ export function bootstrapJob(args: BootstrapJobArgs): K8sObject {
     { name: "HOME", value: "/home/bootstrap" },
     { name: "TMPDIR", value: "/tmp" },
     ...(args.withRegistrySecret
-      ? [{ name: "REGISTRY_USERNAME", value: REGISTRY_USER }, fromSecret("REGISTRY_PASSWORD", "registry-password")]
+      ? [{ name: "REGISTRY_USERNAME", value: REGISTRY_PUSH_USER }, fromSecret("REGISTRY_PASSWORD", "registry-password")]
       : []),
     ...((args.keepImageTags ?? []).length > 0 ? [{ name: "KEEP_IMAGE_TAGS", value: [...args.keepImageTags!].join(" ") }] : []),
     ...(args.runnerToken ? [
@@ -360,6 +368,10 @@ export interface BootstrapRepoArgs {
   readonly adminUsername: pulumi.Input<string>;
   /** Its password (secret): reaches the pod only through a Secret and secretKeyRef. */
   readonly adminPassword: pulumi.Input<string>;
+  /** Password of GIT_READER_USER (secret), which Argo CD reads Git with; the Job sets it (#14.1). */
+  readonly readerPassword: pulumi.Input<string>;
+  /** Password of CI_BOT_USER (secret); the Job sets it and creates the bot's CI_TOKEN with it (#14.1). */
+  readonly botPassword: pulumi.Input<string>;
   /**
    * Files the stack renders and owns in Git, path -> text (deploy/<environment>/*, argocd/*.yaml,
    * .gitea/workflows/release.yaml): pushed first, then committed again whenever they change.
@@ -369,7 +381,7 @@ export interface BootstrapRepoArgs {
   readonly initialFiles?: Record<string, string>;
   /** Images whose tag in the owned files CI bumps: a re-render keeps the tag Git has. @default [] */
   readonly keepImageTags?: readonly string[];
-  /** Registry password (secret) stored as the Actions secret REGISTRY_PASSWORD. @default none */
+  /** CI's registry push password (REGISTRY_PUSH_USER, secret) stored as the Actions secret REGISTRY_PASSWORD. @default none */
   readonly registryPassword?: pulumi.Input<string>;
   /**
    * Key of the registry password's fingerprint in the Job's content hash (PlatformSecrets.fingerprintKey):
@@ -414,6 +426,7 @@ export class BootstrapRepo extends pulumi.ComponentResource {
       apiVersion: "v1", kind: "Secret", metadata: { name: `${name}-credentials`, namespace: ns }, type: "Opaque",
       stringData: {
         username: args.adminUsername, password: pulumi.secret(args.adminPassword),
+        "reader-password": pulumi.secret(args.readerPassword), "bot-password": pulumi.secret(args.botPassword),
         ...(args.registryPassword ? { "registry-password": pulumi.secret(args.registryPassword) } : {}),
       },
     }, overlays, after);
@@ -433,9 +446,15 @@ export class BootstrapRepo extends pulumi.ComponentResource {
     const registryFingerprint = args.registryPassword
       ? clusterFingerprint(args.fingerprintKey!, "bootstrap-registry-password", args.registryPassword)
       : pulumi.output("none");
+    // The Job sets the reader's and the bot's passwords: a rotation of either runs it again (#14.1).
+    if (args.fingerprintKey === undefined) throw new Error("BootstrapRepo: fingerprintKey is required (a rotated reader or bot password must run the Job again)");
+    const usersFingerprint = pulumi.all([
+      clusterFingerprint(args.fingerprintKey, "bootstrap-reader-password", args.readerPassword),
+      clusterFingerprint(args.fingerprintKey, "bootstrap-bot-password", args.botPassword),
+    ]).apply(([r, b]) => `${r}.${b}`);
     const keepTags = [...(args.keepImageTags ?? [])];
-    const content = pulumi.all([args.files, registryFingerprint]).apply(([f, registry]) =>
-      contentConfig(f, [script, image, org, repo, String(!!args.registryPassword), `registry=${registry}`, `keep=${keepTags.join(" ")}`,
+    const content = pulumi.all([args.files, registryFingerprint, usersFingerprint]).apply(([f, registry, users]) =>
+      contentConfig(f, [script, image, org, repo, String(!!args.registryPassword), `registry=${registry}`, `keep=${keepTags.join(" ")}`, `users=${users}`,
         ...(target ? [tokenScript, `runner-token=${target.namespace}/${target.secretName}/${target.key}`] : [])], args.initialFiles ?? {}));
     const contentCm = registerObject({
       apiVersion: "v1", kind: "ConfigMap", metadata: { name: `${name}-content`, namespace: ns }, data: content.data,

@@ -1,10 +1,12 @@
 // The image registry (distribution v3, official image `registry`): htpasswd (bcrypt) auth from a
 // platform secret, a PVC, and the NodePort that every node's containerd mirror points at (PM-04,
-// PM-13). Plus the pull-secret builder every application namespace uses (PM-13).
+// PM-13). Two instances over that PVC (#14.1): read-only for the pull user behind the NodePort,
+// read-write for CI's push user behind an in-cluster Service. Plus the pull-secret builder every
+// application namespace uses (PM-13).
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ClusterContext } from "../lib/context";
-import { Endpoints, isLoopbackReference, REGISTRY_USER } from "../lib/endpoints";
+import { Endpoints, isLoopbackReference, REGISTRY_PUSH_USER, REGISTRY_USER } from "../lib/endpoints";
 import { htpasswdLine } from "../lib/hash";
 import { checkImage, container, K8sObject, namespace, podSecurityContext, service } from "../lib/k8s";
 import { registerObject } from "../lib/objects";
@@ -15,7 +17,10 @@ import { policiesIn } from "../traffic";
 export const REGISTRY_LABELS: Readonly<Record<string, string>> = { "app.kubernetes.io/name": "registry" };
 /** Name of the kubernetes.io/dockerconfigjson Secret in every application namespace (PM-13). */
 export const REGISTRY_PULL_SECRET = "registry-pull";
+/** htpasswd of the pull user (read-only instance). */
 export const REGISTRY_HTPASSWD_SECRET = "registry-htpasswd";
+/** htpasswd of CI's push user (read-write instance). */
+export const REGISTRY_PUSH_HTPASSWD_SECRET = "registry-htpasswd-push";
 export const REGISTRY_DATA_CLAIM = "registry-data";
 /** The image has no USER (root); any non-root uid works with an fsGroup-owned volume. */
 const REGISTRY_UID = 1000;
@@ -58,28 +63,52 @@ export function registryImage(ep: Pick<Endpoints, "registry">, repository: strin
 export interface RegistryWorkloadArgs {
   readonly namespace: string;
   readonly image: string;
+  /** The read-only (pull) container's. */
   readonly resources: ReturnType<typeof sizeOf>;
+  /** The read-write (push) container's. @default resources */
+  readonly pushResources?: ReturnType<typeof sizeOf>;
+  /** The read-only instance's port (the NodePort Service's target). */
   readonly port: number;
+  /** The read-write instance's port (the push Service's target). */
+  readonly pushPort: number;
 }
 
-/** The registry Deployment: auth on, deletes allowed (garbage collection), storage health behind the probe. */
-export function registryDeployment(args: RegistryWorkloadArgs): K8sObject {
-  const c = container({
-    name: "registry",
-    image: args.image,
-    ports: [{ name: "registry", containerPort: args.port }],
-    resources: args.resources,
+/** The image's debug listener (http.debug.addr :5001 in the registry:3 config); moved for the second instance. */
+const DEBUG_PORT = 5001;
+
+/**
+ * One registry container. distribution's htpasswd auth only authenticates: any user it knows may
+ * push (#14.1). Hence two instances over one storage: `registry` is read-only
+ * (storage.maintenance.readonly, pushes get 405) and knows the pull user only; `registry-push`
+ * is read-write and knows CI's push user only.
+ */
+function registryContainer(name: "registry" | "registry-push", port: number, readOnly: boolean, image: string, resources: ReturnType<typeof sizeOf>, debugPort: number): Record<string, unknown> {
+  return container({
+    name,
+    image,
+    ports: [{ name: readOnly ? "registry" : "push", containerPort: port }],
+    resources,
     // GET / is answered 200 without auth by distribution's `alive` handler, wrapped in its health
     // handler: 503 once the storage driver check fails (distribution registry/registry.go).
-    readiness: { http: { path: "/", port: "registry" } },
+    readiness: { http: { path: "/", port: readOnly ? "registry" : "push" } },
     runAsUser: REGISTRY_UID,
     env: [
-      { name: "REGISTRY_HTTP_ADDR", value: `:${args.port}` },
+      { name: "REGISTRY_HTTP_ADDR", value: `:${port}` },
+      // The two containers share the pod's network: each its own debug listener.
+      { name: "REGISTRY_HTTP_DEBUG_ADDR", value: `:${debugPort}` },
       { name: "REGISTRY_AUTH", value: "htpasswd" },
       { name: "REGISTRY_AUTH_HTPASSWD_REALM", value: "platform-registry" },
       { name: "REGISTRY_AUTH_HTPASSWD_PATH", value: "/auth/htpasswd" },
       { name: "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", value: "/var/lib/registry" },
-      { name: "REGISTRY_STORAGE_DELETE_ENABLED", value: "true" },
+      ...(readOnly
+        // A map value: REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED alone panics ("readonly config
+        // key must contain additional keys"; distribution 2.8, test/real-registry.test.ts). The
+        // writer purges stale uploads; the reader must not.
+        ? [
+          { name: "REGISTRY_STORAGE_MAINTENANCE_READONLY", value: "{\"enabled\": true}" },
+          { name: "REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING", value: "{\"enabled\": false}" },
+        ]
+        : [{ name: "REGISTRY_STORAGE_DELETE_ENABLED", value: "true" }]),
       { name: "REGISTRY_HEALTH_STORAGEDRIVER_ENABLED", value: "true" },
       { name: "REGISTRY_HEALTH_STORAGEDRIVER_INTERVAL", value: "10s" },
       { name: "REGISTRY_HEALTH_STORAGEDRIVER_THRESHOLD", value: "3" },
@@ -87,11 +116,20 @@ export function registryDeployment(args: RegistryWorkloadArgs): K8sObject {
       { name: "OTEL_TRACES_EXPORTER", value: "none" },
     ],
     volumeMounts: [
-      { name: "data", mountPath: "/var/lib/registry" },
-      { name: "auth", mountPath: "/auth", readOnly: true },
-      { name: "tmp", mountPath: "/tmp" },
+      { name: "data", mountPath: "/var/lib/registry", ...(readOnly ? { readOnly: true } : {}) },
+      { name: readOnly ? "auth" : "auth-push", mountPath: "/auth", readOnly: true },
+      { name: readOnly ? "tmp" : "tmp-push", mountPath: "/tmp" },
     ],
   });
+}
+
+/** The registry Deployment: a read-only and a read-write instance over one volume (#14.1). */
+export function registryDeployment(args: RegistryWorkloadArgs): K8sObject {
+  if (args.port === args.pushPort || [args.port, args.pushPort].includes(DEBUG_PORT) || [args.port, args.pushPort].includes(DEBUG_PORT + 2)) {
+    throw new Error(`registryDeployment: ports ${args.port}/${args.pushPort} collide with each other or the debug listeners ${DEBUG_PORT}/${DEBUG_PORT + 2}`);
+  }
+  const pull = registryContainer("registry", args.port, true, args.image, args.resources, DEBUG_PORT);
+  const push = registryContainer("registry-push", args.pushPort, false, args.image, args.pushResources ?? args.resources, DEBUG_PORT + 2);
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -106,11 +144,13 @@ export function registryDeployment(args: RegistryWorkloadArgs): K8sObject {
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           securityContext: podSecurityContext(REGISTRY_UID),
-          containers: [c],
+          containers: [pull, push],
           volumes: [
             { name: "data", persistentVolumeClaim: { claimName: REGISTRY_DATA_CLAIM } },
             { name: "auth", secret: { secretName: REGISTRY_HTPASSWD_SECRET } },
+            { name: "auth-push", secret: { secretName: REGISTRY_PUSH_HTPASSWD_SECRET } },
             { name: "tmp", emptyDir: {} },
+            { name: "tmp-push", emptyDir: {} },
           ],
         },
       },
@@ -120,8 +160,10 @@ export function registryDeployment(args: RegistryWorkloadArgs): K8sObject {
 
 export interface RegistryArgs {
   readonly ctx: ClusterContext;
-  /** Password of REGISTRY_USER (secret); hashed into htpasswd inside an apply, so it stays secret. */
+  /** Password of REGISTRY_USER, the pull user (secret); hashed into htpasswd inside an apply, so it stays secret. */
   readonly password: pulumi.Input<string>;
+  /** Password of REGISTRY_PUSH_USER, CI's push user (secret). */
+  readonly pushPassword: pulumi.Input<string>;
   /** PVC size. @default "10Gi" */
   readonly storageSize?: string;
 }
@@ -129,7 +171,7 @@ export interface RegistryArgs {
 export class Registry extends pulumi.ComponentResource {
   public readonly namespace: string;
   public readonly service: k8s.core.v1.Service;
-  /** ClusterIP of the registry Service: the runner maps the registry name to it (--add-host, hostAliases). */
+  /** ClusterIP of the push Service: the runner maps the registry name to it (--add-host, hostAliases). */
   public readonly clusterIP: pulumi.Output<string>;
   /** The name images are referenced by (PM-04). */
   public readonly host: string;
@@ -157,22 +199,36 @@ export class Registry extends pulumi.ComponentResource {
       // (registry/auth/htpasswd/access.go, v2.8.3 and v3.1.1; test/registry-reload.test.ts).
       stringData: { htpasswd: pulumi.secret(pulumi.output(args.password).apply((p) => `${htpasswdLine(REGISTRY_USER, p, `registry/${REGISTRY_USER}`)}\n`)) },
     }, [nsRes]);
+    const pushHtpasswd = reg({
+      apiVersion: "v1", kind: "Secret",
+      metadata: { name: REGISTRY_PUSH_HTPASSWD_SECRET, namespace: ns },
+      type: "Opaque",
+      stringData: { htpasswd: pulumi.secret(pulumi.output(args.pushPassword).apply((p) => `${htpasswdLine(REGISTRY_PUSH_USER, p, `registry/${REGISTRY_PUSH_USER}`)}\n`)) },
+    }, [nsRes]);
     const pvc = reg({
       apiVersion: "v1", kind: "PersistentVolumeClaim",
       metadata: { name: REGISTRY_DATA_CLAIM, namespace: ns },
       spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: size } } },
     }, [nsRes]);
-    const deployment = registryDeployment({ namespace: ns, image: images.registry, resources: sizeOf(ctx.profile.size, "registry"), port: ep.port });
-    reg(deployment, [htpasswd, pvc]);
+    const deployment = registryDeployment({
+      namespace: ns, image: images.registry, port: ep.port, pushPort: ep.pushPort,
+      resources: sizeOf(ctx.profile.size, "registry"), pushResources: sizeOf(ctx.profile.size, "registryPush"),
+    });
+    reg(deployment, [htpasswd, pushHtpasswd, pvc]);
     this.service = reg(service({
       name: ep.service, namespace: ns, selector: { ...REGISTRY_LABELS },
       ports: [{ name: "registry", containerPort: ep.port }],
       type: "NodePort", nodePorts: { registry: ctx.endpoints.ports.registry },
     }), [nsRes]) as k8s.core.v1.Service;
+    // CI's push endpoint: in-cluster only (no NodePort), on the same port as the name images carry.
+    const push = reg(service({
+      name: ep.pushService, namespace: ns, selector: { ...REGISTRY_LABELS },
+      ports: [{ name: "push", containerPort: ep.pushPort }], servicePorts: { push: ep.port },
+    }), [nsRes]) as k8s.core.v1.Service;
 
     this.namespace = ns;
     this.host = ep.host;
-    this.clusterIP = this.service.spec.clusterIP;
+    this.clusterIP = push.spec.clusterIP;
     this.registerOutputs({ namespace: ns, host: this.host, clusterIP: this.clusterIP });
   }
 }

@@ -88,6 +88,13 @@ export interface Endpoints {
     readonly host: string;
     /** Where node containerd actually pulls from: the registry NodePort on the node itself. */
     readonly nodeMirror: string;
+    /**
+     * The read-write instance CI pushes to (#14.1): its own ClusterIP Service on `port`, which
+     * the runner maps the registry name to; its container listens on `pushPort`. The NodePort
+     * Service (`service`) serves the read-only instance nodes pull from.
+     */
+    readonly pushService: string;
+    readonly pushPort: number;
   };
   /** argocd-server (argo-cd chart, release "argocd"): the gateway routes the UI there. */
   readonly argocd: ServiceEndpoint & { readonly publicUrl: string };
@@ -141,7 +148,11 @@ export function endpoints(args: EndpointsArgs): Endpoints {
       publicUrl: url(hostnames.git),
       runnerUrl: pulumi.interpolate`http://${args.nodeAddress}:${ports.giteaHttp}`,
     },
-    registry: { ...registry, host: `${REGISTRY_NAME}:${registry.port}`, nodeMirror: `http://127.0.0.1:${ports.registry}` },
+    registry: {
+      ...registry, host: `${REGISTRY_NAME}:${registry.port}`, nodeMirror: `http://127.0.0.1:${ports.registry}`,
+      // 5001 is the registry image's debug listener (http.debug.addr), in the same pod network.
+      pushService: "registry-push", pushPort: 5002,
+    },
     argocd: { ...svc("argocd", "argocd-server", 80), publicUrl: url(hostnames.argocd) },
     kiali: { ...svc("istio-system", "kiali", 20001), publicUrl: url(hostnames.kiali) },
     prometheus: {
@@ -158,5 +169,7 @@ export function isLoopbackReference(ref: string): boolean {
   return /(^|[/@:.]|\/\/)(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?)([:/]|$)/i.test(ref) || /^(localhost|127\.|::1)/i.test(ref);
 }
 
-/** The registry's one user (htpasswd); its password is a platform secret. */
+/** The registry's pull-only user (nodes, pull secrets): the read-only instance knows only it (#14.1). */
 export const REGISTRY_USER = "platform";
+/** CI's push user: only the read-write instance knows it. */
+export const REGISTRY_PUSH_USER = "ci";

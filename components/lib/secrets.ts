@@ -13,6 +13,12 @@ export interface PlatformSecrets {
   readonly k3sToken: pulumi.Output<string>;
   /** Shared between Gitea and act_runner (PM-10): Gitea accepts it as a global registration token. */
   readonly runnerToken: pulumi.Output<string>;
+  /** CI's registry push user (#14.1): generated only; the read-write registry instance knows it. */
+  readonly registryPushPassword: pulumi.Output<string>;
+  /** Gitea user Argo CD reads Git as (read collaborator on the platform repository, #14.1). */
+  readonly gitReaderPassword: pulumi.Output<string>;
+  /** Gitea bot CI pushes as (write collaborator on the platform repository, #14.1). */
+  readonly ciBotPassword: pulumi.Output<string>;
   /** The sample app's database password when configured; undefined: SampleApp generates its own. */
   readonly databasePassword?: pulumi.Output<string>;
   /**
@@ -31,6 +37,7 @@ type Generated = Exclude<keyof PlatformSecrets, "databasePassword" | "fingerprin
 /** Lengths for generated secrets. The runner token is alphanumeric because Gitea compares it as text. */
 const LENGTHS: Record<Generated, number> = {
   giteaAdminPassword: 24, argocdAdminPassword: 24, guestPassword: 20, registryPassword: 32, k3sToken: 48, runnerToken: 40,
+  registryPushPassword: 32, gitReaderPassword: 32, ciBotPassword: 32,
 };
 
 export function platformSecrets(name: string, given: SecretInputs, parent: pulumi.Resource): PlatformSecrets {
@@ -49,6 +56,9 @@ export function platformSecrets(name: string, given: SecretInputs, parent: pulum
     registryPassword: pick("registryPassword", given.registryPassword),
     k3sToken: pick("k3sToken", given.k3sToken),
     runnerToken,
+    registryPushPassword: pick("registryPushPassword"),
+    gitReaderPassword: pick("gitReaderPassword"),
+    ciBotPassword: pick("ciBotPassword"),
     ...(given.databasePassword ? { databasePassword: pulumi.secret(given.databasePassword) } : {}),
     fingerprintKey: pulumi.secret(runnerToken.apply((t) => keyedHash(t, "platform/fingerprint-key", "v1"))),
   };

@@ -14,7 +14,7 @@ import { Resources } from "./budget";
 export type SizeClass = "small" | "standard";
 
 export type ContainerKey =
-  | "gitea" | "actRunner" | "dind" | "registry"
+  | "gitea" | "actRunner" | "dind" | "registry" | "registryPush"
   | "argocdController" | "argocdServer" | "argocdRepoServer" | "argocdRedis"
   | "rolloutsController"
   | "istiod" | "istioGateway" | "istioProxy" | "kiali"
@@ -39,6 +39,8 @@ const STANDARD: Record<ContainerKey, Resources> = {
   dind: r("50m", "512Mi", "2Gi"),
   // Measured distribution 2.8 (Debian docker-registry) idle: 0.0m CPU, 19 MiB.
   registry: r("10m", "64Mi", "256Mi"),
+  // The read-write instance CI pushes to (#14.1): the same binary, idle between releases.
+  registryPush: r("10m", "64Mi", "256Mi"),
   // argo-cd 10.1.1 values.yaml example request 250m/256Mi (any size of install); here 2 Applications
   // reconciled every 180 s, so below it. The heaviest idle controller: it caches every watched kind.
   argocdController: r("100m", "512Mi", "1Gi"),

@@ -3,8 +3,11 @@
 # a second run with the same content changes nothing in Git.
 #   1. wait for Gitea (/api/healthz), bounded by WAIT_SECONDS
 #   2. organisation ORG and repository ORG/REPO with default branch main (PM-19)
-#   3. access token TOKEN_NAME (deleted and recreated: Gitea shows a token only once) stored as the
-#      repository's Actions secret CI_TOKEN (PM-03); registry credentials too when given
+#   3. the users Git access goes through (#14.1), created or given their password again (a
+#      rotation): READER_USER (Argo CD) a read collaborator, BOT_USER (CI) a write collaborator of
+#      ORG/REPO, neither site admin; BOT_USER's access token TOKEN_NAME (write:repository only;
+#      deleted and recreated: Gitea shows a token only once, and its API has no expiry) stored as
+#      the repository's Actions secret CI_TOKEN (PM-03); registry credentials too when given
 #   4. content from CONTENT_DIR (MANIFEST lines "<key> <owned|initial> <path>"): into an empty
 #      repository, every file; later, only the "owned" files the stack renders, committed when they
 #      differ, those it no longer renders removed (the list is kept in .platform/stack-owned), and
@@ -18,6 +21,7 @@ set -euo pipefail
 export GIT_TERMINAL_PROMPT=0
 
 : "${GITEA_URL:?}" "${GITEA_USER:?}" "${GITEA_PASSWORD:?}" "${ORG:?}" "${REPO:?}" "${CONTENT_DIR:?}" "${HOME:?}"
+: "${READER_USER:?}" "${READER_PASSWORD:?}" "${BOT_USER:?}" "${BOT_PASSWORD:?}"
 TOKEN_NAME="${TOKEN_NAME:-platform-ci}"
 WAIT_SECONDS="${WAIT_SECONDS:-600}"
 WAIT_INTERVAL="${WAIT_INTERVAL:-5}"
@@ -54,16 +58,18 @@ curl_str() {
   printf '"%s"' "$s"
 }
 
-# api METHOD PATH [BODY]: prints the HTTP status; the response body lands in $BODY.
-api() {
-  local method="$1" path="$2"
-  if [ "$#" -ge 3 ]; then
-    printf '%s' "$3" | "${CURL[@]}" -K "$AUTH" -o "$BODY" -w '%{http_code}' \
+# api_as AUTHFILE METHOD PATH [BODY]: prints the HTTP status; the response body lands in $BODY.
+api_as() {
+  local auth="$1" method="$2" path="$3"
+  if [ "$#" -ge 4 ]; then
+    printf '%s' "$4" | "${CURL[@]}" -K "$auth" -o "$BODY" -w '%{http_code}' \
       -X "$method" -H 'Content-Type: application/json' --data-binary @- "$API$path"
   else
-    "${CURL[@]}" -K "$AUTH" -o "$BODY" -w '%{http_code}' -X "$method" "$API$path"
+    "${CURL[@]}" -K "$auth" -o "$BODY" -w '%{http_code}' -X "$method" "$API$path"
   fi
 }
+# api METHOD PATH [BODY]: as the site admin.
+api() { api_as "$AUTH" "$@"; }
 
 # expect STATUS WHAT OK...: fails with the response body unless STATUS is one of OK.
 expect() {
@@ -75,8 +81,15 @@ expect() {
 
 # curl: basic auth from a private config file (printf is a builtin: the password is in no argv).
 case "$GITEA_USER" in *:*) fail "GITEA_USER must not contain ':'" ;; esac
+for u in "$READER_USER" "$BOT_USER"; do
+  case "$u" in "" | *[!A-Za-z0-9._-]*) fail "user name '$u' must be made of [A-Za-z0-9._-]" ;; esac
+  [ "$u" != "$GITEA_USER" ] || fail "READER_USER and BOT_USER must not be the site admin $GITEA_USER (#14.1)"
+done
+[ "$READER_USER" != "$BOT_USER" ] || fail "READER_USER and BOT_USER must differ"
 AUTH="$WORK/curl-auth"
 (umask 077; printf 'user = %s\n' "$(curl_str "$GITEA_USER:$GITEA_PASSWORD")" > "$AUTH")
+BOT_AUTH="$WORK/curl-auth-bot"
+(umask 077; printf 'user = %s\n' "$(curl_str "$BOT_USER:$BOT_PASSWORD")" > "$BOT_AUTH")
 # git: the helper answers "get" from the environment; printf, not echo (dash's echo expands "\\").
 # The empty value first clears any helper configured elsewhere.
 GIT_AUTH=(-c credential.helper= -c 'credential.helper=!f() { test "$1" = get || exit 0; printf "username=%s\npassword=%s\n" "$GITEA_USER" "$GITEA_PASSWORD"; }; f')
@@ -116,11 +129,44 @@ expect "$status" "read repository $ORG/$REPO" 200
 empty=false
 if grep -q '"empty":true' "$BODY"; then empty=true; fi
 
-# 3. CI token as an Actions secret (PM-03).
+# 3. Users (#14.1): created, or given the stack's password again (a rotation), never site admins.
+# The email is required by Gitea's create and edit options; login_name and source_id 0 (a local
+# user) by older edit options.
+ensure_user() {
+  local name="$1" password="$2" email status
+  email="$(json_str "$name@platform.internal")"
+  status="$(api GET "/users/$name")"
+  if [ "$status" = 404 ]; then
+    status="$(api POST /admin/users "{\"username\":$(json_str "$name"),\"email\":$email,\"password\":$(json_str "$password"),\"must_change_password\":false,\"visibility\":\"private\"}")"
+    expect "$status" "create user $name" 201
+    log "created user $name"
+  else
+    expect "$status" "read user $name" 200
+    status="$(api PATCH "/admin/users/$name" "{\"login_name\":$(json_str "$name"),\"source_id\":0,\"email\":$email,\"password\":$(json_str "$password"),\"must_change_password\":false,\"admin\":false}")"
+    expect "$status" "set the password of $name" 200
+  fi
+}
+# collaborator NAME PERMISSION: PUT sets the permission whether or not NAME already is one.
+collaborator() {
+  local status
+  status="$(api PUT "/repos/$ORG/$REPO/collaborators/$1" "{\"permission\":\"$2\"}")"
+  expect "$status" "make $1 a $2 collaborator of $ORG/$REPO" 204
+  log "$1 has $2 access to $ORG/$REPO"
+}
+ensure_user "$READER_USER" "$READER_PASSWORD"
+collaborator "$READER_USER" read
+ensure_user "$BOT_USER" "$BOT_PASSWORD"
+collaborator "$BOT_USER" write
+
+# CI token as an Actions secret (PM-03): the bot's, created as the bot (its password is the
+# stack's), scoped to repositories. The token older versions of this script made for the site
+# admin goes.
 status="$(api DELETE "/users/$GITEA_USER/tokens/$TOKEN_NAME")"
-expect "$status" "delete old token $TOKEN_NAME" 204 404
-status="$(api POST "/users/$GITEA_USER/tokens" "{\"name\":$(json_str "$TOKEN_NAME"),\"scopes\":[\"write:repository\",\"read:user\"]}")"
-expect "$status" "create token $TOKEN_NAME" 201
+expect "$status" "delete the site admin's old token $TOKEN_NAME" 204 404
+status="$(api_as "$BOT_AUTH" DELETE "/users/$BOT_USER/tokens/$TOKEN_NAME")"
+expect "$status" "delete old token $TOKEN_NAME of $BOT_USER" 204 404
+status="$(api_as "$BOT_AUTH" POST "/users/$BOT_USER/tokens" "{\"name\":$(json_str "$TOKEN_NAME"),\"scopes\":[\"write:repository\"]}")"
+expect "$status" "create token $TOKEN_NAME of $BOT_USER" 201
 token="$(sed -n 's/.*"sha1":"\([0-9a-fA-F]*\)".*/\1/p' "$BODY")"
 [ -n "$token" ] || fail "token $TOKEN_NAME: no sha1 in the response"
 
