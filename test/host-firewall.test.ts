@@ -56,6 +56,9 @@ const OUTSIDER = "192.168.50.100";
 const POD = "10.42.0.5";
 const ADMIN_CIDR = "192.168.50.0/28";
 const REGISTRY_NODEPORT = 30500;
+// sshd and K3s listen on every address family: the host's IPv6 address and a LAN peer's.
+const HOST6 = "fd00:50::2";
+const LAN6 = "fd00:50::10";
 
 const tools = needs("root", "ip", "iptables", "iptables-save");
 
@@ -75,15 +78,16 @@ tools.describe("#13.3 host-firewall.sh in a network namespace (homelab adminCidr
     return r.stdout;
   };
   const inHost = (...argv: string[]) => ["ip", "netns", "exec", host, ...argv];
-  const rules = () => must(inHost("iptables-save")).split("\n").filter((l) => l.startsWith("-A ") || l.startsWith(":PLATFORM")).map((l) => l.replace(/ \[\d+:\d+\]$/, ""));
+  const saved = (tool: string, tag = "") => must(inHost(tool)).split("\n").filter((l) => l.startsWith("-A ") || l.startsWith(":PLATFORM")).map((l) => `${tag}${l.replace(/ \[\d+:\d+\]$/, "")}`);
+  const rules = () => [...saved("iptables-save"), ...saved("ip6tables-save", "v6 ")];
   /** What a TCP connect from the LAN meets: "passes" (the host's stack answers RST) or "dropped". */
-  const connect = (from: string, port: number) => {
-    const probe = `const s = require("net").connect({ port: ${port}, host: "${HOST}", localAddress: "${from}" }); s.setTimeout(1500, () => { console.log("dropped"); process.exit(); });
+  const connect = (from: string, port: number, to: string = HOST) => {
+    const probe = `const s = require("net").connect({ port: ${port}, host: "${to}", localAddress: "${from}" }); s.setTimeout(1500, () => { console.log("dropped"); process.exit(); });
       s.on("connect", () => { console.log("open"); process.exit(); }); s.on("error", (e) => { console.log(e.code); process.exit(); });`;
     const out = sh(["ip", "netns", "exec", lan, process.execPath, "-e", probe]).out.trim();
     return ({ ECONNREFUSED: "passes", dropped: "dropped" } as Record<string, string>)[out] ?? `other: ${out}`;
   };
-  const matrix = (from: string) => Object.fromEntries([22, 6443, REGISTRY_NODEPORT, 80, 443].map((p) => [p, connect(from, p)]));
+  const matrix = (from: string, to: string = HOST) => Object.fromEntries([22, 6443, REGISTRY_NODEPORT, 80, 443].map((p) => [p, connect(from, p, to)]));
 
   /** The program's exact command (RUN_FIREWALL or REMOVE_FIREWALL) and stdin, in the host namespace, as if over SSH from `client`. */
   async function run(command: string, adminCidr: string | undefined, client: string) {
@@ -103,6 +107,8 @@ tools.describe("#13.3 host-firewall.sh in a network namespace (homelab adminCidr
     must(["ip", "link", "set", `${tag}l`, "netns", lan]);
     must(["ip", "-n", host, "addr", "add", `${HOST}/24`, "dev", `${tag}h`]);
     for (const a of [`${ADMIN}/24`, `${OUTSIDER}/24`, `${POD}/16`]) must(["ip", "-n", lan, "addr", "add", a, "dev", `${tag}l`]);
+    must(["ip", "-n", host, "addr", "add", `${HOST6}/64`, "dev", `${tag}h`, "nodad"]);
+    must(["ip", "-n", lan, "addr", "add", `${LAN6}/64`, "dev", `${tag}l`, "nodad"]);
     must(["ip", "-n", host, "link", "set", `${tag}h`, "up"]);
     must(["ip", "-n", lan, "link", "set", `${tag}l`, "up"]);
     must(["ip", "-n", host, "link", "set", "lo", "up"]);
@@ -124,6 +130,7 @@ tools.describe("#13.3 host-firewall.sh in a network namespace (homelab adminCidr
 
   it("before: everything reaches the host from anywhere", () => {
     expect(matrix(OUTSIDER)).toEqual({ 22: "passes", 6443: "passes", [REGISTRY_NODEPORT]: "passes", 80: "passes", 443: "passes" });
+    expect(matrix(LAN6, HOST6)).toEqual({ 22: "passes", 6443: "passes", [REGISTRY_NODEPORT]: "passes", 80: "passes", 443: "passes" });
   });
 
   it("refuses an adminCidr that would lock out the SSH connection applying it, and changes nothing", async () => {
@@ -134,6 +141,16 @@ tools.describe("#13.3 host-firewall.sh in a network namespace (homelab adminCidr
     expect(rules()).toEqual(before);
   });
 
+  it("refuses an SSH connection over IPv6 (adminCidr is IPv4; SSH over IPv6 closes with it), and changes nothing", async () => {
+    const before = rules();
+    for (const client of [LAN6, "2001:db8::7"]) {
+      const r = await run(RUN_FIREWALL, ADMIN_CIDR, client);
+      expect(r.code, r.out).toBe(1);
+      expect(r.out).toContain(`this SSH connection comes from ${client}, not an IPv4 address`);
+    }
+    expect(rules()).toEqual(before);
+  });
+
   it("applied: SSH and the API only from adminCidr (and the API from pods), NodePorts not from outside, 80/443 from anywhere", async () => {
     const r = await run(RUN_FIREWALL, ADMIN_CIDR, ADMIN);
     expect(r.code, r.out).toBe(0);
@@ -141,6 +158,9 @@ tools.describe("#13.3 host-firewall.sh in a network namespace (homelab adminCidr
     expect(matrix(ADMIN)).toEqual({ 22: "passes", 6443: "passes", [REGISTRY_NODEPORT]: "passes", 80: "passes", 443: "passes" });
     expect(matrix(OUTSIDER)).toEqual({ 22: "dropped", 6443: "dropped", [REGISTRY_NODEPORT]: "dropped", 80: "passes", 443: "passes" });
     expect(matrix(POD)).toEqual({ 22: "dropped", 6443: "passes", [REGISTRY_NODEPORT]: "passes", 80: "passes", 443: "passes" });
+    // adminCidr is an IPv4 range: no IPv6 source is in it, so SSH and the API are closed over IPv6 too
+    // (kube-proxy serves NodePorts on IPv4 only in a single-stack cluster; a socket here answers anyway).
+    expect(matrix(LAN6, HOST6)).toEqual({ 22: "dropped", 6443: "dropped", [REGISTRY_NODEPORT]: "passes", 80: "passes", 443: "passes" });
     // Persisted: the settings and a unit that re-applies them at boot, before K3s.
     expect(fs.readFileSync(path.join(box, "platform-host-firewall"), "utf8")).toContain(`ADMIN_CIDR=${ADMIN_CIDR.replace("/", "/")}`);
     const unit = fs.readFileSync(path.join(box, "systemd/platform-host-firewall.service"), "utf8");
@@ -184,6 +204,8 @@ tools.describe("#13.3 host-firewall.sh in a network namespace (homelab adminCidr
     expect(rules().filter((l) => l.includes("PLATFORM"))).toEqual([]);
     expect(rules()).toContain("-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT");
     expect(matrix(ADMIN)).toEqual({ 22: "passes", 6443: "passes", [REGISTRY_NODEPORT]: "passes", 80: "passes", 443: "passes" });
+    expect(connect(LAN6, 22, HOST6)).toBe("passes");
+    expect(rules().filter((l) => l.includes("PLATFORM"))).toEqual([]);
     expect(fs.existsSync(path.join(box, "systemd/platform-host-firewall.service"))).toBe(false);
   });
 });

@@ -12,6 +12,7 @@ import { RUNNER_NAMESPACE, RUNNER_TOKEN_KEY, RUNNER_TOKEN_SECRET } from "../comp
 import { images } from "../components/lib/versions";
 import { testContext } from "./helpers/context";
 import { needs } from "./helpers/binaries";
+import { allows, applyChecks } from "./helpers/rbac";
 
 const SCRIPT = path.join(__dirname, "..", "components", "gitops", "scripts", "runner-token.sh");
 const BOOTSTRAP = path.join(__dirname, "..", "components", "gitops", "scripts", "bootstrap-repo.sh");
@@ -36,13 +37,25 @@ describe("runner-token.sh", () => {
 });
 
 describe("the Job's account: that one Secret, nothing else (pure)", () => {
-  it("#14 Role: get and patch (server-side apply) of the named Secret; no create, list, watch or other resources", () => {
+  it("#14 Role: the named Secret only (get, patch, and create by apply); no list, watch or other resources", () => {
     const [role, binding] = runnerTokenRbac("gitea", "bootstrap-repo-job", TARGET) as any[];
     expect(role.metadata.namespace).toBe(RUNNER_NAMESPACE);
-    expect(role.rules).toEqual([{ apiGroups: [""], resources: ["secrets"], resourceNames: [RUNNER_TOKEN_SECRET], verbs: ["get", "patch"] }]);
+    expect(role.rules).toEqual([{ apiGroups: [""], resources: ["secrets"], resourceNames: [RUNNER_TOKEN_SECRET], verbs: ["create", "get", "patch"] }]);
     expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "bootstrap-repo-job", namespace: "gitea" }]);
     expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name });
     expect((runnerTokenServiceAccount("gitea", "bootstrap-repo-job") as any).automountServiceAccountToken).toBe(false);
+  });
+
+  it("#14 the first apply creates the Secret: the API server authorizes it as create with the name too (handlers/patch.go)", () => {
+    const [role] = runnerTokenRbac("gitea", "bootstrap-repo-job", TARGET) as any[];
+    for (const exists of [false, true]) {
+      for (const check of applyChecks("", "secrets", RUNNER_TOKEN_SECRET, exists)) expect(allows(role.rules, check), `${check.verb} (exists: ${exists})`).toBe(true);
+    }
+    // resourceNames still bound it: a POST create (no name), another Secret, a list, are refused.
+    expect(allows(role.rules, { verb: "create", apiGroup: "", resource: "secrets", name: "" })).toBe(false);
+    expect(allows(role.rules, { verb: "create", apiGroup: "", resource: "secrets", name: "gitea-admin" })).toBe(false);
+    expect(allows(role.rules, { verb: "patch", apiGroup: "", resource: "secrets", name: "gitea-admin" })).toBe(false);
+    expect(allows(role.rules, { verb: "list", apiGroup: "", resource: "secrets", name: "" })).toBe(false);
   });
 
   it("#14 the pod mounts a token only when it writes the runner's Secret", () => {
@@ -61,8 +74,12 @@ describe("the Job's account: that one Secret, nothing else (pure)", () => {
   });
 });
 
-/** A fake Gitea (org runner-token route) and Kubernetes API (server-side apply of one Secret). */
+/**
+ * A fake Gitea (org runner-token route) and Kubernetes API (server-side apply of one Secret), which
+ * authorizes the apply against the Job's Role as the API server does (helpers/rbac.ts).
+ */
 async function startFakes(opts: { postRouted: boolean; orgOwner: boolean }) {
+  const [role] = runnerTokenRbac("gitea", "bootstrap-repo-job", TARGET) as any[];
   const state = { giteaRequests: [] as string[], applies: [] as { url: string; type: string; auth: string; body: any }[], secret: undefined as any, token: "OrgRunnerToken0123456789abcdefABCDEF0123" };
   const expected = `Basic ${Buffer.from("platform-admin:pw with space").toString("base64")}`;
   const server = http.createServer((req, res) => {
@@ -83,6 +100,10 @@ async function startFakes(opts: { postRouted: boolean; orgOwner: boolean }) {
         const body = JSON.parse(Buffer.concat(chunks).toString());
         state.applies.push({ url: req.url!, type: String(req.headers["content-type"]), auth: String(req.headers.authorization), body });
         const created = state.secret === undefined;
+        const denied = applyChecks("", "secrets", RUNNER_TOKEN_SECRET, !created).find((c) => !allows(role.rules, c));
+        if (denied) {
+          return send(403, { kind: "Status", reason: "Forbidden", message: `secrets "${RUNNER_TOKEN_SECRET}" is forbidden: cannot ${denied.verb} resource "secrets"` });
+        }
         state.secret = body;
         return send(created ? 201 : 200, body);
       }

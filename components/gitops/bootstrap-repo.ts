@@ -132,9 +132,10 @@ export function runnerTokenServiceAccount(jobNamespace: string, name: string): K
 }
 
 /**
- * Role and RoleBinding in the runner's namespace: get and patch (server-side apply, which also
- * creates) of that one Secret by name. Not `create`: a POST cannot be limited by resourceNames
- * (Kubernetes RBAC docs, "Referring to resources"), while an apply is a PATCH on the named object.
+ * Role and RoleBinding in the runner's namespace: that one Secret by name. An apply is a PATCH on the
+ * named object; the one that creates it is authorized as `create` too, with the object's name
+ * (apiserver endpoints/handlers/patch.go, createAuthorizerAttributes), so resourceNames bounds it,
+ * while a POST create (no name) still matches nothing here.
  */
 export function runnerTokenRbac(jobNamespace: string, serviceAccount: string, target: RunnerTokenTarget): K8sObject[] {
   const name = `${serviceAccount}-runner-token`;
@@ -142,7 +143,7 @@ export function runnerTokenRbac(jobNamespace: string, serviceAccount: string, ta
     {
       apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role",
       metadata: { name, namespace: target.namespace },
-      rules: [{ apiGroups: [""], resources: ["secrets"], resourceNames: [target.secretName], verbs: ["get", "patch"] }],
+      rules: [{ apiGroups: [""], resources: ["secrets"], resourceNames: [target.secretName], verbs: ["create", "get", "patch"] }],
     },
     {
       apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding",

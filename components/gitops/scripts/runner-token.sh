@@ -46,8 +46,8 @@ case "$status" in 200 | 201) ;; *) fail "registration token of organisation $ORG
 reg="$(sed -n 's/.*"token" *: *"\([A-Za-z0-9]*\)".*/\1/p' "$BODY")"
 [ -n "$reg" ] || fail "registration token of organisation $ORG: no token in the response"
 
-# Server-side apply creates or updates the named Secret: the Role can name it (resourceNames), which
-# a POST (create) could not be limited to.
+# Server-side apply creates or updates the named Secret: the Role names it (resourceNames); the apply
+# that creates it is authorized as create of that name, which a POST could not be limited to.
 [ -s "$SA_DIR/token" ] || fail "no ServiceAccount token in $SA_DIR"
 KUBE_AUTH="$WORK/kube-auth"
 (umask 077; printf 'header = %s\n' "$(curl_str "Authorization: Bearer $(cat "$SA_DIR/token")")" > "$KUBE_AUTH")

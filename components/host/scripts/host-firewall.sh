@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The homelab host's firewall for the ports the platform opens (#13.3): SSH and the Kubernetes API
-# from platform:adminCidr (and the host and its pods) only, 80/443 from anywhere, NodePorts
+# from platform:adminCidr (and the host and its pods) only, not over IPv6, 80/443 from anywhere, NodePorts
 # (30000-32767) from the host, its pods and adminCidr only; other ports are left to whoever manages
 # them (ufw included: its chains are untouched, ours are jumped to first). Idempotent: our chains
 # are rebuilt on each run; an empty chain decides nothing, so a rebuild never locks anyone out.
@@ -52,6 +52,10 @@ unjump() {
   while iptables -t "$table" -C "$chain" "$@" 2>/dev/null; do iptables -t "$table" -D "$chain" "$@"; done
 }
 input_jump=(-p tcp -m conntrack --ctstate NEW -j "$INPUT_CHAIN")
+# sshd and K3s listen on every address family, and adminCidr is an IPv4 range: over IPv6 (a home
+# ISP's global address) SSH and the API would stay open to anyone. No IPv6 source is in adminCidr.
+# Skipped where the kernel has no IPv6 (ip6tables cannot load its table; nothing listens there).
+have_ip6() { command -v ip6tables >/dev/null 2>&1 && ip6tables -t filter -S INPUT >/dev/null 2>&1; }
 nodeport_jump=(-p tcp --dport 30000:32767 -m conntrack --ctstate NEW -j "$NODEPORT_CHAIN")
 
 if [ "$action" = remove ]; then
@@ -61,6 +65,11 @@ if [ "$action" = remove ]; then
   iptables -t filter -X "$INPUT_CHAIN" 2>/dev/null || true
   iptables -t mangle -F "$NODEPORT_CHAIN" 2>/dev/null || true
   iptables -t mangle -X "$NODEPORT_CHAIN" 2>/dev/null || true
+  if have_ip6; then
+    while ip6tables -t filter -C INPUT "${input_jump[@]}" 2>/dev/null; do ip6tables -t filter -D INPUT "${input_jump[@]}"; done
+    ip6tables -t filter -F "$INPUT_CHAIN" 2>/dev/null || true
+    ip6tables -t filter -X "$INPUT_CHAIN" 2>/dev/null || true
+  fi
   if [ "$unit_dir" = /etc/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
     systemctl disable "$unit" 2>/dev/null || true
   fi
@@ -73,6 +82,14 @@ if [ -n "$admin_cidr" ] && [ "$action" = apply ]; then
   client="${SSH_CLIENT_ADDR:-}"
   if [ -z "$client" ]; then
     echo "host-firewall: cannot tell the SSH client's address (SSH_CLIENT_ADDR is empty); not applying platform:adminCidr $admin_cidr" >&2
+    exit 1
+  fi
+  # sshd may report an IPv4 peer of a dual-stack socket as IPv4-mapped.
+  case "$client" in ::ffff:*.*.*.*) client="${client#::ffff:}" ;; esac
+  # adminCidr is IPv4 and SSH over IPv6 is closed below: an IPv6 client would be locked out (and
+  # in_cidr's arithmetic cannot judge it).
+  if ! [[ "$client" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then
+    echo "host-firewall: this SSH connection comes from $client, not an IPv4 address; platform:adminCidr is an IPv4 range and SSH over IPv6 is closed with it, which would lock Pulumi out. Set platform:hostAddress to the host's IPv4 address" >&2
     exit 1
   fi
   if ! in_cidr "$client" "$admin_cidr"; then
@@ -97,6 +114,15 @@ if [ -n "$admin_cidr" ]; then
   for port in "$ssh_port" "$api_port"; do add -p tcp --dport "$port" -j DROP; done
 fi
 jump filter INPUT "${input_jump[@]}"
+if have_ip6; then
+  ip6tables -t filter -N "$INPUT_CHAIN" 2>/dev/null || true
+  ip6tables -t filter -F "$INPUT_CHAIN"
+  ip6tables -t filter -A "$INPUT_CHAIN" -i lo -j RETURN
+  if [ -n "$admin_cidr" ]; then
+    for port in "$ssh_port" "$api_port"; do ip6tables -t filter -A "$INPUT_CHAIN" -p tcp --dport "$port" -j DROP; done
+  fi
+  ip6tables -t filter -C INPUT "${input_jump[@]}" 2>/dev/null || ip6tables -t filter -I INPUT 1 "${input_jump[@]}"
+fi
 
 # mangle PREROUTING: NodePorts, before kube-proxy's DNAT turns them into pod ports. The host's own
 # connections (containerd pulling through the registry NodePort) go through OUTPUT, not here.
