@@ -50,7 +50,7 @@ describe("Istio values", () => {
     expect(gw.spec.servers[0].port).toEqual({ name: "http", number: 80, protocol: "HTTP" });
     expect(gw.spec.servers[0].hosts).toEqual(["*.platform.localhost"]);
     const https = objs.find((o) => o.kind === "Gateway" && o.metadata.name === "platform")!;
-    expect(https.spec.servers.map((s: any) => s.port.name)).toEqual(["https-gitea", "https-argocd", "https-kiali", "https-prometheus", "https-app"]);
+    expect(https.spec.servers.map((s: any) => s.port.name)).toEqual(["https-gitea", "https-argocd", "https-kiali", "https-app"]);
     const vs = Object.fromEntries(objs.filter((o) => o.kind === "VirtualService" && o.metadata.name !== "https-redirect").map((o) => [o.metadata.name, o.spec]));
     const ep = ctx.endpoints;
     const dest = (name: string) => vs[name].http[0].route[0].destination;
