@@ -29,6 +29,8 @@ export interface OciConfig {
   readonly bootVolumeGb: number;
   readonly ubuntuVersion: string;
   readonly availabilityDomainIndex: number;
+  /** oci:region when the stack sets it (the provider may read ~/.oci/config instead): only for messages. */
+  readonly region?: string;
   readonly allowPaidShapes: boolean;
   /** The user's key, authorized next to the stack's own (generated with @pulumi/tls); may change later. */
   readonly sshPublicKey?: string;
@@ -268,7 +270,8 @@ function parseOci(src: ConfigSource): OciConfig {
     throw new ConfigError("ubuntuVersion", `must be an Ubuntu LTS release in standard support: one of ${UBUNTU_LTS.join(", ")} (24.04 is the default and tested), got ${shown(ubuntuVersion)}`);
   }
   const availabilityDomainIndex = int(src, "availabilityDomainIndex", 0, 0, 2);
-  return { compartmentId, ocpus, memoryGb, nodeCount, bootVolumeGb, ubuntuVersion, availabilityDomainIndex, allowPaidShapes, sshPublicKey, sshPrivateKey, replaceNode };
+  const region = src.get("oci:region");
+  return { compartmentId, ocpus, memoryGb, nodeCount, bootVolumeGb, ubuntuVersion, availabilityDomainIndex, region, allowPaidShapes, sshPublicKey, sshPrivateKey, replaceNode };
 }
 
 function parseHomelab(src: ConfigSource): HomelabConfig {

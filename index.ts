@@ -10,7 +10,7 @@ import { REGISTRY_USER } from "./components/lib/endpoints";
 
 const config = loadConfig();
 const plan = planPlatform(config);
-const built = resolveInputs(config).then(() => new Platform("platform", { config, plan }));
+const built = resolveInputs(config).then((inputs) => new Platform("platform", { config, plan, inputs }));
 /** A stack output read from the platform once it is built (a failed check rejects every one). */
 const from = <T>(read: (platform: Platform) => T) => pulumi.output(built.then(read));
 

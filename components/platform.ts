@@ -4,6 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { PlatformConfig } from "../config";
 import { Plan } from "./plan";
 import { OciHost } from "./host/oci-host";
+import type { ResolvedInputs } from "./inputs";
 import { BareMetalHost } from "./host/bare-metal-host";
 import { HostNode } from "./host/node";
 import { K3s, RegistryMirror } from "./cluster/k3s";
@@ -17,6 +18,8 @@ import { trafficOptions } from "./traffic-options";
 export interface PlatformArgs {
   readonly config: PlatformConfig;
   readonly plan: Plan;
+  /** What the cloud answered before anything was registered (components/inputs.ts). */
+  readonly inputs: ResolvedInputs;
 }
 
 export class Platform extends pulumi.ComponentResource {
@@ -44,7 +47,7 @@ export class Platform extends pulumi.ComponentResource {
     // Host.
     let nodes: HostNode[] = [];
     if (cfg.oci) {
-      const host = new OciHost("oci", { ...cfg.oci, adminCidr: cfg.adminCidr! }, { parent: this });
+      const host = new OciHost("oci", { ...cfg.oci, adminCidr: cfg.adminCidr!, imageId: args.inputs.oci!.imageId }, { parent: this });
       nodes = host.nodes;
       this.sshPrivateKey = host.generatedPrivateKey;
     } else if (cfg.homelab) {

@@ -292,7 +292,7 @@ describe("#13 valid values still pass", () => {
 });
 
 describe("#13 bad input through the whole program registers nothing", () => {
-  const cases: { what: string; stack: Env; config?: Record<string, string | undefined>; secrets?: Record<string, string>; mocks?: { availabilityDomains: number }; message: RegExp }[] = [
+  const cases: { what: string; stack: Env; config?: Record<string, string | undefined>; secrets?: Record<string, string>; mocks?: { availabilityDomains?: number; noImageFor?: string[] }; message: RegExp }[] = [
     { what: "adminCidr 0.0.0.0/1", stack: "oci", config: { "platform:adminCidr": "0.0.0.0/1" }, message: /^platform:adminCidr: .*wider than \/16/ },
     { what: "empty guestPassword (was: bcryptHash: empty password after 100+ resources)", stack: "dev", secrets: { "platform:guestPassword": "" }, message: /^platform:guestPassword: is empty/ },
     { what: "guestPassword set without --secret", stack: "dev", config: { "platform:guestPassword": GOOD_PW }, secrets: {}, message: /^platform:guestPassword: is set in plaintext.*pulumi config set --secret platform:guestPassword/ },
@@ -305,6 +305,8 @@ describe("#13 bad input through the whole program registers nothing", () => {
     // Only the invoke knows the region's count: it is awaited before the first resource (index.ts).
     { what: "availabilityDomainIndex 2 in a region of 2 (was: after 15 cloud resources)", stack: "oci", config: { "platform:availabilityDomainIndex": "2" }, message: /^platform:availabilityDomainIndex: is 2, but this region has 2 availability domain\(s\): use 0 to 1/ },
     { what: "availabilityDomainIndex 1 in a region of 1", stack: "oci", config: { "platform:availabilityDomainIndex": "1" }, mocks: { availabilityDomains: 1 }, message: /^platform:availabilityDomainIndex: is 1, but this region has 1 availability domain\(s\): use 0$/ },
+    // The image lookup too (was: after 15 cloud resources, inside the instance's sourceId).
+    { what: "ubuntuVersion 26.04 with no A1 image in the region", stack: "oci", config: { "platform:ubuntuVersion": "26.04" }, mocks: { noImageFor: ["26.04"] }, message: /^platform:ubuntuVersion: no Canonical Ubuntu 26\.04 image for VM\.Standard\.A1\.Flex in eu-frankfurt-1/ },
   ];
   for (const c of cases) {
     it(`${c.what}: fails before any resource`, async () => {
@@ -318,6 +320,12 @@ describe("#13 bad input through the whole program registers nothing", () => {
     const run = await runStack("oci", { config: { "platform:availabilityDomainIndex": "2" }, mocks: { availabilityDomains: 3 } });
     const instance = run.created.find((r) => r.type === "oci:Core/instance:Instance")!;
     expect(instance.inputs.availabilityDomain).toBe("mock:EU-FRANKFURT-1-AD-3");
+  }, 30_000);
+
+  it("ubuntuVersion 22.04: the instance launches from that version's newest image, resolved before the Platform", async () => {
+    const run = await runStack("oci", { config: { "platform:ubuntuVersion": "22.04" } });
+    const instance = run.created.find((r) => r.type === "oci:Core/instance:Instance")!;
+    expect(instance.inputs.sourceDetails.sourceId).toBe("ocid1.image.oc1..mock-newest-22.04");
   }, 30_000);
 
   it("secrets given with --secret evaluate (the source tells them apart truthfully)", async () => {

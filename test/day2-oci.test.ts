@@ -345,7 +345,7 @@ async function hostUnderMocks(launchKeys: string, keys: { sshPublicKey: string; 
   const { OciHost } = await import("../components/host/oci-host");
   const host = new OciHost("oci", {
     compartmentId: "ocid1.compartment.oc1..example", adminCidr: "203.0.113.7/32", ocpus: 2, memoryGb: 12, nodeCount: 1,
-    bootVolumeGb: 50, ubuntuVersion: "24.04", availabilityDomainIndex: 0,
+    bootVolumeGb: 50, imageId: "ocid1.image.oc1..mock-newest", availabilityDomainIndex: 0,
     sshPublicKey: keys.sshPublicKey, sshPrivateKey: keys.sshPrivateKey === undefined ? undefined : pulumi.secret(keys.sshPrivateKey),
   });
   await unwrap(host.publicIps);

@@ -123,7 +123,7 @@ async function nodeLaunchedBefore(oldUserData = Buffer.from(cloudInit({ vcnCidr:
   const { OciHost } = await import("../components/host/oci-host");
   const host = new OciHost("oci", {
     compartmentId: "ocid1.compartment.oc1..example", adminCidr: "203.0.113.7/32", ocpus: 2, memoryGb: 12, nodeCount: 1,
-    bootVolumeGb: 50, ubuntuVersion: "24.04", availabilityDomainIndex: 0,
+    bootVolumeGb: 50, imageId: "ocid1.image.oc1..mock-newest", availabilityDomainIndex: 0,
   });
   await unwrap(host.publicIps);
   await settle(20);

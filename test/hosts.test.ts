@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { cloudInit } from "../components/host/cloud-init";
 import { ingressRules } from "../components/host/oci-host";
+import { pickUbuntuImage, ubuntuImageQuery } from "../components/inputs";
 import { Created, find, findAll, isSecretInput, MOCK_HOST_KEY, mocks, plain, unwrap } from "./helpers/mocks";
 import { settle as settleMocks } from "./helpers/mocks";
 
@@ -35,6 +36,21 @@ describe("OCI network and cloud-init builders", () => {
   });
 });
 
+describe("#13 the Ubuntu image, looked up before any resource (components/inputs.ts)", () => {
+  it("the newest available Canonical Ubuntu image of platform:ubuntuVersion for the A1 shape", () => {
+    expect(ubuntuImageQuery("ocid1.compartment.oc1..example", "22.04")).toEqual({
+      compartmentId: "ocid1.compartment.oc1..example", operatingSystem: "Canonical Ubuntu", operatingSystemVersion: "22.04",
+      shape: "VM.Standard.A1.Flex", sortBy: "TIMECREATED", sortOrder: "DESC", state: "AVAILABLE",
+    });
+    expect(pickUbuntuImage([{ id: "newest" }, { id: "older" }], { ubuntuVersion: "24.04" })).toBe("newest");
+  });
+  it("none: a ConfigError naming platform:ubuntuVersion, the shape and the region", () => {
+    expect(() => pickUbuntuImage([], { ubuntuVersion: "26.04", region: "ap-osaka-1" }))
+      .toThrow(/^platform:ubuntuVersion: no Canonical Ubuntu 26\.04 image for VM\.Standard\.A1\.Flex in ap-osaka-1/);
+    expect(() => pickUbuntuImage([], { ubuntuVersion: "26.04" })).toThrow(/in the provider's region/);
+  });
+});
+
 describe("hosts under mocks", () => {
   const created: Created[] = [];
   beforeAll(() => pulumi.runtime.setMocks(mocks(created), "gitops-platform", "oci", false));
@@ -43,7 +59,7 @@ describe("hosts under mocks", () => {
 
   const base = {
     compartmentId: "ocid1.compartment.oc1..example", adminCidr: "203.0.113.7/32", ocpus: 2, memoryGb: 12,
-    nodeCount: 2, bootVolumeGb: 100, ubuntuVersion: "24.04", availabilityDomainIndex: 0,
+    nodeCount: 2, bootVolumeGb: 100, imageId: "ocid1.image.oc1..mock-newest", availabilityDomainIndex: 0,
   };
 
   it("OciHost: A1.Flex instances from the newest Ubuntu image, no silent replacement", async () => {

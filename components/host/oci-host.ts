@@ -25,8 +25,11 @@ export interface OciHostArgs {
   /** One K3s server, the rest agents. @default 1 */
   readonly nodeCount: number;
   readonly bootVolumeGb: number;
-  /** @default "24.04" */
-  readonly ubuntuVersion: string;
+  /**
+   * The image new instances launch from: the newest Ubuntu image for the A1 shape, looked up before
+   * any resource (components/inputs.ts). Platform images rotate: a running node ignores a newer id.
+   */
+  readonly imageId: string;
   readonly availabilityDomainIndex: number;
   /**
    * The user's own key, authorized next to the stack's; may change at any time. When absent, the
@@ -120,17 +123,6 @@ export class OciHost extends pulumi.ComponentResource {
       if (!ad) throw new Error(`platform:availabilityDomainIndex: ${args.availabilityDomainIndex} is out of range; this region has ${list.length} availability domain(s)`);
       return ad.name;
     });
-    // Newest Ubuntu image for the A1 shape. Platform images rotate: the instance ignores later
-    // lookups (ignoreChanges below) so a new image never replaces a running node.
-    const image = oci.core.getImagesOutput({
-      compartmentId, operatingSystem: "Canonical Ubuntu", operatingSystemVersion: args.ubuntuVersion,
-      shape: A1_SHAPE, sortBy: "TIMECREATED", sortOrder: "DESC", state: "AVAILABLE",
-    }, { parent: this });
-    const imageId = image.images.apply((list) => {
-      if (list.length === 0) throw new Error(`no Canonical Ubuntu ${args.ubuntuVersion} image for ${A1_SHAPE} in this region; check platform:ubuntuVersion`);
-      return list[0].id;
-    });
-
     this.nodes = [];
     const ips: pulumi.Output<string>[] = [];
     let server: oci.core.Instance | undefined;
@@ -155,7 +147,7 @@ export class OciHost extends pulumi.ComponentResource {
       const instance = new oci.core.Instance(displayName, {
         compartmentId, availabilityDomain, shape: A1_SHAPE, displayName,
         shapeConfig: { ocpus: args.ocpus, memoryInGbs: args.memoryGb },
-        sourceDetails: { sourceType: "image", sourceId: imageId, bootVolumeSizeInGbs: String(args.bootVolumeGb) },
+        sourceDetails: { sourceType: "image", sourceId: args.imageId, bootVolumeSizeInGbs: String(args.bootVolumeGb) },
         createVnicDetails: { subnetId: subnet.id, assignPublicIp: "true", hostnameLabel: nodeName },
         metadata: { ssh_authorized_keys: launchKeys, user_data: userData },
       }, {

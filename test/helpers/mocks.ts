@@ -62,6 +62,8 @@ export interface MockOptions {
   readonly previous?: readonly Created[];
   /** How many availability domains getAvailabilityDomains answers (OCI regions have 1 or 3). @default 2 */
   readonly availabilityDomains?: number;
+  /** Ubuntu versions (platform:ubuntuVersion) the region has no A1 image for: getImages answers none. @default [] */
+  readonly noImageFor?: readonly string[];
 }
 
 /** A stable small number per resource name, so two evaluations of a stack see the same addresses. */
@@ -129,8 +131,16 @@ export function mocks(created: Created[], options: MockOptions = {}): pulumiType
     },
     call(args) {
       switch (args.token) {
-        case "oci:Core/getImages:getImages":
-          return { images: [{ id: "ocid1.image.oc1..mock-newest", displayName: "Canonical-Ubuntu-24.04-aarch64-mock" }] };
+        case "oci:Core/getImages:getImages": {
+          // Newest first, as sortBy TIMECREATED / sortOrder DESC asks; another version, another image.
+          const version = String(args.inputs.operatingSystemVersion);
+          if ((options.noImageFor ?? []).includes(version)) return { images: [] };
+          const tag = version === "24.04" ? "" : `-${version}`;
+          return { images: [
+            { id: `ocid1.image.oc1..mock-newest${tag}`, displayName: `Canonical-Ubuntu-${version}-aarch64-mock` },
+            { id: `ocid1.image.oc1..mock-older${tag}`, displayName: `Canonical-Ubuntu-${version}-aarch64-mock-older` },
+          ] };
+        }
         case "oci:ObjectStorage/getNamespace:getNamespace":
           return { namespace: "mocktenancyns" };
         case "oci:Identity/getAvailabilityDomains:getAvailabilityDomains":
