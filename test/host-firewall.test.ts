@@ -9,8 +9,10 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostFirewallScript, REMOVE_FIREWALL, RUN_FIREWALL } from "../components/host/host-firewall";
+import { FIREWALL_TCP_PORTS, FIREWALL_UDP_PORTS } from "../components/host/cloud-init";
+import { RUN_STDIN_AS_ROOT } from "../components/lib/scripts";
 import { needs } from "./helpers/binaries";
-import { plain, unwrap } from "./helpers/mocks";
+import { MOCK_HOST_KEY, plain, unwrap } from "./helpers/mocks";
 import { runStack, stackFileConfig } from "./helpers/stack";
 
 /** The value scriptWithEnv exports for `name` in a remote command's stdin. */
@@ -32,6 +34,31 @@ describe("#13.3 what the stacks expose", () => {
     expect(fw.inputs.delete).toBe(REMOVE_FIREWALL);
     expect(fw.dependencies).toContain(regs.find((r) => r.name === "homelab-preflight")!.urn);
     expect(regs.find((r) => r.name === "k3s-server")!.dependencies).toContain(fw.urn);
+  });
+
+  it("#13.3 oci: every node re-applies oci-firewall.sh over its pinned connection, with the VCN env, before K3s (cloud-init ran it once, at launch)", async () => {
+    const run = await runStack("oci", { config: { "platform:nodeCount": "2", "platform:ocpus": "1", "platform:memoryGb": "6" } });
+    const regs = [...run.engine.resources.values()];
+    const script = fs.readFileSync(path.join(__dirname, "../components/host/scripts/oci-firewall.sh"), "utf8");
+    for (const [node, install] of [["server-0", "k3s-server"], ["agent-1", "k3s-agent-1"]]) {
+      const fw = regs.find((r) => r.name === `oci-${node}-firewall`);
+      expect(fw, `oci-${node}-firewall`).toBeDefined();
+      expect(fw!.type).toBe("command:remote:Command");
+      const stdin = plain(fw!.inputs.stdin) as string;
+      expect(exported(stdin, "VCN_CIDR")).toBe("10.0.0.0/16");
+      expect(exported(stdin, "POD_CIDR")).toBe("10.42.0.0/16");
+      expect(exported(stdin, "SERVICE_CIDR")).toBe("10.43.0.0/16");
+      expect(exported(stdin, "TCP_PORTS")).toBe(FIREWALL_TCP_PORTS.join(" "));
+      expect(exported(stdin, "UDP_PORTS")).toBe(FIREWALL_UDP_PORTS.join(" "));
+      expect(stdin).toContain(script.replace(/^#!.*\n/, ""));
+      expect(fw!.inputs.create).toBe(RUN_STDIN_AS_ROOT);
+      expect(fw!.inputs.update).toBe(RUN_STDIN_AS_ROOT);
+      expect(plain(fw!.inputs.connection).hostKey).toBe(MOCK_HOST_KEY.pub);
+      expect(fw!.dependencies).toContain(regs.find((r) => r.name === `oci-${node}-cloud-init`)!.urn);
+      const k3s = regs.find((r) => r.name === install);
+      expect(k3s, install).toBeDefined();
+      expect(k3s!.dependencies, `${install} waits for the firewall`).toContain(fw!.urn);
+    }
   });
 
   it("oci: only 80/443 (and ICMP fragmentation-needed) from the internet; 22 and 6443 from adminCidr; the rest from the VCN", async () => {

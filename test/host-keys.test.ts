@@ -139,7 +139,7 @@ describe("#13.4 day two: nodes launched before host keys, and a second up", () =
     expect(install.ignoreChanges).toEqual(["connection", "stdin"]);
     expect(install.inputs.update).toBeUndefined();
     const rest = commands.filter((c) => c !== install);
-    expect(rest.map((c) => c.name).sort()).toEqual(["oci-server-0-cloud-init", "oci-server-0-ssh-keys"]);
+    expect(rest.map((c) => c.name).sort()).toEqual(["oci-server-0-cloud-init", "oci-server-0-firewall", "oci-server-0-ssh-keys"]);
     const after = (c: Registration, seen = new Set<string>()): boolean => c.dependencies.some((d) => {
       if (d === install.urn) return true;
       const dep = commands.find((x) => x.urn === d);

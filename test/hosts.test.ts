@@ -101,7 +101,7 @@ describe("hosts under mocks", () => {
     expect(host.generatedPrivateKey).toBeUndefined();
     const commands = findAll(created, "command:remote:Command");
     // A node this program launched trusts the stack's key: no command connects with the user's.
-    expect(commands.map((c) => c.name).sort()).toEqual(["oci-server-0-cloud-init", "oci-server-0-host-key", "oci-server-0-ssh-keys", "oci-server-0-stack-key"]);
+    expect(commands.map((c) => c.name).sort()).toEqual(["oci-server-0-cloud-init", "oci-server-0-firewall", "oci-server-0-host-key", "oci-server-0-ssh-keys", "oci-server-0-stack-key"]);
     expect(commands.every((c) => plain(c.inputs.connection).privateKey.includes("OPENSSH PRIVATE KEY"))).toBe(true);
     expect(host.nodes[0].connection.privateKey).toBeDefined();
     expect(plain(await unwrap(pulumi.output(host.nodes[0].connection.privateKey)))).toContain("OPENSSH PRIVATE KEY");

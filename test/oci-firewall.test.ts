@@ -9,9 +9,10 @@ import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { cloudInit, FIREWALL_TCP_PORTS } from "../components/host/cloud-init";
+import { cloudInit, FIREWALL_TCP_PORTS, ociFirewallScript } from "../components/host/cloud-init";
 import { endpoints } from "../components/lib/endpoints";
 import { needs } from "./helpers/binaries";
+import { unwrap } from "./helpers/mocks";
 
 // Oracle's Ubuntu rules.v4 as users quote it (e.g. wiki.drake.org.uk "Oracle Cloud Hosting:
 // Configuring default IPTables", cflee.com "Oracle Cloud: first impressions (II)"), the
@@ -88,10 +89,6 @@ tools.describe("oci-firewall.sh in a network namespace over Oracle's REJECT rule
     must(["ip", "-n", node, "link", "set", "lo", "up"]);
     for (const net of ["198.51.100.0/24", "10.42.0.0/16"]) must(["ip", "-n", node, "route", "add", net, "dev", `${tag}a`]);
     must(inNode("iptables-restore"), ORACLE_RULES_V4);
-    // iptables-persistent (cloud-init installs it): `netfilter-persistent save` writes rules.v4.
-    const stubs = path.join(box, "bin");
-    fs.mkdirSync(stubs);
-    fs.writeFileSync(path.join(stubs, "netfilter-persistent"), `#!/usr/bin/env bash\n[ "$1" = save ] || exit 2\niptables-save > "${box}/rules.v4"\n`, { mode: 0o755 });
   });
 
   afterAll(() => {
@@ -107,7 +104,7 @@ tools.describe("oci-firewall.sh in a network namespace over Oracle's REJECT rule
     const script = path.join(box, "oci-firewall.sh");
     fs.writeFileSync(script, file.content, { mode: parseInt(file.permissions, 8) });
     const cmd = String(doc.runcmd[0]).replace("/usr/local/sbin/oci-firewall.sh", script);
-    return sh(inNode("env", `PATH=${path.join(box, "bin")}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, "sh", "-c", cmd));
+    return sh(inNode("env", `RULES_V4=${box}/rules.v4`, "sh", "-c", cmd));
   }
 
   it("before: Oracle's rules reject the Kubernetes API and NodePorts from the VCN (SSH passes)", () => {
@@ -164,5 +161,41 @@ tools.describe("oci-firewall.sh in a network namespace over Oracle's REJECT rule
     const r = runCloudInit();
     expect(r.code, r.out).toBe(0);
     expect([rules("INPUT"), rules("FORWARD"), mangle()]).toEqual(before);
+  });
+
+  it("#13.3 the stack's firewall command (its exact stdin, as root) on a node cloud-init already set up: exit 0, nothing added", async () => {
+    const before = [rules("INPUT"), rules("FORWARD"), mangle()];
+    const stdin = await unwrap(ociFirewallScript({ vcnCidr: VCN }));
+    const r = sh(inNode("env", `RULES_V4=${box}/rules.v4`, "bash", "-s"), stdin);
+    expect(r.out).toContain("oci-firewall: K3s ports accepted, NodePorts from the VCN only, saved");
+    expect(r.code, r.out).toBe(0);
+    expect([rules("INPUT"), rules("FORWARD"), mangle()]).toEqual(before);
+    expect(connect(endpoints({ environment: "oci", domain: "example.org", nodeAddress: NODE }).ports.registry, OUTSIDE)).toBe("dropped");
+  });
+
+  it("#13.3 after a reboot: rules.v4, saved on a node where K3s runs, restores (without K3s's chains) and the NodePorts stay closed to the world", async () => {
+    const nodePort = endpoints({ environment: "oci", domain: "example.org", nodeAddress: NODE }).ports.registry;
+    // K3s's own chains, as kube-proxy and kube-router leave them (their ipsets are gone at boot).
+    must(inNode("iptables", "-t", "nat", "-N", "KUBE-SERVICES"));
+    must(inNode("iptables", "-t", "nat", "-I", "PREROUTING", "1", "-j", "KUBE-SERVICES"));
+    must(inNode("iptables", "-N", "KUBE-ROUTER-INPUT"));
+    must(inNode("iptables", "-I", "INPUT", "1", "-j", "KUBE-ROUTER-INPUT"));
+    const r = sh(inNode("env", `RULES_V4=${box}/rules.v4`, "bash", "-s"), await unwrap(ociFirewallScript({ vcnCidr: VCN })));
+    expect(r.code, r.out).toBe(0);
+    const saved = fs.readFileSync(path.join(box, "rules.v4"), "utf8");
+    expect(saved).not.toMatch(/KUBE-/);
+    expect(saved).toContain("-A PLATFORM-NODEPORTS -j DROP");
+    // The reboot: empty tables, then what netfilter-persistent.service runs (15-ip4tables load_rules).
+    for (const table of ["filter", "nat", "mangle"]) {
+      must(inNode("iptables", "-t", table, "-F"));
+      must(inNode("iptables", "-t", table, "-X"));
+    }
+    expect(connect(nodePort, OUTSIDE)).toBe("refused");
+    must(inNode("sh", "-c", `iptables-restore < "${box}/rules.v4"`));
+    expect(connect(nodePort, OUTSIDE)).toBe("dropped");
+    expect(connect(nodePort)).toBe("refused");
+    expect(connect(6443)).toBe("refused");
+    expect(connect(5432)).toBe("unreachable");
+    expect(connect(80, POD, IMDS)).toBe("dropped");
   });
 });

@@ -6,7 +6,7 @@ import * as command from "@pulumi/command";
 import { ChangeGuard } from "../lib/guard";
 import { OCI_SUBNET_CIDR, OCI_VCN_CIDR } from "../lib/network";
 import { RUN_STDIN, RUN_STDIN_AS_ROOT } from "../lib/scripts";
-import { cloudInit, FIREWALL_UDP_PORTS } from "./cloud-init";
+import { cloudInit, FIREWALL_UDP_PORTS, ociFirewallScript } from "./cloud-init";
 import { HostNode, SSH_DIAL } from "./node";
 import { instanceFingerprint, nodeLossMessage, placementFingerprint } from "./node-replacement";
 import { adoptionKey, authorizedKeysScript, launchAuthorizedKeys } from "./ssh-keys";
@@ -211,6 +211,13 @@ export class OciHost extends pulumi.ComponentResource {
         // Exit 2 is "done, with deprecation warnings" (cloud-init 23.4+): fine for us.
         create: "cloud-init status --wait --long || test $? -eq 2",
       }, { parent: this, dependsOn: [instance, identity, ...adopt, hostKeyInstall] });
+      // cloud-init's firewall again, over the pinned connection and before K3s: nodes launched before a
+      // change to oci-firewall.sh or its inputs get it here (user_data is read only at launch). The
+      // script is idempotent; a changed stdin re-runs it in place, the same stdin does not.
+      const firewall = new command.remote.Command(`${name}-${nodeName}-firewall`, {
+        connection, create: RUN_STDIN_AS_ROOT, update: RUN_STDIN_AS_ROOT,
+        stdin: ociFirewallScript({ vcnCidr }), addPreviousOutputInEnv: false,
+      }, { parent: this, dependsOn: [cloudInitDone] });
       // The user's key, swapped in place when platform:sshPublicKey changes.
       const keys = new command.remote.Command(`${name}-${nodeName}-ssh-keys`, {
         connection, create: RUN_STDIN, update: RUN_STDIN, stdin: keysScript, addPreviousOutputInEnv: false,
@@ -218,7 +225,7 @@ export class OciHost extends pulumi.ComponentResource {
       ips.push(instance.publicIp);
       this.nodes.push({
         name: nodeName, connection, publicAddress: instance.publicIp, privateAddress: instance.privateIp,
-        cpus: args.ocpus, memoryGb: args.memoryGb, ready: [cloudInitDone, keys], machine: instance,
+        cpus: args.ocpus, memoryGb: args.memoryGb, ready: [cloudInitDone, firewall, keys], machine: instance,
       });
     }
     this.publicIps = pulumi.all(ips);

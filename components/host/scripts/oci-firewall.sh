@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Oracle's Ubuntu images end INPUT and FORWARD with REJECT in /etc/iptables/rules.v4, which breaks
 # the Kubernetes API, NodePorts and pod traffic. Accept what K3s needs ahead of those rules and persist.
-# Inputs (environment): POD_CIDR, SERVICE_CIDR, VCN_CIDR, TCP_PORTS (space separated), UDP_PORTS.
+# Inputs (environment): POD_CIDR, SERVICE_CIDR, VCN_CIDR, TCP_PORTS (space separated), UDP_PORTS,
+# RULES_V4 (where the rules are saved; tests only).
 set -euo pipefail
 
 pod_cidr="${POD_CIDR:-10.42.0.0/16}"
@@ -9,6 +10,7 @@ service_cidr="${SERVICE_CIDR:-10.43.0.0/16}"
 vcn_cidr="${VCN_CIDR:-10.0.0.0/16}"
 tcp_ports="${TCP_PORTS:-80 443 6443 10250}"
 udp_ports="${UDP_PORTS:-8472 51820 51821}"
+rules_v4="${RULES_V4:-/etc/iptables/rules.v4}"
 
 # Inserts a rule at the top of a chain unless an identical one exists (idempotent on re-runs).
 accept() {
@@ -43,10 +45,13 @@ mangle() {
 mangle -p tcp --dport 30000:32767 -m conntrack --ctstate NEW -j PLATFORM-NODEPORTS
 mangle -s "$pod_cidr" -d 169.254.169.254/32 -p tcp --dport 80 -j DROP
 
-if command -v netfilter-persistent >/dev/null 2>&1; then
-  netfilter-persistent save
-else
-  mkdir -p /etc/iptables
-  iptables-save > /etc/iptables/rules.v4
-fi
+# Persisted for netfilter-persistent.service, which restores rules.v4 at boot before the network
+# (and K3s) comes up. Without K3s's own rules: the stack re-runs this on nodes where K3s runs, and
+# a saved kube-router rule names an ipset that does not exist at boot, and iptables-restore fails
+# on it. K3s rebuilds its chains when it starts. (What `netfilter-persistent save` does, filtered.)
+mkdir -p "$(dirname "$rules_v4")"
+saved="$(mktemp "$rules_v4.XXXXXX")"
+iptables-save | grep -vE 'KUBE-|CNI-|FLANNEL-' > "$saved"
+chmod 0640 "$saved"
+mv -f "$saved" "$rules_v4"
 echo "oci-firewall: K3s ports accepted, NodePorts from the VCN only, saved"
