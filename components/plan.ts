@@ -2,7 +2,7 @@
 // resource budget. index.ts calls planPlatform() first, so a bad plan registers nothing (PM-07, PM-08).
 import { PlatformConfig } from "../config";
 import { Budget, BudgetItem, capacityOf, computeBudget, assertBudget } from "./lib/budget";
-import { checkNodePorts, checkUniquePorts, DEFAULT_PORTS, hostPorts, PortPlan } from "./lib/endpoints";
+import { checkNodePorts, checkUniquePorts, DEFAULT_PORTS, hostPorts, PortPlan, PUBLIC_HOSTS } from "./lib/endpoints";
 import { ContainerKey, K3S_PACKAGED, sizeOf } from "./lib/sizes";
 import { backupBudgetItems } from "./backup/budget";
 
@@ -48,7 +48,7 @@ export const PLATFORM_CONTAINERS: readonly { key: ContainerKey; component: strin
 ];
 
 /** The UIs with a certificate each (mesh/istio.ts publishedHosts): all may be challenged at once. */
-export const ACME_SOLVER_PODS_AT_ONCE = 4;
+export const ACME_SOLVER_PODS_AT_ONCE = PUBLIC_HOSTS.length;
 
 export function nodesOf(cfg: PlatformConfig): NodePlan[] {
   if (cfg.oci) {
@@ -65,7 +65,7 @@ export function budgetItems(cfg: PlatformConfig): BudgetItem[] {
   }));
   // K3s's own pods request from the same allocatable (one replica each, also on multi-node oci).
   const k3s = Object.entries(K3S_PACKAGED).map(([key, resources]) => ({ name: `k3s/${key}`, resources }));
-  // Let's Encrypt: while certificates are issued or renewed, one HTTP-01 solver pod per host (five).
+  // Let's Encrypt: while certificates are issued or renewed, one HTTP-01 solver pod per published host.
   const solvers = cfg.tls.issuer === "platform-ca" ? [] : [{ name: "cert-manager/acmeSolver", resources: sizeOf(cfg.profile.size, "acmeSolver"), replicas: ACME_SOLVER_PODS_AT_ONCE }];
   return [...ours, ...solvers, ...backupBudgetItems(cfg), ...k3s];
 }

@@ -2,15 +2,16 @@
 // first; a new platform:sshPublicKey reaches the node without cutting Pulumi off. Each case is two
 // evaluations of the whole stack (before and after a change) compared with the change model, and
 // the guards judged as the engine runs them: `check(olds, news)` with the preview's unknowns.
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ALWAYS_FREE } from "../config";
 import { guardCheck, guardProvider } from "../components/lib/guard";
 import { REPLACE_NODE_KEY } from "../components/host/node-replacement";
 import { adoptionKey, launchAuthorizedKeys } from "../components/host/ssh-keys";
 import { ChangeSet, changesBetween } from "./helpers/changes";
 import { Registration } from "./helpers/engine";
-import { Created, mocks, plain, settle, unwrap } from "./helpers/mocks";
+import { plain } from "./helpers/mocks";
 import { runStack, StackOptions, StackRun } from "./helpers/stack";
+import { ociHostCommands } from "./helpers/oci-host";
 
 const INSTANCE = "oci:Core/instance:Instance";
 const GUARD = "pulumi-nodejs:dynamic:Resource";
@@ -330,25 +331,5 @@ describe("day two 5: a new platform:sshPublicKey reaches the node; Pulumi keeps 
 
 /** OciHost alone under mocks whose instances report `launchKeys` as launched with; its remote commands. */
 async function hostUnderMocks(launchKeys: string, keys: { sshPublicKey: string; sshPrivateKey?: string }) {
-  vi.resetModules();
-  const pulumi = await import("@pulumi/pulumi");
-  const created: Created[] = [];
-  const base = mocks(created);
-  pulumi.runtime.setMocks({
-    newResource(args) {
-      const r = base.newResource(args) as { id: string; state: Record<string, any> };
-      if (args.type === INSTANCE) r.state.metadata = { ...plain(r.state.metadata), ssh_authorized_keys: launchKeys };
-      return r;
-    },
-    call: (args) => base.call(args),
-  }, "gitops-platform", "oci", false);
-  const { OciHost } = await import("../components/host/oci-host");
-  const host = new OciHost("oci", {
-    compartmentId: "ocid1.compartment.oc1..example", adminCidr: "203.0.113.7/32", ocpus: 2, memoryGb: 12, nodeCount: 1,
-    bootVolumeGb: 50, imageId: "ocid1.image.oc1..mock-newest", availabilityDomainIndex: 0,
-    sshPublicKey: keys.sshPublicKey, sshPrivateKey: keys.sshPrivateKey === undefined ? undefined : pulumi.secret(keys.sshPrivateKey),
-  });
-  await unwrap(host.publicIps);
-  await settle(20);
-  return created.filter((c) => c.type === "command:remote:Command");
+  return (await ociHostCommands({ ssh_authorized_keys: launchKeys }, keys)).created;
 }

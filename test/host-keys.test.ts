@@ -8,16 +8,17 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseConfig } from "../config";
 import { cloudInit } from "../components/host/cloud-init";
 import { hostKeyLine, launchHostKey, parseHostKey } from "../components/host/host-keys";
 import { needs } from "./helpers/binaries";
 import { changesBetween } from "./helpers/changes";
-import { installEngineChecks, Registration } from "./helpers/engine";
-import { Created, MOCK_HOST_KEY, mocks, plain, settle, unwrap } from "./helpers/mocks";
+import { Registration } from "./helpers/engine";
+import { MOCK_HOST_KEY, plain } from "./helpers/mocks";
 import { ROOT, runStack, stackFileConfig, TEST_SECRETS } from "./helpers/stack";
 import { configSource } from "./helpers/config-source";
+import { ociHostCommands } from "./helpers/oci-host";
 
 const ED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHti2OleQg5G0MHLhX1RVjYSi3xH/ocsHLq0NbtQ6yaa";
 const ED_BLOB = ED.split(" ")[1];
@@ -107,27 +108,7 @@ describe("#13.4 every SSH connection pins a host key", () => {
 
 /** OciHost alone, its instance reporting the user_data an older program launched it with (no host key). */
 async function nodeLaunchedBefore(oldUserData = Buffer.from(cloudInit({ vcnCidr: "10.0.0.0/16" }), "utf8").toString("base64")): Promise<Registration[]> {
-  vi.resetModules();
-  const pulumi = await import("@pulumi/pulumi");
-  const created: Created[] = [];
-  const base = mocks(created);
-  pulumi.runtime.setMocks({
-    newResource(args) {
-      const r = base.newResource(args) as { id: string; state: Record<string, any> };
-      if (args.type === "oci:Core/instance:Instance") r.state.metadata = { ...plain(r.state.metadata), user_data: oldUserData };
-      return r;
-    },
-    call: (args) => base.call(args),
-  }, "gitops-platform", "oci", false);
-  const engine = installEngineChecks(pulumi, "oci", "gitops-platform");
-  const { OciHost } = await import("../components/host/oci-host");
-  const host = new OciHost("oci", {
-    compartmentId: "ocid1.compartment.oc1..example", adminCidr: "203.0.113.7/32", ocpus: 2, memoryGb: 12, nodeCount: 1,
-    bootVolumeGb: 50, imageId: "ocid1.image.oc1..mock-newest", availabilityDomainIndex: 0,
-  });
-  await unwrap(host.publicIps);
-  await settle(20);
-  return [...engine.resources.values()].filter((r) => r.type === "command:remote:Command");
+  return (await ociHostCommands({ user_data: oldUserData })).registrations;
 }
 
 describe("#13.4 day two: nodes launched before host keys, and a second up", () => {

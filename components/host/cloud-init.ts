@@ -1,6 +1,6 @@
 // cloud-init for OCI nodes: fix Oracle's iptables REJECT rules before K3s, persist them.
 import * as pulumi from "@pulumi/pulumi";
-import { stableYaml } from "../cluster/k3s-config";
+import { K3S_CLUSTER_CIDR, K3S_SERVICE_CIDR, stableYaml } from "../cluster/k3s-config";
 import { readScript, scriptWithEnv } from "../lib/scripts";
 import { hostKeyCloudConfig } from "./host-keys";
 
@@ -21,8 +21,8 @@ export const OCI_FIREWALL_SCRIPT = "host/scripts/oci-firewall.sh";
 /** oci-firewall.sh's inputs: the one place both cloud-init's runcmd and the node's firewall command read. */
 export function ociFirewallEnv(args: Pick<CloudInitArgs, "vcnCidr" | "podCidr" | "serviceCidr">): Record<string, string> {
   return {
-    POD_CIDR: args.podCidr ?? "10.42.0.0/16",
-    SERVICE_CIDR: args.serviceCidr ?? "10.43.0.0/16",
+    POD_CIDR: args.podCidr ?? K3S_CLUSTER_CIDR,
+    SERVICE_CIDR: args.serviceCidr ?? K3S_SERVICE_CIDR,
     VCN_CIDR: args.vcnCidr,
     TCP_PORTS: FIREWALL_TCP_PORTS.join(" "),
     UDP_PORTS: FIREWALL_UDP_PORTS.join(" "),

@@ -2,6 +2,7 @@
 // Command runs scripts/host-firewall.sh before K3s; README "Host firewall (homelab)" says what it allows.
 import * as pulumi from "@pulumi/pulumi";
 import { readScript, scriptWithEnv } from "../lib/scripts";
+import { K3S_CLUSTER_CIDR, K3S_SERVICE_CIDR } from "../cluster/k3s-config";
 
 export interface HostFirewallArgs {
   /** platform:adminCidr; absent: SSH and the API are not restricted (NodePorts still are). */
@@ -20,8 +21,8 @@ export function hostFirewallScript(args: HostFirewallArgs): pulumi.Output<string
     ADMIN_CIDR: args.adminCidr ?? "",
     SSH_PORT: String(args.sshPort),
     API_PORT: String(args.apiPort ?? 6443),
-    POD_CIDR: args.podCidr ?? "10.42.0.0/16",
-    SERVICE_CIDR: args.serviceCidr ?? "10.43.0.0/16",
+    POD_CIDR: args.podCidr ?? K3S_CLUSTER_CIDR,
+    SERVICE_CIDR: args.serviceCidr ?? K3S_SERVICE_CIDR,
     FIREWALL_SCRIPT: readScript(SCRIPT),
   });
 }

@@ -48,6 +48,10 @@ export function checkNodePorts(plan: PortPlan): void {
   }
 }
 
+/** The names the gateway publishes, as `<name>.<domain>` (Prometheus is not one, issue 13). */
+export const PUBLIC_HOSTS = ["git", "argocd", "kiali", "app"] as const;
+export type PublicHost = (typeof PUBLIC_HOSTS)[number];
+
 /** Prometheus is not published on the gateway (issue 13): users reach it through a port-forward. */
 export const PROMETHEUS_LOCAL = {
   portForward: "kubectl -n monitoring port-forward svc/prometheus-server 9090:80",
@@ -76,7 +80,7 @@ export interface Endpoints {
   readonly domain: string;
   readonly ports: PortPlan;
   readonly hostPorts: Record<string, number>;
-  readonly hostnames: { readonly git: string; readonly argocd: string; readonly kiali: string; readonly app: string };
+  readonly hostnames: Readonly<Record<PublicHost, string>>;
   readonly gitea: ServiceEndpoint & {
     /** What browsers use, through the Istio gateway. */
     readonly publicUrl: string;
@@ -130,12 +134,7 @@ export function endpoints(args: EndpointsArgs): Endpoints {
   const hp = hostPorts(args.environment);
   checkUniquePorts({ ...hp, ...ports }, "host and NodePort plan");
   const url = (host: string) => publicUrl(args.environment, host);
-  const hostnames = {
-    git: `git.${args.domain}`,
-    argocd: `argocd.${args.domain}`,
-    kiali: `kiali.${args.domain}`,
-    app: `app.${args.domain}`,
-  };
+  const hostnames = Object.fromEntries(PUBLIC_HOSTS.map((h) => [h, `${h}.${args.domain}`])) as Record<PublicHost, string>;
   const registry = svc("registry", "registry", 5000);
   return {
     environment: args.environment,
